@@ -1,0 +1,5 @@
+/** The one protocol module: client, debug adapter and runner import these schemas and types. */
+export * from './records';
+export * from './rest';
+export * from './ws';
+export * from './worker';

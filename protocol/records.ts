@@ -1,0 +1,100 @@
+/**
+ * The execution record and its vocabulary: the one definition the runner stores, the REST API
+ * returns, the WebSocket carries and the extension shows. Field names follow the platform's
+ * `flow_api.execution.Execution` class reference (seed 003).
+ */
+import { z } from 'zod';
+
+export const EXECUTION_STATUSES = [
+  'CREATED',
+  'QUEUED',
+  'SCHEDULED',
+  'BLOCKED',
+  'RUNNING',
+  'PAUSED',
+  'SUCCEEDED',
+  'FAILED',
+  'STOPPED',
+  'INVALID',
+  'PARTIAL_SUCCEEDED',
+] as const;
+export const ExecutionStatus = z.enum(EXECUTION_STATUSES);
+export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
+
+/** Statuses after which nothing more happens to an execution. */
+export const ENDED_STATUSES: ReadonlySet<ExecutionStatus> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'STOPPED',
+  'INVALID',
+  'PARTIAL_SUCCEEDED',
+]);
+export const isEnded = (s: ExecutionStatus): boolean => ENDED_STATUSES.has(s);
+
+/** The platform's older names, kept so flows and API users that use them keep working. */
+export const PLATFORM_STATUS: Readonly<Record<string, ExecutionStatus>> = {
+  ENDED_SUCCESS: 'SUCCEEDED',
+  ENDED_ERROR: 'FAILED',
+  ENDED_CANCELLED: 'STOPPED',
+};
+
+export const EXECUTION_TYPES = ['FLOW', 'SCRIPT', 'CONNECTION', 'SCHEDULE'] as const;
+export const ExecutionType = z.enum(EXECUTION_TYPES);
+export type ExecutionType = z.infer<typeof ExecutionType>;
+
+const Timestamp = z.string().describe('ISO 8601 timestamp, UTC');
+
+export const ExecutionRecord = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    type: ExecutionType,
+    status: ExecutionStatus,
+    flow_name: z.string().nullable(),
+    script: z.string().nullable(),
+    connector_name: z.string().nullable(),
+    connector_type: z.string().nullable(),
+    input_value: z.unknown(),
+    output_value: z.unknown(),
+    message: z.string().nullable(),
+    is_productive: z.boolean(),
+    priority: z.number().int(),
+    max_runtime_minutes: z.number().min(0),
+    parent_execution_id: z.string().nullable(),
+    top_execution_id: z.string(),
+    schedule_id: z.string().nullable(),
+    webhook_id: z.string().nullable(),
+    scheduled_for: Timestamp.nullable(),
+    created_at: Timestamp,
+    started_at: Timestamp.nullable(),
+    ended_at: Timestamp.nullable(),
+    updated_at: Timestamp,
+  })
+  .meta({ id: 'Execution' });
+export type ExecutionRecord = z.infer<typeof ExecutionRecord>;
+
+export const LOG_STREAMS = ['log', 'stdout', 'stderr', 'system'] as const;
+export const LogLine = z
+  .object({
+    execution_id: z.string(),
+    seq: z.number().int().describe('position of the line within its execution, from 1'),
+    ts: Timestamp,
+    stream: z.enum(LOG_STREAMS),
+    text: z.string(),
+  })
+  .meta({ id: 'LogLine' });
+export type LogLine = z.infer<typeof LogLine>;
+
+export const MessageRecord = z
+  .object({
+    id: z.string(),
+    execution_id: z.string(),
+    subject: z.string(),
+    body: z.unknown(),
+    message_type: z.string(),
+    response: z.unknown(),
+    created_at: Timestamp,
+    responded_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'Message' });
+export type MessageRecord = z.infer<typeof MessageRecord>;

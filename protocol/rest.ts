@@ -1,0 +1,85 @@
+/**
+ * Bodies and query strings of the REST API under /api/latest/ (client → runner requests,
+ * runner → client answers). The runner validates with these; the OpenAPI document is generated
+ * from them.
+ */
+import { z } from 'zod';
+import { EXECUTION_STATUSES, EXECUTION_TYPES, ExecutionRecord, LogLine, MessageRecord } from './records';
+
+/** Inputs are JSON; anything JSON can say is allowed, but a flow name has a shape. */
+export const FlowName = z
+  .string()
+  .min(1)
+  .max(400)
+  .regex(/^[^\0]+$/, 'must not contain NUL')
+  .describe('path of the flow file relative to the flows folder, without .py');
+
+/** POST /api/latest/execution — create (and by default start) an execution. */
+export const CreateExecutionBody = z
+  .strictObject({
+    flow_name: FlowName.optional(),
+    script: z.string().max(1_000_000).optional().describe('ad-hoc Python source defining handler(system, this)'),
+    name: z.string().max(400).optional(),
+    input_value: z.unknown().optional(),
+    is_productive: z.boolean().default(true).describe('true = Run (productive), false = Try (development)'),
+    priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+    max_runtime_minutes: z.number().min(0).max(525_600).default(0).describe('0 = no limit'),
+    scheduled_for: z.iso.datetime({ offset: true }).optional(),
+    start: z.boolean().default(true).describe('false leaves it CREATED until POST …/start'),
+  })
+  .refine((b) => (b.flow_name === undefined) !== (b.script === undefined), {
+    message: 'give exactly one of flow_name or script',
+    path: ['flow_name'],
+  })
+  .describe('Create an execution');
+export type CreateExecutionBody = z.infer<typeof CreateExecutionBody>;
+
+/** A comma-separated query parameter whose items must each be one of `values`. */
+const csvEnum = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(values)));
+
+export const EXECUTION_SORT_FIELDS = ['created_at', 'updated_at', 'status', 'priority', 'name'] as const;
+
+/** GET /api/latest/execution — list with filters. */
+export const ListExecutionsQuery = z.strictObject({
+  status: csvEnum(EXECUTION_STATUSES).optional(),
+  type: csvEnum(EXECUTION_TYPES).optional(),
+  flow_name: z.string().optional(),
+  parent_execution_id: z.string().optional().describe('an id, or "none" for top-level executions'),
+  top_execution_id: z.string().optional(),
+  schedule_id: z.string().optional(),
+  is_productive: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+  sort: z
+    .string()
+    .regex(new RegExp(`^-?(${EXECUTION_SORT_FIELDS.join('|')})$`), `one of ${EXECUTION_SORT_FIELDS.join(', ')}, optionally prefixed with -`)
+    .default('-created_at'),
+});
+export type ListExecutionsQuery = z.infer<typeof ListExecutionsQuery>;
+
+export const ExecutionList = z
+  .object({ items: z.array(ExecutionRecord), total: z.number().int() })
+  .meta({ id: 'ExecutionList' });
+
+export const LogQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0).describe('return lines with seq greater than this'),
+  limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+});
+export const LogList = z.object({ items: z.array(LogLine) }).meta({ id: 'LogList' });
+
+export const MessageResponseBody = z.strictObject({ response: z.record(z.string(), z.unknown()) });
+export const MessageList = z.object({ items: z.array(MessageRecord) }).meta({ id: 'MessageList' });
+
+/** Every error answer has this shape; `issues` names the fields of a rejected body. */
+export const ErrorBody = z
+  .object({
+    error: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBody>;

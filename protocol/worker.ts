@@ -1,0 +1,107 @@
+/**
+ * Messages between the runner and its Python processes (docs/worker-protocol.md is the prose
+ * version). Python cannot import these, so the runner validates everything a worker sends.
+ */
+import { z } from 'zod';
+
+/** fork server stdout → runner */
+export const ForkServerEvent = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('ready'), pid: z.number().int(), python: z.string() }),
+  z.object({ event: z.literal('spawned'), execution_id: z.string(), pid: z.number().int() }),
+  z.object({
+    event: z.literal('exited'),
+    execution_id: z.string(),
+    pid: z.number().int(),
+    code: z.number().int().nullable(),
+    signal: z.number().int().nullable(),
+  }),
+  z.object({ event: z.literal('error'), message: z.string() }),
+]);
+export type ForkServerEvent = z.infer<typeof ForkServerEvent>;
+
+export const WorkerError = z.object({
+  type: z.string(),
+  message: z.string(),
+  traceback: z.string().nullish(),
+  filename: z.string().nullish(),
+  line: z.number().int().nullish(),
+});
+export type WorkerError = z.infer<typeof WorkerError>;
+
+/** worker → runner */
+export const WorkerMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), execution_id: z.string(), secret: z.string(), pid: z.number().int() }),
+  z.object({ type: z.literal('started') }),
+  z.object({ type: z.literal('log'), stream: z.enum(['log', 'stdout', 'stderr']), text: z.string() }),
+  z.object({ type: z.literal('call'), id: z.number().int(), method: z.string(), params: z.record(z.string(), z.unknown()) }),
+  z.object({
+    type: z.literal('status'),
+    status: z.enum(['BLOCKED', 'RUNNING', 'PAUSED']),
+    message: z.string().nullish(),
+  }),
+  z.object({
+    type: z.literal('end'),
+    status: z.enum(['SUCCEEDED', 'FAILED', 'INVALID', 'STOPPED']),
+    message: z.string().nullish(),
+    output_value: z.unknown().optional(),
+    error: WorkerError.nullish(),
+  }),
+  /** Reserved for the debugger: DAP-level events relayed to the debug adapter. */
+  z.object({ type: z.literal('debug') }).passthrough(),
+]);
+export type WorkerMessage = z.infer<typeof WorkerMessage>;
+
+/** What a worker is told to run (the `job` of a spawn command). */
+export interface WorkerJob {
+  execution_id: string;
+  record: unknown;
+  kind: 'flow' | 'script' | 'connection';
+  flow_path?: string;
+  script?: string;
+  connector_type?: string;
+  connector_params?: Record<string, unknown>;
+  flows_dir: string;
+  files_dir: string;
+  debug: unknown;
+}
+
+/** Parameters of the calls a worker makes (method → schema). Unknown methods are an error reply. */
+export const WorkerCallParams = {
+  'execution.create': z.object({
+    type: z.enum(['FLOW', 'CONNECTION']),
+    flow_name: z.string().nullish(),
+    connector_name: z.string().nullish(),
+    connector_type: z.string().nullish(),
+    input_value: z.unknown().optional(),
+    name: z.string().nullish(),
+    priority: z.number().int().nullish(),
+    max_runtime_minutes: z.number().min(0).nullish(),
+    is_productive: z.boolean().nullish(),
+    scheduled_for: z.string().nullish(),
+    start: z.boolean().default(true),
+  }),
+  'execution.start': z.object({ id: z.string() }),
+  'execution.wait': z.object({ ids: z.array(z.string()), timeout: z.number().nullish() }),
+  'execution.get': z.object({ id: z.string() }),
+  'execution.list': z.object({ parent_execution_id: z.string() }),
+  'execution.update': z.object({
+    id: z.string(),
+    fields: z.object({ output_value: z.unknown().optional(), message: z.string().nullish(), name: z.string().optional() }),
+  }),
+  'execution.cancel': z.object({ id: z.string() }),
+  'execution.pause': z.object({ id: z.string() }),
+  'execution.webhook_response': z.object({
+    status_code: z.number().int().default(200),
+    headers: z.record(z.string(), z.string()).nullish(),
+    body: z.string().nullish(),
+    content_type: z.string().nullish(),
+    encoding: z.enum(['text', 'base64']).default('text'),
+  }),
+  'setting.get': z.object({ name: z.string() }),
+  'setting.exists': z.object({ name: z.string() }),
+  'setting.save': z.object({ name: z.string(), value: z.unknown() }),
+  'setting.delete': z.object({ name: z.string() }),
+  'message.create': z.object({ subject: z.string(), body: z.unknown().optional(), message_type: z.string().nullish() }),
+  'message.wait': z.object({ id: z.string(), timeout: z.number().nullish() }),
+} as const;
+export type WorkerCallMethod = keyof typeof WorkerCallParams;

@@ -1,0 +1,179 @@
+/** The `flows` CLI commands: serve, run, list. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isEnded, type ExecutionRecord, type LogLine } from '../../../protocol';
+import { flowNameOf } from '../engine/flowFiles';
+import { startRunner, VERSION } from '../runner';
+import { SqliteStore } from '../store/sqliteStore';
+import { duration, renderTree } from './executionTree';
+
+export class UsageError extends Error {}
+
+export const USAGE = `flows ${VERSION} — the local runner of Flows for VS Code
+
+Usage:
+  flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--concurrency N] [--python PATH]
+      Serve the REST + WebSocket API on 127.0.0.1 (port 0 = any free port). Prints one JSON
+      line {"event":"ready","url":…} when ready. The token comes from --token, $FLOWS_TOKEN, or
+      is generated; it is written to <data>/runner.token (mode 0600).
+  flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
+      Run a flow on an embedded runner and print its execution tree, outputs and logs.
+      Exit code 0 only when it SUCCEEDED. --try runs it in development mode.
+  flows list [--flows DIR] [--data DIR] [--limit N] [--status S] [--json]
+      Recent executions, newest first.
+
+Defaults: --flows is the current folder (for run: the flow file's folder), --data is <flows>/.flows.`;
+
+function intOption(name: string, value: string | undefined, dflt: number, min = 0): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, not '${value}'`);
+  return n;
+}
+
+export async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      token: { type: 'string' },
+      flows: { type: 'string' },
+      data: { type: 'string' },
+      concurrency: { type: 'string' },
+      python: { type: 'string' },
+      'exit-with-stdin': { type: 'boolean' },
+    },
+  });
+  const port = intOption('port', values.port, 0);
+  if (port > 65535) throw new UsageError('--port must be at most 65535');
+  const token = values.token ?? process.env.FLOWS_TOKEN;
+  const runner = await startRunner({
+    flowsDir: values.flows ?? process.cwd(),
+    dataDir: values.data,
+    python: values.python,
+    concurrency: intOption('concurrency', values.concurrency, 8, 1),
+    http: { port, token },
+  });
+  const tokenFile = path.join(runner.dataDir, 'runner.token');
+  fs.writeFileSync(tokenFile, runner.token!, { mode: 0o600 });
+  fs.chmodSync(tokenFile, 0o600);
+  process.stdout.write(`${JSON.stringify({ event: 'ready', url: runner.url, token_file: tokenFile, pid: process.pid, version: VERSION })}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    // Started by the extension: end with it, even when it could not say goodbye.
+    if (values['exit-with-stdin']) process.stdin.on('end', resolve).resume();
+  });
+  await runner.stop();
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      input: { type: 'string' },
+      try: { type: 'boolean' },
+      flows: { type: 'string' },
+      data: { type: 'string' },
+      python: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('flows run needs exactly one flow file');
+  const file = path.resolve(positionals[0]);
+  if (!fs.existsSync(file)) throw new UsageError(`no such file: ${positionals[0]}`);
+  let input: unknown = undefined;
+  if (values.input !== undefined) {
+    try {
+      input = JSON.parse(values.input);
+    } catch (err) {
+      throw new UsageError(`--input is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const flowsDir = path.resolve(values.flows ?? path.dirname(file));
+  const flowName = flowNameOf(flowsDir, file);
+  if (flowName.startsWith('..')) throw new UsageError(`${file} is not inside the flows folder ${flowsDir}`);
+  const runner = await startRunner({ flowsDir, dataDir: values.data, python: values.python });
+  try {
+    const engine = runner.engine;
+    const top = engine.create({ type: 'FLOW', flow_name: flowName, input_value: input, is_productive: !values.try });
+    await engine.waitForEnd(top.id);
+    // Fire-and-forget children may still run; the tree is done when all of it has ended.
+    for (;;) {
+      const rest = [...engine.active.values()].filter((a) => a.rec.top_execution_id === top.id);
+      if (rest.length === 0) break;
+      await Promise.all(rest.map((a) => engine.waitForEnd(a.rec.id)));
+    }
+    const { items } = await engine.list({ top_execution_id: top.id, limit: 1000, offset: 0, sort: 'created_at' });
+    const logs = new Map<string, LogLine[]>();
+    for (const r of items) logs.set(r.id, await engine.store.getLog(r.id, 0, 10_000));
+    const root = items.find((r) => r.id === top.id)!;
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ execution: root, tree: items, logs: Object.fromEntries(logs) }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${renderTree(items, logs, { color: process.stdout.isTTY === true, rootId: top.id })}\n`);
+    }
+    return root.status === 'SUCCEEDED' ? 0 : 1;
+  } finally {
+    await runner.stop();
+  }
+}
+
+export async function list(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      flows: { type: 'string' },
+      data: { type: 'string' },
+      limit: { type: 'string' },
+      status: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const dataDir = path.resolve(values.data ?? path.join(values.flows ?? process.cwd(), '.flows'));
+  const dbFile = path.join(dataDir, 'flows.db');
+  if (!fs.existsSync(dbFile)) {
+    process.stdout.write(`No executions yet (no ${dbFile}). Run one with: flows run <file.py>\n`);
+    return 0;
+  }
+  const store = new SqliteStore(dbFile);
+  try {
+    const status = values.status?.split(',').map((s) => s.trim().toUpperCase()) as ExecutionRecord['status'][] | undefined;
+    const { items, total } = await store.listExecutions({
+      limit: intOption('limit', values.limit, 20, 1),
+      offset: 0,
+      sort: '-created_at',
+      status,
+      parent_execution_id: 'none',
+    });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ items, total }, null, 2)}\n`);
+      return 0;
+    }
+    if (items.length === 0) {
+      process.stdout.write('No executions yet. Run one with: flows run <file.py>\n');
+      return 0;
+    }
+    const rows = items.map((r) => [
+      r.created_at.replace('T', ' ').slice(0, 19),
+      r.status,
+      r.is_productive ? 'run' : 'try',
+      r.name,
+      isEnded(r.status) ? duration(r) : '',
+      r.id,
+      r.message ?? '',
+    ]);
+    const header = ['CREATED (UTC)', 'STATUS', 'MODE', 'NAME', 'TOOK', 'ID', 'MESSAGE'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    for (const row of [header, ...rows]) {
+      process.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`);
+    }
+    process.stdout.write(`${items.length} of ${total} top-level executions\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

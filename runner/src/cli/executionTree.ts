@@ -1,0 +1,74 @@
+/**
+ * Text rendering of an execution tree for the terminal: status, name, duration, message, output
+ * and log lines of every execution, children indented under their parent.
+ */
+import type { ExecutionRecord, ExecutionStatus, LogLine } from '../../../protocol';
+
+const ICONS: Record<ExecutionStatus, string> = {
+  CREATED: '○',
+  QUEUED: '…',
+  SCHEDULED: '◷',
+  BLOCKED: '⧗',
+  RUNNING: '▶',
+  PAUSED: '⏸',
+  SUCCEEDED: '✔',
+  FAILED: '✖',
+  STOPPED: '■',
+  INVALID: '⚠',
+  PARTIAL_SUCCEEDED: '◐',
+};
+
+const COLORS: Partial<Record<ExecutionStatus, number>> = {
+  SUCCEEDED: 32,
+  FAILED: 31,
+  INVALID: 31,
+  STOPPED: 33,
+  PARTIAL_SUCCEEDED: 33,
+  RUNNING: 36,
+  BLOCKED: 36,
+  PAUSED: 35,
+};
+
+export function duration(rec: ExecutionRecord): string {
+  if (!rec.started_at) return '';
+  const ms = Date.parse(rec.ended_at ?? new Date().toISOString()) - Date.parse(rec.started_at);
+  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function renderTree(
+  records: ExecutionRecord[],
+  logs: Map<string, LogLine[]>,
+  opts: { color: boolean; rootId: string },
+): string {
+  const paint = (code: number | undefined, s: string) => (opts.color && code ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const dim = (s: string) => (opts.color ? `\x1b[2m${s}\x1b[0m` : s);
+  const children = new Map<string, ExecutionRecord[]>();
+  for (const r of records) {
+    if (!r.parent_execution_id) continue;
+    const list = children.get(r.parent_execution_id) ?? [];
+    list.push(r);
+    children.set(r.parent_execution_id, list);
+  }
+  const out: string[] = [];
+  const visit = (r: ExecutionRecord, prefix: string, last: boolean, root: boolean) => {
+    const branch = root ? '' : last ? '└─ ' : '├─ ';
+    const status = paint(COLORS[r.status], `${ICONS[r.status]} ${r.status}`);
+    const kind = r.type === 'FLOW' ? '' : dim(` [${r.type}]`);
+    const took = duration(r);
+    out.push(`${prefix}${branch}${status} ${r.name}${kind}${took ? dim(`  ${took}`) : ''}  ${dim(r.id.slice(0, 8))}`);
+    const inner = root ? '   ' : `${prefix}${last ? '   ' : '│  '}`;
+    if (r.message) out.push(`${inner}${dim('message:')} ${r.message}`);
+    if (r.output_value !== null && r.output_value !== undefined) {
+      const text = JSON.stringify(r.output_value);
+      out.push(`${inner}${dim('output:')}  ${text.length > 400 ? `${text.slice(0, 400)}…` : text}`);
+    }
+    for (const l of logs.get(r.id) ?? []) {
+      out.push(`${inner}${dim(`${l.ts.slice(11, 23)} ${l.stream.padEnd(6)}`)} ${l.text}`);
+    }
+    const kids = (children.get(r.id) ?? []).sort((a, b) => a.created_at.localeCompare(b.created_at));
+    kids.forEach((k, i) => visit(k, root ? '' : inner, i === kids.length - 1, false));
+  };
+  const root = records.find((r) => r.id === opts.rootId);
+  if (root) visit(root, '', true, true);
+  return out.join('\n');
+}

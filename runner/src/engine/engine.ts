@@ -1,0 +1,591 @@
+/**
+ * The execution engine: creates executions, queues them by priority, starts each in its own
+ * Python process, follows its status to the end, and cascades cancel and pause through trees.
+ *
+ * Every execution that has not ended lives in `active` (the store is written behind it); ended
+ * ones are read back from the store. Status changes go through `update`, which persists and
+ * emits, so the WebSocket, the CLI and the tests all see the same sequence.
+ */
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  isEnded,
+  type CreateExecutionBody,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  type ExecutionType,
+  type ListExecutionsQuery,
+  type LogLine,
+  type MessageRecord,
+  type WorkerJob,
+  type WorkerMessage,
+} from '../../../protocol';
+import type { Store, StoredExecution } from '../store/store';
+import type { PythonWorkers, WorkerExit } from '../workers/pythonWorkers';
+import { resolveConnector } from './connectors';
+import { resolveFlow } from './flowFiles';
+import { PriorityQueue } from './priorityQueue';
+import { handleWorkerCall } from './workerCalls';
+
+/** A log line longer than this is cut; an execution logging more lines than this is cut off. */
+const MAX_LOG_LINE = 64 * 1024;
+const MAX_LOG_LINES = 200_000;
+
+export interface EngineOptions {
+  store: Store;
+  workers: PythonWorkers;
+  flowsDir: string;
+  filesDir: string;
+  /** How many executions may be RUNNING at once (BLOCKED and PAUSED ones do not count). */
+  concurrency: number;
+  log: (msg: string) => void;
+}
+
+/** A new execution, from the REST API, the CLI or a running flow. */
+export interface NewExecution {
+  type: ExecutionType;
+  flow_name?: string | null;
+  script?: string | null;
+  connector_name?: string | null;
+  connector_type?: string | null;
+  name?: string | null;
+  input_value?: unknown;
+  is_productive?: boolean;
+  priority?: number;
+  max_runtime_minutes?: number;
+  scheduled_for?: string | null;
+  schedule_id?: string | null;
+  webhook_id?: string | null;
+  start?: boolean;
+}
+
+export interface WebhookResponse {
+  status_code: number;
+  headers?: Record<string, string> | null;
+  body?: string | null;
+  content_type?: string | null;
+  encoding: 'text' | 'base64';
+}
+
+/** In-memory state of an execution that has not ended. */
+export interface Active {
+  rec: StoredExecution;
+  seq: number;
+  logSeq: number;
+  job?: Omit<WorkerJob, 'record'>;
+  invalidReason?: string;
+  /** Holds one of the `concurrency` slots. */
+  slot: boolean;
+  /** Its worker process exists. */
+  hasProcess: boolean;
+  /** Paused by `this.pause()` (resumed by a message) rather than by SIGSTOP. */
+  pausedByFlow: boolean;
+  /** How many `execution.wait` / `message.wait` calls are blocking it. */
+  waits: number;
+  endWaiters: Array<(rec: ExecutionRecord) => void>;
+  runtimeTimer?: NodeJS.Timeout;
+  scheduleTimer?: NodeJS.Timeout;
+  webhookResponse?: WebhookResponse;
+}
+
+export declare interface Engine {
+  on(event: 'execution', fn: (event: 'created' | 'updated', rec: ExecutionRecord) => void): this;
+  on(event: 'log', fn: (line: LogLine) => void): this;
+  on(event: 'message', fn: (event: 'created' | 'answered', msg: MessageRecord) => void): this;
+  on(event: 'started', fn: (executionId: string) => void): this;
+  on(event: 'ended', fn: (rec: ExecutionRecord, webhook?: WebhookResponse) => void): this;
+}
+
+const now = () => new Date().toISOString();
+
+export function publicRecord(r: StoredExecution): ExecutionRecord {
+  const { paused_from: _pausedFrom, ...rec } = r;
+  return rec;
+}
+
+export class Engine extends EventEmitter {
+  readonly active = new Map<string, Active>();
+  /** Active children of each active execution, for cascading cancel and pause. */
+  private readonly childrenOf = new Map<string, Set<string>>();
+  private readonly queue = new PriorityQueue<Active>(
+    (a, b) => a.rec.priority > b.rec.priority || (a.rec.priority === b.rec.priority && a.seq < b.seq),
+  );
+  private slotsUsed = 0;
+  private seqCounter = 0;
+  private stopped = false;
+  readonly messageWaiters = new Map<string, Array<(msg: MessageRecord) => void>>();
+
+  constructor(readonly opts: EngineOptions) {
+    super();
+    this.setMaxListeners(0);
+    opts.workers.on('message', (id, msg) => this.onWorkerMessage(id, msg));
+    opts.workers.on('exit', (id, exit) => this.onWorkerExit(id, exit));
+  }
+
+  get store(): Store {
+    return this.opts.store;
+  }
+
+  /**
+   * Pick up where the last runner left off: queued and scheduled executions run; executions that
+   * were running when it stopped cannot be continued (their Python process is gone) and end
+   * FAILED with "runner restarted".
+   */
+  async restore(): Promise<{ requeued: number; failed: number }> {
+    let requeued = 0;
+    let failed = 0;
+    for (const rec of await this.store.listUnfinished()) {
+      const a = this.track(rec);
+      const wasRunning =
+        rec.status === 'RUNNING' ||
+        rec.status === 'BLOCKED' ||
+        (rec.status === 'PAUSED' && (rec.paused_from === 'RUNNING' || rec.paused_from === 'BLOCKED'));
+      if (wasRunning) {
+        this.finish(a, 'FAILED', { message: 'runner restarted while this execution was running' });
+        failed++;
+        continue;
+      }
+      this.prepareJob(a);
+      if (rec.status === 'QUEUED' || rec.status === 'SCHEDULED') {
+        this.enqueue(a);
+        requeued++;
+      }
+    }
+    this.pump();
+    return { requeued, failed };
+  }
+
+  private track(rec: StoredExecution): Active {
+    const a: Active = {
+      rec,
+      seq: ++this.seqCounter,
+      logSeq: 0,
+      slot: false,
+      hasProcess: false,
+      pausedByFlow: false,
+      waits: 0,
+      endWaiters: [],
+    };
+    this.active.set(rec.id, a);
+    if (rec.parent_execution_id) {
+      let set = this.childrenOf.get(rec.parent_execution_id);
+      if (!set) this.childrenOf.set(rec.parent_execution_id, (set = new Set()));
+      set.add(rec.id);
+    }
+    if (rec.status !== 'CREATED') {
+      void this.store.lastLogSeq(rec.id).then((n) => (a.logSeq = Math.max(a.logSeq, n)));
+    }
+    return a;
+  }
+
+  /** Create an execution; `parent` is the execution whose flow asked for it. */
+  create(spec: NewExecution, parent?: Active): ExecutionRecord {
+    const id = crypto.randomUUID();
+    const ts = now();
+    const defaultName =
+      spec.type === 'FLOW'
+        ? spec.flow_name
+        : spec.type === 'CONNECTION'
+          ? (spec.connector_name ?? spec.connector_type)
+          : spec.type === 'SCRIPT'
+            ? 'script'
+            : spec.type.toLowerCase();
+    const rec: StoredExecution = {
+      id,
+      name: spec.name ?? defaultName ?? id,
+      type: spec.type,
+      status: 'CREATED',
+      flow_name: spec.flow_name ?? null,
+      script: spec.script ?? null,
+      connector_name: spec.connector_name ?? null,
+      connector_type: spec.connector_type ? spec.connector_type.toUpperCase() : null,
+      input_value: spec.input_value ?? null,
+      output_value: null,
+      message: null,
+      // Children inherit the mode: a Try stays a Try all the way down.
+      is_productive: spec.is_productive ?? parent?.rec.is_productive ?? true,
+      priority: spec.priority ?? parent?.rec.priority ?? 0,
+      max_runtime_minutes: spec.max_runtime_minutes ?? 0,
+      parent_execution_id: parent?.rec.id ?? null,
+      top_execution_id: parent?.rec.top_execution_id ?? id,
+      schedule_id: spec.schedule_id ?? parent?.rec.schedule_id ?? null,
+      webhook_id: spec.webhook_id ?? null,
+      scheduled_for: spec.scheduled_for ?? null,
+      created_at: ts,
+      started_at: null,
+      ended_at: null,
+      updated_at: ts,
+      paused_from: null,
+    };
+    const a = this.track(rec);
+    this.store.putExecution(rec);
+    this.emit('execution', 'created', publicRecord(rec));
+    this.prepareJob(a);
+    if (a.invalidReason) {
+      this.finish(a, 'INVALID', { message: a.invalidReason });
+    } else if (spec.start !== false) {
+      this.enqueue(a);
+      this.pump();
+    }
+    return publicRecord(a.rec);
+  }
+
+  /** Work out what the worker will run; a flow that cannot be found makes the execution INVALID. */
+  private prepareJob(a: Active): void {
+    const r = a.rec;
+    const base = { execution_id: r.id, flows_dir: this.opts.flowsDir, files_dir: this.opts.filesDir, debug: null };
+    if (r.type === 'FLOW') {
+      const found = resolveFlow(this.opts.flowsDir, r.flow_name ?? '');
+      if (!found.ok) a.invalidReason = found.reason;
+      else a.job = { ...base, kind: 'flow', flow_path: found.path };
+    } else if (r.type === 'SCRIPT') {
+      a.job = { ...base, kind: 'script', script: r.script ?? '' };
+    } else if (r.type === 'CONNECTION') {
+      const params = (r.input_value && typeof r.input_value === 'object' ? r.input_value : {}) as Record<string, unknown>;
+      const found = resolveConnector(this.opts.flowsDir, r.connector_name, r.connector_type, params);
+      if (!found.ok) a.invalidReason = found.reason;
+      else a.job = { ...base, kind: 'connection', connector_type: found.type, connector_params: found.params };
+    }
+  }
+
+  /** CREATED (or restored) → QUEUED, or SCHEDULED while `scheduled_for` is in the future. */
+  private enqueue(a: Active): void {
+    const due = a.rec.scheduled_for ? Date.parse(a.rec.scheduled_for) : 0;
+    const wait = due - Date.now();
+    if (wait > 0) {
+      if (a.rec.status !== 'SCHEDULED') this.update(a, { status: 'SCHEDULED' });
+      // setTimeout holds at most ~24.8 days; longer waits re-arm.
+      a.scheduleTimer = setTimeout(() => this.enqueue(a), Math.min(wait, 2 ** 31 - 1));
+      return;
+    }
+    a.scheduleTimer = undefined;
+    if (a.rec.status !== 'QUEUED') this.update(a, { status: 'QUEUED' });
+    this.queue.push(a);
+    this.pump();
+  }
+
+  /** Start queued executions while slots are free. */
+  private pump(): void {
+    while (!this.stopped && this.slotsUsed < this.opts.concurrency && this.queue.size > 0) {
+      const a = this.queue.pop()!;
+      // Entries are not removed from the heap on cancel or pause; skip the stale ones.
+      if (a.rec.status !== 'QUEUED' || this.active.get(a.rec.id) !== a || a.hasProcess) continue;
+      this.launch(a);
+    }
+  }
+
+  private launch(a: Active): void {
+    this.takeSlot(a);
+    a.hasProcess = true;
+    this.update(a, { status: 'RUNNING', started_at: now() });
+    if (a.rec.max_runtime_minutes > 0) {
+      const ms = a.rec.max_runtime_minutes * 60_000;
+      a.runtimeTimer = setTimeout(() => {
+        this.stopTree(a, `max_runtime_minutes (${a.rec.max_runtime_minutes}) exceeded`);
+      }, Math.min(ms, 2 ** 31 - 1));
+    }
+    this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec) });
+  }
+
+  private takeSlot(a: Active): void {
+    if (!a.slot) {
+      a.slot = true;
+      this.slotsUsed++;
+    }
+  }
+
+  private releaseSlot(a: Active): void {
+    if (a.slot) {
+      a.slot = false;
+      this.slotsUsed--;
+    }
+  }
+
+  /** Apply a change to an active execution: persist it and tell subscribers. */
+  update(a: Active, patch: Partial<StoredExecution>): void {
+    Object.assign(a.rec, patch, { updated_at: now() });
+    this.store.putExecution(a.rec);
+    this.emit('execution', 'updated', publicRecord(a.rec));
+  }
+
+  /** Move an execution to an ended status, once. */
+  finish(
+    a: Active,
+    status: ExecutionStatus,
+    patch: { message?: string | null; output_value?: unknown } = {},
+  ): void {
+    if (isEnded(a.rec.status) || this.active.get(a.rec.id) !== a) return;
+    clearTimeout(a.runtimeTimer);
+    clearTimeout(a.scheduleTimer);
+    this.releaseSlot(a);
+    const fields: Partial<StoredExecution> = { status, ended_at: now(), paused_from: null };
+    if (patch.message !== undefined) fields.message = patch.message;
+    if (patch.output_value !== undefined) fields.output_value = patch.output_value;
+    if (!a.rec.started_at) fields.started_at = null;
+    this.update(a, fields);
+    this.active.delete(a.rec.id);
+    if (a.rec.parent_execution_id) this.childrenOf.get(a.rec.parent_execution_id)?.delete(a.rec.id);
+    const rec = publicRecord(a.rec);
+    for (const w of a.endWaiters.splice(0)) w(rec);
+    this.emit('ended', rec, a.webhookResponse);
+    this.pump();
+  }
+
+  // ---- worker events ------------------------------------------------------------------
+
+  private onWorkerMessage(id: string, msg: WorkerMessage): void {
+    const a = this.active.get(id);
+    if (!a) return;
+    switch (msg.type) {
+      case 'started':
+        this.emit('started', id);
+        break;
+      case 'log':
+        this.appendLog(a, msg.stream, msg.text);
+        break;
+      case 'call':
+        handleWorkerCall(this, a, msg.method, msg.params).then(
+          (result) => this.opts.workers.send(id, { type: 'reply', id: msg.id, result: result ?? null }),
+          (err: Error) => this.opts.workers.send(id, { type: 'reply', id: msg.id, error: { message: err.message } }),
+        );
+        break;
+      case 'status':
+        if (msg.status === 'PAUSED') {
+          a.pausedByFlow = true;
+          this.releaseSlot(a);
+          this.update(a, { status: 'PAUSED', paused_from: 'RUNNING', message: msg.message ?? 'paused by the flow' });
+        } else if (msg.status === 'BLOCKED') {
+          this.block(a, msg.message ?? null);
+        } else {
+          this.unblock(a);
+        }
+        break;
+      case 'end': {
+        const e = msg.error;
+        let message = msg.message ?? null;
+        if (e && !message) {
+          message = `${e.type}: ${e.message}${e.line ? ` (line ${e.line})` : ''}`;
+        }
+        if (e?.traceback) {
+          for (const line of e.traceback.replace(/\n$/, '').split('\n')) this.appendLog(a, 'stderr', line);
+        }
+        this.finish(a, msg.status, { message, output_value: msg.output_value });
+        break;
+      }
+      case 'debug':
+        break;
+    }
+  }
+
+  private onWorkerExit(id: string, exit: WorkerExit): void {
+    const a = this.active.get(id);
+    if (!a) return;
+    a.hasProcess = false;
+    if (this.stopped) return;
+    const why = exit.signal
+      ? `worker process was killed by signal ${exit.signal}`
+      : `worker process exited with code ${exit.code ?? 'unknown'} before reporting a result`;
+    this.finish(a, 'FAILED', { message: why });
+  }
+
+  appendLog(a: Active, stream: LogLine['stream'], text: string): void {
+    if (a.logSeq >= MAX_LOG_LINES) return;
+    if (a.logSeq === MAX_LOG_LINES - 1) text = `… log cut off after ${MAX_LOG_LINES} lines`;
+    else if (text.length > MAX_LOG_LINE) text = `${text.slice(0, MAX_LOG_LINE)}… (line cut at ${MAX_LOG_LINE} characters)`;
+    const line: LogLine = { execution_id: a.rec.id, seq: ++a.logSeq, ts: now(), stream, text };
+    this.store.appendLog(line);
+    this.emit('log', line);
+  }
+
+  /** The flow waits (on children, a sleep, a form): BLOCKED, and its slot is free for others. */
+  block(a: Active, message: string | null): void {
+    a.waits++;
+    if (a.rec.status !== 'RUNNING') return;
+    this.releaseSlot(a);
+    this.update(a, { status: 'BLOCKED', message });
+    this.pump();
+  }
+
+  unblock(a: Active): void {
+    a.waits = Math.max(0, a.waits - 1);
+    if (a.waits > 0 || (a.rec.status !== 'BLOCKED' && !(a.rec.status === 'PAUSED' && a.pausedByFlow))) return;
+    a.pausedByFlow = false;
+    // A running process continues at once, even when that briefly exceeds the limit: holding it
+    // back would only keep its memory busy longer.
+    this.takeSlot(a);
+    this.update(a, { status: 'RUNNING', message: null, paused_from: null });
+  }
+
+  // ---- operations -----------------------------------------------------------------------
+
+  async get(id: string): Promise<ExecutionRecord | undefined> {
+    const a = this.active.get(id);
+    if (a) return publicRecord(a.rec);
+    const rec = await this.store.getExecution(id);
+    return rec && publicRecord(rec);
+  }
+
+  async list(q: ListExecutionsQuery): Promise<{ items: ExecutionRecord[]; total: number }> {
+    const { items, total } = await this.store.listExecutions(q);
+    return { items: items.map((r) => publicRecord(this.active.get(r.id)?.rec ?? r)), total };
+  }
+
+  /** Resolves with the record once the execution has ended. */
+  async waitForEnd(id: string): Promise<ExecutionRecord> {
+    const a = this.active.get(id);
+    if (a) return new Promise((resolve) => a.endWaiters.push(resolve));
+    const rec = await this.get(id);
+    if (!rec) throw new Error(`no execution ${id}`);
+    return rec;
+  }
+
+  /** Start an execution that was created with start=false. */
+  start(id: string): ExecutionRecord {
+    const a = this.mustBeActive(id, 'start');
+    if (a.rec.status !== 'CREATED') throw new EngineError(409, `execution ${id} is ${a.rec.status}, not CREATED`);
+    this.enqueue(a);
+    return publicRecord(a.rec);
+  }
+
+  /** Stop an execution and everything below it; its process ends at once (SIGKILL). */
+  async cancel(id: string, reason = 'cancelled'): Promise<ExecutionRecord> {
+    const a = this.active.get(id);
+    if (!a) {
+      const rec = await this.get(id);
+      if (!rec) throw new EngineError(404, `no execution ${id}`);
+      return rec; // already ended: cancelling is a no-op, not an error
+    }
+    this.stopTree(a, reason);
+    return publicRecord(a.rec);
+  }
+
+  private stopTree(a: Active, reason: string): void {
+    for (const childId of [...(this.childrenOf.get(a.rec.id) ?? [])]) {
+      const child = this.active.get(childId);
+      if (child) this.stopTree(child, `parent ${reason === 'cancelled' ? 'cancelled' : 'stopped'}`);
+    }
+    this.kill(a);
+    this.finish(a, 'STOPPED', { message: reason });
+  }
+
+  private kill(a: Active): void {
+    if (!a.hasProcess) return;
+    // A stopped (paused) process must be continued for SIGKILL to be reaped promptly.
+    this.opts.workers.signal(a.rec.id, 'SIGKILL');
+    this.opts.workers.signal(a.rec.id, 'SIGCONT');
+  }
+
+  /** Pause an execution and its subtree: queued ones are held back, running ones are frozen. */
+  pause(id: string): ExecutionRecord {
+    const a = this.mustBeActive(id, 'pause');
+    this.pauseTree(a);
+    return publicRecord(a.rec);
+  }
+
+  private pauseTree(a: Active): void {
+    for (const childId of this.childrenOf.get(a.rec.id) ?? []) {
+      const child = this.active.get(childId);
+      if (child) this.pauseTree(child);
+    }
+    const s = a.rec.status;
+    if (s === 'PAUSED' || isEnded(s)) return;
+    clearTimeout(a.scheduleTimer);
+    if (a.hasProcess && (s === 'RUNNING' || s === 'BLOCKED')) {
+      this.opts.workers.signal(a.rec.id, 'SIGSTOP');
+      this.releaseSlot(a);
+    }
+    this.update(a, { status: 'PAUSED', paused_from: s });
+  }
+
+  resume(id: string): ExecutionRecord {
+    const a = this.mustBeActive(id, 'resume');
+    this.resumeTree(a);
+    this.pump();
+    return publicRecord(a.rec);
+  }
+
+  private resumeTree(a: Active): void {
+    if (a.rec.status === 'PAUSED') {
+      if (a.pausedByFlow) {
+        this.opts.workers.send(a.rec.id, { type: 'resume' });
+        a.pausedByFlow = false;
+        this.takeSlot(a);
+        this.update(a, { status: 'RUNNING', paused_from: null, message: null });
+      } else if (a.hasProcess) {
+        this.opts.workers.signal(a.rec.id, 'SIGCONT');
+        const back = a.rec.paused_from === 'BLOCKED' ? 'BLOCKED' : 'RUNNING';
+        if (back === 'RUNNING') this.takeSlot(a);
+        this.update(a, { status: back, paused_from: null });
+      } else if (a.rec.paused_from === 'CREATED') {
+        this.update(a, { status: 'CREATED', paused_from: null });
+      } else {
+        this.update(a, { paused_from: null });
+        this.enqueue(a);
+      }
+    }
+    for (const childId of this.childrenOf.get(a.rec.id) ?? []) {
+      const child = this.active.get(childId);
+      if (child) this.resumeTree(child);
+    }
+  }
+
+  private mustBeActive(id: string, what: string): Active {
+    const a = this.active.get(id);
+    if (!a) throw new EngineError(409, `cannot ${what} execution ${id}: it has ended or does not exist`);
+    return a;
+  }
+
+  // ---- messages (system.message forms) ---------------------------------------------------
+
+  async answerMessage(id: string, response: Record<string, unknown>): Promise<MessageRecord> {
+    const msg = await this.store.getMessage(id);
+    if (!msg) throw new EngineError(404, `no message ${id}`);
+    if (msg.responded_at) throw new EngineError(409, `message ${id} was already answered`);
+    const answered: MessageRecord = { ...msg, response, responded_at: now() };
+    this.store.putMessage(answered);
+    this.emit('message', 'answered', answered);
+    for (const w of this.messageWaiters.get(id) ?? []) w(answered);
+    this.messageWaiters.delete(id);
+    return answered;
+  }
+
+  /** Stop starting work; running executions are killed and end FAILED ("runner stopped"). */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    for (const a of [...this.active.values()]) {
+      clearTimeout(a.scheduleTimer);
+      if (a.hasProcess) {
+        this.kill(a);
+        this.finish(a, 'FAILED', { message: 'runner stopped while this execution was running' });
+      }
+    }
+    await this.opts.workers.stop();
+    await this.store.flush();
+  }
+
+  /** Helper for REST: create from an API body. */
+  createFromApi(body: CreateExecutionBody): ExecutionRecord {
+    return this.create({
+      type: body.script !== undefined ? 'SCRIPT' : 'FLOW',
+      flow_name: body.flow_name,
+      script: body.script,
+      name: body.name,
+      input_value: body.input_value,
+      is_productive: body.is_productive,
+      priority: body.priority,
+      max_runtime_minutes: body.max_runtime_minutes,
+      scheduled_for: body.scheduled_for,
+      start: body.start,
+    });
+  }
+}
+
+/** An operation refused for a reason the caller can act on; `status` is the HTTP status. */
+export class EngineError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

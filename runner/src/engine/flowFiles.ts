@@ -1,0 +1,31 @@
+/**
+ * Where a flow name points: `my-child-flow` is `<flows folder>/my-child-flow.py`. A name that
+ * would leave the flows folder is refused, so an API caller cannot run arbitrary files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type FlowLookup = { ok: true; path: string } | { ok: false; reason: string };
+
+export function resolveFlow(flowsDir: string, name: string): FlowLookup {
+  if (name.includes('\0') || path.isAbsolute(name) || /^[a-zA-Z]:/.test(name)) {
+    return { ok: false, reason: `flow name '${name}' must be a path relative to the flows folder` };
+  }
+  const file = path.resolve(flowsDir, name.endsWith('.py') ? name : `${name}.py`);
+  const rel = path.relative(path.resolve(flowsDir), file);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    return { ok: false, reason: `flow name '${name}' points outside the flows folder` };
+  }
+  if (!fs.existsSync(file)) {
+    return { ok: false, reason: `flow '${name}' not found: there is no ${rel} in ${flowsDir}` };
+  }
+  return { ok: true, path: file };
+}
+
+/** The flow name of a file: its path relative to the flows folder, `/`-separated, without .py. */
+export function flowNameOf(flowsDir: string, file: string): string {
+  return path
+    .relative(flowsDir, file)
+    .replace(/\\/g, '/')
+    .replace(/\.py$/, '');
+}

@@ -1,0 +1,26 @@
+/** Turns zod's verdict on a body or query into the one error shape of the API. */
+import type { z } from 'zod';
+import type { ErrorBody } from '../../../protocol';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+  ) {
+    super(body.message);
+  }
+}
+
+export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({
+    path: i.path.length ? i.path.join('.') : where,
+    message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message,
+  }));
+  throw new HttpError(400, {
+    error: 'invalid_request',
+    message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+    issues,
+  });
+}

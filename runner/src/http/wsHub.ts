@@ -1,0 +1,93 @@
+/**
+ * The runner's WebSocket: each client subscribes to topics and receives engine events as
+ * ServerMessage JSON. A slow client is cut off rather than let its queue grow without bound.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ClientMessage, type ServerMessage } from '../../../protocol';
+import type { Engine } from '../engine/engine';
+
+const MAX_BUFFERED = 64 * 1024 * 1024;
+
+interface Client {
+  ws: WebSocket;
+  topics: Set<string>;
+  executionIds?: Set<string>;
+}
+
+export class WsHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  private readonly clients = new Set<Client>();
+
+  constructor(
+    engine: Engine,
+    private readonly version: string,
+  ) {
+    engine.on('execution', (event, record) => this.broadcast('executions', { type: 'execution', event, record }));
+    engine.on('log', (line) => this.broadcast('logs', { type: 'log', line }, line.execution_id));
+    engine.on('message', (event, message) => this.broadcast('messages', { type: 'message', event, message }));
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+  }
+
+  private attach(ws: WebSocket): void {
+    const client: Client = { ws, topics: new Set() };
+    this.clients.add(client);
+    ws.on('close', () => this.clients.delete(client));
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data) => {
+      let parsed;
+      try {
+        parsed = ClientMessage.safeParse(JSON.parse(data.toString()));
+      } catch {
+        return this.send(client, { type: 'error', message: 'not JSON' });
+      }
+      if (!parsed.success) {
+        const i = parsed.error.issues[0];
+        return this.send(client, { type: 'error', message: `${i.path.join('.') || 'message'}: ${i.message}` });
+      }
+      const msg = parsed.data;
+      if (msg.type === 'subscribe') {
+        msg.topics.forEach((t) => client.topics.add(t));
+        if (msg.execution_ids) client.executionIds = new Set(msg.execution_ids);
+      } else if (msg.type === 'unsubscribe') {
+        msg.topics.forEach((t) => client.topics.delete(t));
+      } else {
+        this.send(client, { type: 'pong', id: msg.id });
+      }
+    });
+    this.send(client, { type: 'hello', version: this.version, pid: process.pid });
+  }
+
+  private send(client: Client, msg: ServerMessage): void {
+    if (client.ws.readyState !== client.ws.OPEN) return;
+    if (client.ws.bufferedAmount > MAX_BUFFERED) {
+      client.ws.close(1008, 'client too slow');
+      return;
+    }
+    client.ws.send(JSON.stringify(msg));
+  }
+
+  private broadcast(topic: string, msg: ServerMessage, executionId?: string): void {
+    if (this.clients.size === 0) return;
+    let text: string | undefined;
+    for (const c of this.clients) {
+      if (!c.topics.has(topic)) continue;
+      if (executionId && c.executionIds && !c.executionIds.has(executionId)) continue;
+      if (c.ws.readyState !== c.ws.OPEN) continue;
+      if (c.ws.bufferedAmount > MAX_BUFFERED) {
+        c.ws.close(1008, 'client too slow');
+        continue;
+      }
+      c.ws.send((text ??= JSON.stringify(msg)));
+    }
+  }
+
+  close(): void {
+    for (const c of this.clients) c.ws.terminate();
+    this.wss.close();
+  }
+}

@@ -1,0 +1,28 @@
+/** Entry point of dist/runner.js: the `flows` CLI. */
+import { list, run, serve, USAGE, UsageError } from './cli/commands';
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = { serve, run, list };
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version') {
+    process.stdout.write('0.1.0\n');
+    return 0;
+  }
+  const command = commands[cmd];
+  if (!command) throw new UsageError(`unknown command '${cmd}'`);
+  return command(rest);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`flows: ${err.message}\n${usage ? "Try 'flows --help'.\n" : ''}`);
+    process.exit(usage ? 2 : 1);
+  },
+);

@@ -1,0 +1,109 @@
+/**
+ * A whole runner, assembled: store, Python workers, engine, and optionally the HTTP/WebSocket
+ * server. `flows serve`, `flows run` and the tests all start one through `startRunner`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type http from 'node:http';
+import { Engine } from './engine/engine';
+import { executionRoutes } from './http/executionRoutes';
+import { startHttpServer } from './http/httpServer';
+import { openApiDocument } from './http/openapi';
+import { Router } from './http/router';
+import { newToken } from './http/security';
+import { WsHub } from './http/wsHub';
+import { SqliteStore } from './store/sqliteStore';
+import { PythonWorkers } from './workers/pythonWorkers';
+
+export const VERSION = '0.1.0';
+
+export interface RunnerOptions {
+  flowsDir: string;
+  /** Folder of the SQLite file and the runner's files; default `<flowsDir>/.flows`. */
+  dataDir?: string;
+  python?: string;
+  concurrency?: number;
+  /** Serve HTTP + WebSocket; `false` for an embedded runner (flows run). */
+  http?: { port: number; token?: string };
+  workerMode?: 'fork' | 'spawn';
+  log?: (msg: string) => void;
+}
+
+export interface Runner {
+  engine: Engine;
+  url?: string;
+  token?: string;
+  port?: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Where the Python packages are: beside the bundle (dist/python) or in the source tree. */
+export function pythonDir(): string {
+  const candidates = [path.join(__dirname, 'python'), path.join(__dirname, '..', 'python'), path.resolve('runner/python')];
+  return candidates.find((d) => fs.existsSync(path.join(d, 'flows_worker'))) ?? candidates[0];
+}
+
+export async function startRunner(opts: RunnerOptions): Promise<Runner> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`[runner] ${m}\n`));
+  const flowsDir = path.resolve(opts.flowsDir);
+  const dataDir = path.resolve(opts.dataDir ?? path.join(flowsDir, '.flows'));
+  const filesDir = path.join(dataDir, 'files');
+  fs.mkdirSync(filesDir, { recursive: true });
+  const store = new SqliteStore(path.join(dataDir, 'flows.db'));
+  const workers = new PythonWorkers({
+    python: opts.python ?? process.env.FLOWS_PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3'),
+    pythonDir: pythonDir(),
+    mode: opts.workerMode,
+    log,
+  });
+  try {
+    await workers.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const engine = new Engine({ store, workers, flowsDir, filesDir, concurrency: opts.concurrency ?? 8, log });
+  const restored = await engine.restore();
+  if (restored.failed || restored.requeued) {
+    log(`restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`);
+  }
+
+  let server: http.Server | undefined;
+  let hub: WsHub | undefined;
+  let url: string | undefined;
+  let port: number | undefined;
+  let token: string | undefined;
+  if (opts.http) {
+    token = opts.http.token ?? newToken();
+    hub = new WsHub(engine, VERSION);
+    const router = new Router().add(...executionRoutes(engine), {
+      method: 'GET',
+      pattern: '/api/openapi.json',
+      handler: () => ({ status: 200, body: openApiDocument(VERSION) }),
+    });
+    const started = await startHttpServer({ router, hub, token, port: opts.http.port, log });
+    server = started.server;
+    port = started.port;
+    url = `http://127.0.0.1:${port}`;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    engine,
+    url,
+    token,
+    port,
+    dataDir,
+    stop: () =>
+      (stopping ??= (async () => {
+        hub?.close();
+        if (server) {
+          server.closeAllConnections();
+          await new Promise<void>((r) => server!.close(() => r()));
+        }
+        await engine.shutdown();
+        await store.close();
+      })()),
+  };
+}

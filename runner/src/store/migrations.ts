@@ -1,0 +1,64 @@
+/**
+ * Versioned schema of the SQLite store. Each entry moves the database from version i to i+1
+ * (PRAGMA user_version); entries are never edited once released, only appended.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE executions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    flow_name TEXT,
+    script TEXT,
+    connector_name TEXT,
+    connector_type TEXT,
+    input_value TEXT,
+    output_value TEXT,
+    message TEXT,
+    is_productive INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    max_runtime_minutes REAL NOT NULL,
+    parent_execution_id TEXT,
+    top_execution_id TEXT NOT NULL,
+    schedule_id TEXT,
+    webhook_id TEXT,
+    scheduled_for TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    updated_at TEXT NOT NULL,
+    paused_from TEXT
+  );
+  CREATE INDEX executions_status ON executions(status);
+  CREATE INDEX executions_parent ON executions(parent_execution_id);
+  CREATE INDEX executions_top ON executions(top_execution_id);
+  CREATE INDEX executions_flow ON executions(flow_name);
+  CREATE INDEX executions_created ON executions(created_at);
+  CREATE TABLE logs (
+    execution_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    execution_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT,
+    message_type TEXT NOT NULL,
+    response TEXT,
+    created_at TEXT NOT NULL,
+    responded_at TEXT
+  );
+  CREATE INDEX messages_execution ON messages(execution_id);
+  `,
+];

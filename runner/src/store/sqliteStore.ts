@@ -1,0 +1,346 @@
+/**
+ * The default store: one SQLite file, through node-sqlite3-wasm (SQLite compiled to WebAssembly
+ * with a Node fs VFS). WASM rather than a native addon because the runner must start the same in
+ * plain Node 20 and in VS Code's Electron extension host, with nothing to compile or download.
+ *
+ * Each autocommit costs ~1 ms in this build, so writes are queued and written in one transaction
+ * per turn of the event loop; an execution that changes status three times in a turn is written
+ * once. Reads flush the queue first, so they always see earlier writes.
+ */
+import { Database, type Statement } from 'node-sqlite3-wasm';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  ENDED_STATUSES,
+  type ExecutionRecord,
+  type ListExecutionsQuery,
+  type LogLine,
+  type MessageRecord,
+} from '../../../protocol';
+import { MIGRATIONS } from './migrations';
+import type { Store, StoredExecution } from './store';
+
+type Row = Record<string, string | number | null | bigint | Uint8Array>;
+
+const EXECUTION_COLUMNS = [
+  'id',
+  'name',
+  'type',
+  'status',
+  'flow_name',
+  'script',
+  'connector_name',
+  'connector_type',
+  'input_value',
+  'output_value',
+  'message',
+  'is_productive',
+  'priority',
+  'max_runtime_minutes',
+  'parent_execution_id',
+  'top_execution_id',
+  'schedule_id',
+  'webhook_id',
+  'scheduled_for',
+  'created_at',
+  'started_at',
+  'ended_at',
+  'updated_at',
+  'paused_from',
+] as const;
+
+const ENDED_SQL = [...ENDED_STATUSES].map((s) => `'${s}'`).join(',');
+
+const toJson = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+const fromJson = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : null);
+
+function executionToRow(r: StoredExecution): Row {
+  return {
+    ...Object.fromEntries(EXECUTION_COLUMNS.map((c) => [`:${c}`, (r as unknown as Row)[c] ?? null])),
+    ':input_value': toJson(r.input_value),
+    ':output_value': toJson(r.output_value),
+    ':is_productive': r.is_productive ? 1 : 0,
+  };
+}
+
+function rowToExecution(row: Row): StoredExecution {
+  const r = Object.fromEntries(EXECUTION_COLUMNS.map((c) => [c, row[c] ?? null])) as Record<string, unknown>;
+  r.input_value = fromJson(row.input_value);
+  r.output_value = fromJson(row.output_value);
+  r.is_productive = row.is_productive === 1;
+  r.priority = Number(row.priority);
+  r.max_runtime_minutes = Number(row.max_runtime_minutes);
+  return r as unknown as StoredExecution;
+}
+
+function rowToMessage(row: Row): MessageRecord {
+  return {
+    id: String(row.id),
+    execution_id: String(row.execution_id),
+    subject: String(row.subject),
+    body: fromJson(row.body),
+    message_type: String(row.message_type),
+    response: fromJson(row.response),
+    created_at: String(row.created_at),
+    responded_at: (row.responded_at as string | null) ?? null,
+  };
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database;
+  private readonly pendingExecutions = new Map<string, StoredExecution>();
+  private pendingLogs: LogLine[] = [];
+  private pendingSettings = new Map<string, unknown>();
+  private pendingMessages = new Map<string, MessageRecord>();
+  private flushScheduled = false;
+  private closed = false;
+  private readonly upsertExecution: Statement;
+  private readonly insertLog: Statement;
+
+  constructor(readonly file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    // WAL is not available through this VFS (no shared memory); a rollback journal in one
+    // transaction per flush is what makes grouping writes pay.
+    this.db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;');
+    this.migrate();
+    const cols = EXECUTION_COLUMNS.join(', ');
+    const params = EXECUTION_COLUMNS.map((c) => `:${c}`).join(', ');
+    const updates = EXECUTION_COLUMNS.filter((c) => c !== 'id')
+      .map((c) => `${c} = excluded.${c}`)
+      .join(', ');
+    this.upsertExecution = this.db.prepare(
+      `INSERT INTO executions (${cols}) VALUES (${params}) ON CONFLICT(id) DO UPDATE SET ${updates}`,
+    );
+    this.insertLog = this.db.prepare(
+      'INSERT OR IGNORE INTO logs (execution_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)',
+    );
+  }
+
+  private migrate(): void {
+    const version = Number(this.db.get('PRAGMA user_version')?.user_version ?? 0);
+    if (version > MIGRATIONS.length) {
+      throw new Error(
+        `${this.file} was written by a newer version of Flows (schema ${version}, this runner knows ${MIGRATIONS.length})`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.exec('BEGIN');
+      try {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.exec(`PRAGMA user_version = ${v + 1}`);
+        this.db.exec('COMMIT');
+      } catch (err) {
+        this.db.exec('ROLLBACK');
+        throw err;
+      }
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushSync());
+  }
+
+  putExecution(rec: StoredExecution): void {
+    this.pendingExecutions.set(rec.id, { ...rec });
+    this.schedule();
+  }
+
+  appendLog(line: LogLine): void {
+    this.pendingLogs.push(line);
+    this.schedule();
+  }
+
+  putSetting(name: string, value: unknown): void {
+    this.pendingSettings.set(name, value);
+    this.schedule();
+  }
+
+  putMessage(msg: MessageRecord): void {
+    this.pendingMessages.set(msg.id, { ...msg });
+    this.schedule();
+  }
+
+  /** One transaction for everything queued since the last flush. */
+  private flushSync(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    if (
+      this.pendingExecutions.size === 0 &&
+      this.pendingLogs.length === 0 &&
+      this.pendingSettings.size === 0 &&
+      this.pendingMessages.size === 0
+    ) {
+      return;
+    }
+    const executions = [...this.pendingExecutions.values()];
+    const logs = this.pendingLogs;
+    const settings = [...this.pendingSettings];
+    const messages = [...this.pendingMessages.values()];
+    this.pendingExecutions.clear();
+    this.pendingLogs = [];
+    this.pendingSettings.clear();
+    this.pendingMessages.clear();
+    const now = new Date().toISOString();
+    this.db.exec('BEGIN');
+    try {
+      for (const e of executions) this.upsertExecution.run(executionToRow(e));
+      for (const l of logs) this.insertLog.run([l.execution_id, l.seq, l.ts, l.stream, l.text]);
+      for (const [name, value] of settings) {
+        this.db.run(
+          'INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+          [name, JSON.stringify(value ?? null), now],
+        );
+      }
+      for (const m of messages) {
+        this.db.run(
+          'INSERT OR REPLACE INTO messages (id, execution_id, subject, body, message_type, response, created_at, responded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          [m.id, m.execution_id, m.subject, toJson(m.body), m.message_type, toJson(m.response), m.created_at, m.responded_at],
+        );
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.flushSync();
+  }
+
+  async getExecution(id: string): Promise<StoredExecution | undefined> {
+    const pending = this.pendingExecutions.get(id);
+    if (pending) return { ...pending };
+    const row = this.db.get('SELECT * FROM executions WHERE id = ?', id) as Row | null;
+    return row ? rowToExecution(row) : undefined;
+  }
+
+  async listExecutions(q: ListExecutionsQuery): Promise<{ items: StoredExecution[]; total: number }> {
+    this.flushSync();
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const inList = (col: string, values: readonly string[]) => {
+      where.push(`${col} IN (${values.map(() => '?').join(',')})`);
+      args.push(...values);
+    };
+    if (q.status?.length) inList('status', q.status);
+    if (q.type?.length) inList('type', q.type);
+    if (q.flow_name !== undefined) {
+      where.push('flow_name = ?');
+      args.push(q.flow_name);
+    }
+    if (q.parent_execution_id === 'none') where.push('parent_execution_id IS NULL');
+    else if (q.parent_execution_id !== undefined) {
+      where.push('parent_execution_id = ?');
+      args.push(q.parent_execution_id);
+    }
+    for (const col of ['top_execution_id', 'schedule_id'] as const) {
+      if (q[col] !== undefined) {
+        where.push(`${col} = ?`);
+        args.push(q[col]);
+      }
+    }
+    if (q.is_productive !== undefined) {
+      where.push('is_productive = ?');
+      args.push(q.is_productive ? 1 : 0);
+    }
+    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const desc = q.sort.startsWith('-');
+    const field = desc ? q.sort.slice(1) : q.sort;
+    // Creation order (seq) breaks ties so paging is stable.
+    const order = `${field} ${desc ? 'DESC' : 'ASC'}, seq ${desc ? 'DESC' : 'ASC'}`;
+    const total = Number((this.db.get(`SELECT COUNT(*) AS n FROM executions ${whereSql}`, args) as Row).n);
+    const rows = this.db.all(`SELECT * FROM executions ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+      ...args,
+      q.limit,
+      q.offset,
+    ]) as Row[];
+    return { items: rows.map(rowToExecution), total };
+  }
+
+  async listUnfinished(): Promise<StoredExecution[]> {
+    this.flushSync();
+    const rows = this.db.all(`SELECT * FROM executions WHERE status NOT IN (${ENDED_SQL}) ORDER BY seq`) as Row[];
+    return rows.map(rowToExecution);
+  }
+
+  async listDescendantIds(id: string): Promise<string[]> {
+    this.flushSync();
+    const rows = this.db.all(
+      `WITH RECURSIVE sub(id) AS (
+         SELECT id FROM executions WHERE parent_execution_id = ?
+         UNION ALL SELECT e.id FROM executions e JOIN sub ON e.parent_execution_id = sub.id)
+       SELECT id FROM sub`,
+      id,
+    ) as Row[];
+    return rows.map((r) => String(r.id));
+  }
+
+  async getLog(executionId: string, after: number, limit: number): Promise<LogLine[]> {
+    this.flushSync();
+    const rows = this.db.all(
+      'SELECT execution_id, seq, ts, stream, text FROM logs WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      [executionId, after, limit],
+    ) as Row[];
+    return rows.map((r) => ({
+      execution_id: String(r.execution_id),
+      seq: Number(r.seq),
+      ts: String(r.ts),
+      stream: r.stream as LogLine['stream'],
+      text: String(r.text),
+    }));
+  }
+
+  async lastLogSeq(executionId: string): Promise<number> {
+    this.flushSync();
+    const row = this.db.get('SELECT MAX(seq) AS n FROM logs WHERE execution_id = ?', executionId) as Row | null;
+    return Number(row?.n ?? 0);
+  }
+
+  async getSetting(name: string): Promise<{ value: unknown } | undefined> {
+    if (this.pendingSettings.has(name)) return { value: this.pendingSettings.get(name) };
+    const row = this.db.get('SELECT value FROM settings WHERE name = ?', name) as Row | null;
+    return row ? { value: fromJson(row.value) } : undefined;
+  }
+
+  async deleteSetting(name: string): Promise<boolean> {
+    this.flushSync();
+    return this.db.run('DELETE FROM settings WHERE name = ?', name).changes > 0;
+  }
+
+  async getMessage(id: string): Promise<MessageRecord | undefined> {
+    this.flushSync();
+    const row = this.db.get('SELECT * FROM messages WHERE id = ?', id) as Row | null;
+    return row ? rowToMessage(row) : undefined;
+  }
+
+  async listMessages(opts: { open?: boolean; execution_id?: string }): Promise<MessageRecord[]> {
+    this.flushSync();
+    const where: string[] = [];
+    const args: string[] = [];
+    if (opts.open) where.push('responded_at IS NULL');
+    if (opts.execution_id) {
+      where.push('execution_id = ?');
+      args.push(opts.execution_id);
+    }
+    const rows = this.db.all(
+      `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at`,
+      args,
+    ) as Row[];
+    return rows.map(rowToMessage);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flushSync();
+    this.closed = true;
+    this.upsertExecution.finalize();
+    this.insertLog.finalize();
+    this.db.close();
+  }
+}
+
+export type { ExecutionRecord };

@@ -1,0 +1,128 @@
+/**
+ * Starts a real runner (SQLite file in a temp folder, real Python workers, real HTTP and
+ * WebSocket) on the fixture flows, and gives tests a REST helper and an event log they can await.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord } from '../../protocol';
+import { startRunner, type Runner } from '../../runner/src/runner';
+
+export const FIXTURE_FLOWS = path.resolve(__dirname, '../fixtures/flows');
+
+export interface TestRunner {
+  runner: Runner;
+  dataDir: string;
+  messages: ServerMessage[];
+  logs: string[];
+  api<T = any>(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  /** Resolves with the first WebSocket message (past or future) that matches. */
+  waitFor<T extends ServerMessage>(pred: (m: ServerMessage) => m is T, what?: string): Promise<T>;
+  waitFor(pred: (m: ServerMessage) => boolean, what?: string): Promise<ServerMessage>;
+  /** Resolves when the execution has reached `status` (seen on the WebSocket). */
+  waitForStatus(id: string, status: ExecutionRecord['status'] | 'ENDED'): Promise<ExecutionRecord>;
+  run(body: Record<string, unknown>): Promise<ExecutionRecord>;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix = 'flows-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTestRunner(opts: { concurrency?: number; dataDir?: string; flowsDir?: string } = {}): Promise<TestRunner> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const logs: string[] = [];
+  const runner = await startRunner({
+    flowsDir: opts.flowsDir ?? FIXTURE_FLOWS,
+    dataDir,
+    concurrency: opts.concurrency ?? 4,
+    http: { port: 0 },
+    log: (m) => logs.push(m),
+  });
+  const messages: ServerMessage[] = [];
+  const listeners = new Set<() => void>();
+  const ws = new WebSocket(`ws://127.0.0.1:${runner.port}${WS_PATH}`, { headers: { authorization: `Bearer ${runner.token}` } });
+  ws.on('message', (data) => {
+    messages.push(ServerMessage.parse(JSON.parse(data.toString())));
+    for (const l of [...listeners]) l();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify({ type: 'subscribe', topics: ['executions', 'logs', 'messages'] }));
+  ws.send(JSON.stringify({ type: 'ping', id: 1 }));
+
+  const waitFor = (pred: (m: ServerMessage) => boolean, what = 'event'): Promise<ServerMessage> =>
+    new Promise((resolve, reject) => {
+      const found = messages.find(pred);
+      if (found) return resolve(found);
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out waiting for ${what}; runner log:\n${logs.join('\n')}`));
+      }, 20_000);
+      const check = () => {
+        const m = messages.find(pred);
+        if (m) {
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve(m);
+        }
+      };
+      listeners.add(check);
+    });
+  await waitFor((m) => m.type === 'pong', 'subscription');
+
+  const api = async (method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${runner.url}${urlPath}`, {
+      method,
+      headers: { authorization: `Bearer ${runner.token}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  const waitForStatus = async (id: string, status: ExecutionRecord['status'] | 'ENDED') => {
+    const m = await waitFor(
+      (m) => m.type === 'execution' && m.record.id === id && (status === 'ENDED' ? isEnded(m.record.status) : m.record.status === status),
+      `execution ${id} to be ${status}`,
+    );
+    return (m as Extract<ServerMessage, { type: 'execution' }>).record;
+  };
+
+  return {
+    runner,
+    dataDir,
+    messages,
+    logs,
+    api,
+    waitFor: waitFor as TestRunner['waitFor'],
+    waitForStatus,
+    async run(body) {
+      const created = await api('POST', '/api/latest/execution', body);
+      if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+      return waitForStatus(created.body.id, 'ENDED');
+    },
+    async stop() {
+      ws.close();
+      await runner.stop();
+    },
+  };
+}
+
+/** Records of one tree, by flow name. */
+export async function treeOf(t: TestRunner, topId: string): Promise<ExecutionRecord[]> {
+  const res = await t.api('GET', `/api/latest/execution?top_execution_id=${topId}&sort=created_at&limit=100`);
+  return res.body.items;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
