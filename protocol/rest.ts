@@ -18,7 +18,11 @@ export const FlowName = z
 export const CreateExecutionBody = z
   .strictObject({
     flow_name: FlowName.optional(),
-    script: z.string().max(1_000_000).optional().describe('ad-hoc Python source defining handler(system, this)'),
+    script: z
+      .string()
+      .max(1_000_000)
+      .optional()
+      .describe('ad-hoc Python source defining handler(system, this)'),
     name: z.string().max(400).optional(),
     input_value: z.unknown().optional(),
     is_productive: z.boolean().default(true).describe('true = Run (productive), false = Try (development)'),
@@ -51,12 +55,18 @@ export const ListExecutionsQuery = z.strictObject({
   parent_execution_id: z.string().optional().describe('an id, or "none" for top-level executions'),
   top_execution_id: z.string().optional(),
   schedule_id: z.string().optional(),
-  is_productive: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  is_productive: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   offset: z.coerce.number().int().min(0).default(0),
   sort: z
     .string()
-    .regex(new RegExp(`^-?(${EXECUTION_SORT_FIELDS.join('|')})$`), `one of ${EXECUTION_SORT_FIELDS.join(', ')}, optionally prefixed with -`)
+    .regex(
+      new RegExp(`^-?(${EXECUTION_SORT_FIELDS.join('|')})$`),
+      `one of ${EXECUTION_SORT_FIELDS.join(', ')}, optionally prefixed with -`,
+    )
     .default('-created_at'),
 });
 export type ListExecutionsQuery = z.infer<typeof ListExecutionsQuery>;

@@ -33,7 +33,12 @@ export const WorkerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), execution_id: z.string(), secret: z.string(), pid: z.number().int() }),
   z.object({ type: z.literal('started') }),
   z.object({ type: z.literal('log'), stream: z.enum(['log', 'stdout', 'stderr']), text: z.string() }),
-  z.object({ type: z.literal('call'), id: z.number().int(), method: z.string(), params: z.record(z.string(), z.unknown()) }),
+  z.object({
+    type: z.literal('call'),
+    id: z.number().int(),
+    method: z.string(),
+    params: z.record(z.string(), z.unknown()),
+  }),
   z.object({
     type: z.literal('status'),
     status: z.enum(['BLOCKED', 'RUNNING', 'PAUSED']),
@@ -86,7 +91,11 @@ export const WorkerCallParams = {
   'execution.list': z.object({ parent_execution_id: z.string() }),
   'execution.update': z.object({
     id: z.string(),
-    fields: z.object({ output_value: z.unknown().optional(), message: z.string().nullish(), name: z.string().optional() }),
+    fields: z.object({
+      output_value: z.unknown().optional(),
+      message: z.string().nullish(),
+      name: z.string().optional(),
+    }),
   }),
   'execution.cancel': z.object({ id: z.string() }),
   'execution.pause': z.object({ id: z.string() }),
@@ -101,7 +110,11 @@ export const WorkerCallParams = {
   'setting.exists': z.object({ name: z.string() }),
   'setting.save': z.object({ name: z.string(), value: z.unknown() }),
   'setting.delete': z.object({ name: z.string() }),
-  'message.create': z.object({ subject: z.string(), body: z.unknown().optional(), message_type: z.string().nullish() }),
+  'message.create': z.object({
+    subject: z.string(),
+    body: z.unknown().optional(),
+    message_type: z.string().nullish(),
+  }),
   'message.wait': z.object({ id: z.string(), timeout: z.number().nullish() }),
 } as const;
 export type WorkerCallMethod = keyof typeof WorkerCallParams;

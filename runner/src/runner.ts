@@ -40,7 +40,11 @@ export interface Runner {
 
 /** Where the Python packages are: beside the bundle (dist/python) or in the source tree. */
 export function pythonDir(): string {
-  const candidates = [path.join(__dirname, 'python'), path.join(__dirname, '..', 'python'), path.resolve('runner/python')];
+  const candidates = [
+    path.join(__dirname, 'python'),
+    path.join(__dirname, '..', 'python'),
+    path.resolve('runner/python'),
+  ];
   return candidates.find((d) => fs.existsSync(path.join(d, 'flows_worker'))) ?? candidates[0];
 }
 
@@ -66,7 +70,9 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const engine = new Engine({ store, workers, flowsDir, filesDir, concurrency: opts.concurrency ?? 8, log });
   const restored = await engine.restore();
   if (restored.failed || restored.requeued) {
-    log(`restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`);
+    log(
+      `restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`,
+    );
   }
 
   let server: http.Server | undefined;

@@ -25,10 +25,15 @@ async function main() {
   }
 
   const flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-bench-'));
-  fs.writeFileSync(path.join(flowsDir, 'first-line.py'), "def handler(system, this):\n    this.log('first')\n");
+  fs.writeFileSync(
+    path.join(flowsDir, 'first-line.py'),
+    "def handler(system, this):\n    this.log('first')\n",
+  );
   fs.writeFileSync(path.join(flowsDir, 'trivial.py'), 'def handler(system, this):\n    return 1\n');
   const runner = await startRunner({ flowsDir, concurrency: 8, http: { port: 0 }, log: () => undefined });
-  const ws = new WebSocket(`ws://127.0.0.1:${runner.port}${WS_PATH}`, { headers: { authorization: `Bearer ${runner.token}` } });
+  const ws = new WebSocket(`ws://127.0.0.1:${runner.port}${WS_PATH}`, {
+    headers: { authorization: `Bearer ${runner.token}` },
+  });
   await new Promise((r) => ws.once('open', r));
   ws.send(JSON.stringify({ type: 'subscribe', topics: ['logs', 'executions'] }));
   const post = (body: object) =>
@@ -70,27 +75,52 @@ async function main() {
   const t0 = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < N; i += 50) {
-    const batch = await Promise.all(Array.from({ length: Math.min(50, N - i) }, () => post({ flow_name: 'trivial' })));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, N - i) }, () => post({ flow_name: 'trivial' })),
+    );
     ids.push(...batch.map((r) => r.id));
   }
   const accepted = performance.now() - t0;
   await Promise.all(ids.map((id) => runner.engine.waitForEnd(id)));
   await runner.engine.store.flush();
   const elapsed = performance.now() - t0;
-  const persisted = await runner.engine.list({ flow_name: 'trivial', status: ['SUCCEEDED'], limit: 1, offset: 0, sort: '-created_at' });
+  const persisted = await runner.engine.list({
+    flow_name: 'trivial',
+    status: ['SUCCEEDED'],
+    limit: 1,
+    offset: 0,
+    sort: '-created_at',
+  });
   ws.close();
   await runner.stop();
 
   const p50 = percentile(startLatency, 50);
   const coldP50 = percentile(cold, 50);
-  process.stdout.write(`runner (Python ${runner.engine.opts.workers.pythonVersion}, ${os.cpus().length} cores, concurrency 8)\n`);
-  figure('cold `python3 -c pass` spawn p50 / p99', `${ms(coldP50)} / ${ms(percentile(cold, 99))}`, 'baseline');
-  figure('start latency (POST → first log line) p50', ms(p50), `${(coldP50 / p50).toFixed(1)}× faster than a cold spawn`);
+  process.stdout.write(
+    `runner (Python ${runner.engine.opts.workers.pythonVersion}, ${os.cpus().length} cores, concurrency 8)\n`,
+  );
+  figure(
+    'cold `python3 -c pass` spawn p50 / p99',
+    `${ms(coldP50)} / ${ms(percentile(cold, 99))}`,
+    'baseline',
+  );
+  figure(
+    'start latency (POST → first log line) p50',
+    ms(p50),
+    `${(coldP50 / p50).toFixed(1)}× faster than a cold spawn`,
+  );
   figure('start latency p99', ms(percentile(startLatency, 99)));
-  figure(`throughput, ${N} trivial executions`, `${((N / elapsed) * 1000).toFixed(0)} /s`, `${(elapsed / 1000).toFixed(2)} s total, accepted in ${(accepted / 1000).toFixed(2)} s`);
+  figure(
+    `throughput, ${N} trivial executions`,
+    `${((N / elapsed) * 1000).toFixed(0)} /s`,
+    `${(elapsed / 1000).toFixed(2)} s total, accepted in ${(accepted / 1000).toFixed(2)} s`,
+  );
   figure('persisted as SUCCEEDED', String(persisted.total));
   target('start latency p50 ≤ 5 ms', p50 <= 5);
-  target('throughput ≥ 1,000 executions/s, all persisted', (N / elapsed) * 1000 >= 1000 && persisted.total === N);
+  target(
+    'throughput ≥ 1,000 executions/s, all persisted',
+    (N / elapsed) * 1000 >= 1000 && persisted.total === N,
+  );
   fs.rmSync(flowsDir, { recursive: true, force: true });
 }
 

@@ -6,7 +6,11 @@ import { WS_PATH } from '../../protocol';
 import { startTestRunner, type TestRunner } from './harness';
 
 /** A raw request, so tests can send what fetch would not (a foreign Host, no auth). */
-function rawRequest(port: number, opts: http.RequestOptions, body?: string): Promise<{ status: number; body: any }> {
+function rawRequest(
+  port: number,
+  opts: http.RequestOptions,
+  body?: string,
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, ...opts }, (res) => {
       let text = '';
@@ -34,12 +38,17 @@ describe('runner: REST API and security', function () {
 
   it('refuses requests without the token, with a wrong token, or from a browser Origin', async () => {
     const port = t.runner.port!;
-    const none = await rawRequest(port, { path: '/api/latest/execution', headers: { host: `127.0.0.1:${port}` } });
+    const none = await rawRequest(port, {
+      path: '/api/latest/execution',
+      headers: { host: `127.0.0.1:${port}` },
+    });
     assert.equal(none.status, 401);
     assert.match(none.body.message, /missing token/);
     const wrong = await t.api('GET', '/api/latest/execution', undefined, { authorization: 'Bearer nope' });
     assert.equal(wrong.status, 401);
-    const browser = await t.api('GET', '/api/latest/execution', undefined, { origin: 'https://evil.example' });
+    const browser = await t.api('GET', '/api/latest/execution', undefined, {
+      origin: 'https://evil.example',
+    });
     assert.equal(browser.status, 403);
     const rebinding = await rawRequest(port, {
       path: '/api/latest/execution',
@@ -51,7 +60,10 @@ describe('runner: REST API and security', function () {
   it('refuses WebSocket upgrades without the token or from a browser Origin', async () => {
     const url = `ws://127.0.0.1:${t.runner.port}${WS_PATH}`;
     assert.equal(await wsRefusal(url, {}), 401);
-    assert.equal(await wsRefusal(url, { authorization: `Bearer ${t.runner.token}`, origin: 'https://evil.example' }), 403);
+    assert.equal(
+      await wsRefusal(url, { authorization: `Bearer ${t.runner.token}`, origin: 'https://evil.example' }),
+      403,
+    );
   });
 
   it('rejects a bad body with a 400 that names the field, and loses nothing', async () => {
@@ -90,15 +102,24 @@ describe('runner: REST API and security', function () {
     const a = await t.run({ flow_name: 'child-echo', input_value: { n: 1 }, priority: 3 });
     const b = await t.run({ flow_name: 'child-echo', input_value: { n: 2 }, priority: 1 });
     const c = await t.run({ flow_name: 'syntax-error' });
-    const ok = await t.api('GET', '/api/latest/execution?flow_name=child-echo&status=SUCCEEDED&sort=-created_at&limit=2');
+    const ok = await t.api(
+      'GET',
+      '/api/latest/execution?flow_name=child-echo&status=SUCCEEDED&sort=-created_at&limit=2',
+    );
     assert.equal(ok.status, 200);
     assert.deepEqual(
       ok.body.items.map((r: { id: string }) => r.id),
       [b.id, a.id],
     );
-    const byPriority = await t.api('GET', '/api/latest/execution?flow_name=child-echo&sort=-priority&limit=1');
+    const byPriority = await t.api(
+      'GET',
+      '/api/latest/execution?flow_name=child-echo&sort=-priority&limit=1',
+    );
     assert.equal(byPriority.body.items[0].id, a.id);
-    const paged = await t.api('GET', '/api/latest/execution?flow_name=child-echo&sort=-created_at&limit=1&offset=1');
+    const paged = await t.api(
+      'GET',
+      '/api/latest/execution?flow_name=child-echo&sort=-created_at&limit=1&offset=1',
+    );
     assert.equal(paged.body.items[0].id, a.id);
     assert.equal(paged.body.total, 2);
     const invalid = await t.api('GET', '/api/latest/execution?status=INVALID,FAILED');
@@ -109,7 +130,18 @@ describe('runner: REST API and security', function () {
     const badSort = await t.api('GET', '/api/latest/execution?sort=colour');
     assert.equal(badSort.status, 400);
     const got = await t.api('GET', `/api/latest/execution/${a.id}`);
-    for (const field of ['id', 'name', 'type', 'status', 'flow_name', 'input_value', 'output_value', 'message', 'parent_execution_id', 'top_execution_id']) {
+    for (const field of [
+      'id',
+      'name',
+      'type',
+      'status',
+      'flow_name',
+      'input_value',
+      'output_value',
+      'message',
+      'parent_execution_id',
+      'top_execution_id',
+    ]) {
       assert.ok(field in got.body, field);
     }
   });
@@ -121,7 +153,10 @@ describe('runner: REST API and security', function () {
     const create = doc.body.paths['/api/latest/execution'].post;
     const props = create.requestBody.content['application/json'].schema.properties;
     assert.ok(props.flow_name && props.input_value && props.max_runtime_minutes);
-    assert.equal(create.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/Execution');
+    assert.equal(
+      create.responses['201'].content['application/json'].schema.$ref,
+      '#/components/schemas/Execution',
+    );
     const statuses = doc.body.components.schemas.Execution.properties.status.enum;
     assert.ok(statuses.includes('PARTIAL_SUCCEEDED'));
   });

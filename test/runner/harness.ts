@@ -16,7 +16,12 @@ export interface TestRunner {
   dataDir: string;
   messages: ServerMessage[];
   logs: string[];
-  api<T = any>(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  api<T = any>(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T }>;
   /** Resolves with the first WebSocket message (past or future) that matches. */
   waitFor<T extends ServerMessage>(pred: (m: ServerMessage) => m is T, what?: string): Promise<T>;
   waitFor(pred: (m: ServerMessage) => boolean, what?: string): Promise<ServerMessage>;
@@ -30,7 +35,9 @@ export function tempDir(prefix = 'flows-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startTestRunner(opts: { concurrency?: number; dataDir?: string; flowsDir?: string } = {}): Promise<TestRunner> {
+export async function startTestRunner(
+  opts: { concurrency?: number; dataDir?: string; flowsDir?: string } = {},
+): Promise<TestRunner> {
   const dataDir = opts.dataDir ?? tempDir();
   const logs: string[] = [];
   const runner = await startRunner({
@@ -42,7 +49,9 @@ export async function startTestRunner(opts: { concurrency?: number; dataDir?: st
   });
   const messages: ServerMessage[] = [];
   const listeners = new Set<() => void>();
-  const ws = new WebSocket(`ws://127.0.0.1:${runner.port}${WS_PATH}`, { headers: { authorization: `Bearer ${runner.token}` } });
+  const ws = new WebSocket(`ws://127.0.0.1:${runner.port}${WS_PATH}`, {
+    headers: { authorization: `Bearer ${runner.token}` },
+  });
   ws.on('message', (data) => {
     messages.push(ServerMessage.parse(JSON.parse(data.toString())));
     for (const l of [...listeners]) l();
@@ -74,7 +83,12 @@ export async function startTestRunner(opts: { concurrency?: number; dataDir?: st
     });
   await waitFor((m) => m.type === 'pong', 'subscription');
 
-  const api = async (method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const api = async (
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const res = await fetch(`${runner.url}${urlPath}`, {
       method,
       headers: { authorization: `Bearer ${runner.token}`, 'content-type': 'application/json', ...headers },
@@ -86,7 +100,10 @@ export async function startTestRunner(opts: { concurrency?: number; dataDir?: st
 
   const waitForStatus = async (id: string, status: ExecutionRecord['status'] | 'ENDED') => {
     const m = await waitFor(
-      (m) => m.type === 'execution' && m.record.id === id && (status === 'ENDED' ? isEnded(m.record.status) : m.record.status === status),
+      (m) =>
+        m.type === 'execution' &&
+        m.record.id === id &&
+        (status === 'ENDED' ? isEnded(m.record.status) : m.record.status === status),
       `execution ${id} to be ${status}`,
     );
     return (m as Extract<ServerMessage, { type: 'execution' }>).record;

@@ -30,7 +30,11 @@ describe('runner: execution lifecycle', function () {
       assert.equal(c.is_productive, true);
     }
     // The parent was BLOCKED (its slot free) while it waited.
-    assert.ok(t.messages.some((m) => m.type === 'execution' && m.record.id === rec.id && m.record.status === 'BLOCKED'));
+    assert.ok(
+      t.messages.some(
+        (m) => m.type === 'execution' && m.record.id === rec.id && m.record.status === 'BLOCKED',
+      ),
+    );
   });
 
   it('fails the parent when a child fails, naming the child', async () => {
@@ -75,7 +79,10 @@ describe('runner: execution lifecycle', function () {
   });
 
   it('turns a worker killed with SIGKILL into FAILED and carries on', async () => {
-    const created = await t.api('POST', '/api/latest/execution', { flow_name: 'sleeper', input_value: { seconds: 60 } });
+    const created = await t.api('POST', '/api/latest/execution', {
+      flow_name: 'sleeper',
+      input_value: { seconds: 60 },
+    });
     await t.waitFor((m) => m.type === 'log' && m.line.execution_id === created.body.id, 'the sleeper to log');
     process.kill(t.runner.engine.opts.workers.pid(created.body.id)!, 'SIGKILL');
     const rec = await t.waitForStatus(created.body.id, 'ENDED');
@@ -102,7 +109,11 @@ describe('runner: execution lifecycle', function () {
   });
 
   it('stops an execution that exceeds max_runtime_minutes', async () => {
-    const rec = await t.run({ flow_name: 'sleeper', input_value: { seconds: 60 }, max_runtime_minutes: 0.005 });
+    const rec = await t.run({
+      flow_name: 'sleeper',
+      input_value: { seconds: 60 },
+      max_runtime_minutes: 0.005,
+    });
     assert.equal(rec.status, 'STOPPED');
     assert.equal(rec.message, 'max_runtime_minutes (0.005) exceeded');
   });
@@ -161,11 +172,16 @@ describe('runner: execution lifecycle', function () {
 
   it('answers a system.message form over REST and the flow continues', async () => {
     const created = await t.api('POST', '/api/latest/execution', { flow_name: 'form' });
-    const m = await t.waitFor((m) => m.type === 'message' && m.message.execution_id === created.body.id, 'the form');
+    const m = await t.waitFor(
+      (m) => m.type === 'message' && m.message.execution_id === created.body.id,
+      'the form',
+    );
     assert.ok(m.type === 'message');
     assert.equal(m.message.subject, 'Approve the deployment?');
     await t.waitForStatus(created.body.id, 'BLOCKED');
-    const answered = await t.api('POST', `/api/latest/message/${m.message.id}/response`, { response: { ok: true } });
+    const answered = await t.api('POST', `/api/latest/message/${m.message.id}/response`, {
+      response: { ok: true },
+    });
     assert.equal(answered.status, 200);
     const rec = await t.waitForStatus(created.body.id, 'ENDED');
     assert.deepEqual(rec.output_value, { approved: true });
@@ -173,7 +189,10 @@ describe('runner: execution lifecycle', function () {
 
   it('pauses and resumes a running execution (SIGSTOP/SIGCONT) and one that paused itself', async () => {
     const gateFile = path.join(tempDir(), 'open');
-    const created = await t.api('POST', '/api/latest/execution', { flow_name: 'gate', input_value: { file: gateFile } });
+    const created = await t.api('POST', '/api/latest/execution', {
+      flow_name: 'gate',
+      input_value: { file: gateFile },
+    });
     const id = created.body.id;
     await t.waitFor((m) => m.type === 'log' && m.line.execution_id === id);
     const paused = await t.api('POST', `/api/latest/execution/${id}/pause`);
@@ -192,7 +211,11 @@ describe('runner: execution lifecycle', function () {
 
   it('holds an execution with scheduled_for in the future as SCHEDULED, then runs it', async () => {
     const when = new Date(Date.now() + 300).toISOString();
-    const created = await t.api('POST', '/api/latest/execution', { flow_name: 'child-echo', input_value: { n: 1 }, scheduled_for: when });
+    const created = await t.api('POST', '/api/latest/execution', {
+      flow_name: 'child-echo',
+      input_value: { n: 1 },
+      scheduled_for: when,
+    });
     assert.equal(created.body.status, 'SCHEDULED');
     const rec = await t.waitForStatus(created.body.id, 'ENDED');
     assert.equal(rec.status, 'SUCCEEDED');
@@ -205,11 +228,24 @@ describe('runner: queue order', function () {
     const t = await startTestRunner({ concurrency: 1 });
     try {
       const gateFile = path.join(tempDir(), 'open');
-      const gate = await t.api('POST', '/api/latest/execution', { flow_name: 'gate', input_value: { file: gateFile } });
+      const gate = await t.api('POST', '/api/latest/execution', {
+        flow_name: 'gate',
+        input_value: { file: gateFile },
+      });
       await t.waitForStatus(gate.body.id, 'RUNNING');
       const ids: Record<string, string> = {};
-      for (const [name, priority] of [['low', 0], ['high', 10], ['mid-a', 5], ['mid-b', 5]] as const) {
-        const r = await t.api('POST', '/api/latest/execution', { flow_name: 'child-echo', name, priority, input_value: { n: 0 } });
+      for (const [name, priority] of [
+        ['low', 0],
+        ['high', 10],
+        ['mid-a', 5],
+        ['mid-b', 5],
+      ] as const) {
+        const r = await t.api('POST', '/api/latest/execution', {
+          flow_name: 'child-echo',
+          name,
+          priority,
+          input_value: { n: 0 },
+        });
         assert.equal(r.body.status, 'QUEUED');
         ids[r.body.id] = name;
       }

@@ -9,7 +9,9 @@ import { FIXTURE_FLOWS, startTestRunner, tempDir } from './harness';
 const RUNNER = path.resolve(__dirname, '../../dist/runner.js');
 
 async function serve(args: string[]) {
-  const child = spawn(process.execPath, [RUNNER, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [RUNNER, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines = readline.createInterface({ input: child.stdout! });
   const ready = await new Promise<{ url: string; token_file: string }>((resolve, reject) => {
     lines.once('line', (l) => resolve(JSON.parse(l)));
@@ -45,10 +47,15 @@ describe('runner: restart and CLI', function () {
     const data = tempDir();
     const gateFile = path.join(tempDir(), 'never');
     const s = await serve(['--flows', FIXTURE_FLOWS, '--data', data, '--concurrency', '1']);
-    const gate = await s.api('POST', '/api/latest/execution', { flow_name: 'gate', input_value: { file: gateFile } });
+    const gate = await s.api('POST', '/api/latest/execution', {
+      flow_name: 'gate',
+      input_value: { file: gateFile },
+    });
     const queued = [];
     for (const n of [1, 2]) {
-      queued.push((await s.api('POST', '/api/latest/execution', { flow_name: 'child-echo', input_value: { n } })).body);
+      queued.push(
+        (await s.api('POST', '/api/latest/execution', { flow_name: 'child-echo', input_value: { n } })).body,
+      );
     }
     assert.deepEqual(
       queued.map((q) => q.status),
@@ -86,19 +93,31 @@ describe('runner: restart and CLI', function () {
 
   it('flows run prints the tree and exits 0 only when the flow SUCCEEDED', () => {
     const data = tempDir();
-    const ok = spawnSync(process.execPath, [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'parent-async.py'), '--data', data], { encoding: 'utf8' });
+    const ok = spawnSync(
+      process.execPath,
+      [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'parent-async.py'), '--data', data],
+      { encoding: 'utf8' },
+    );
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /✔ SUCCEEDED parent-async/);
     assert.equal((ok.stdout.match(/✔ SUCCEEDED child-echo/g) ?? []).length, 3);
     assert.match(ok.stdout, /child 2 running/);
     assert.match(ok.stdout, /message: all three done/);
 
-    const bad = spawnSync(process.execPath, [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'parent-of-failing.py'), '--data', data], { encoding: 'utf8' });
+    const bad = spawnSync(
+      process.execPath,
+      [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'parent-of-failing.py'), '--data', data],
+      { encoding: 'utf8' },
+    );
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /✖ FAILED parent-of-failing/);
     assert.match(bad.stdout, /ValueError: child failed: boom/);
 
-    const input = spawnSync(process.execPath, [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'child-echo.py'), '--input', '{nope', '--data', data], { encoding: 'utf8' });
+    const input = spawnSync(
+      process.execPath,
+      [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'child-echo.py'), '--input', '{nope', '--data', data],
+      { encoding: 'utf8' },
+    );
     assert.equal(input.status, 2);
     assert.match(input.stderr, /--input is not valid JSON/);
 

@@ -28,7 +28,8 @@ Defaults: --flows is the current folder (for run: the flow file's folder), --dat
 function intOption(name: string, value: string | undefined, dflt: number, min = 0): number {
   if (value === undefined) return dflt;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, not '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be a whole number ≥ ${min}, not '${value}'`);
   return n;
 }
 
@@ -58,7 +59,9 @@ export async function serve(argv: string[]): Promise<number> {
   const tokenFile = path.join(runner.dataDir, 'runner.token');
   fs.writeFileSync(tokenFile, runner.token!, { mode: 0o600 });
   fs.chmodSync(tokenFile, 0o600);
-  process.stdout.write(`${JSON.stringify({ event: 'ready', url: runner.url, token_file: tokenFile, pid: process.pid, version: VERSION })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', url: runner.url, token_file: tokenFile, pid: process.pid, version: VERSION })}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -99,7 +102,12 @@ export async function run(argv: string[]): Promise<number> {
   const runner = await startRunner({ flowsDir, dataDir: values.data, python: values.python });
   try {
     const engine = runner.engine;
-    const top = engine.create({ type: 'FLOW', flow_name: flowName, input_value: input, is_productive: !values.try });
+    const top = engine.create({
+      type: 'FLOW',
+      flow_name: flowName,
+      input_value: input,
+      is_productive: !values.try,
+    });
     await engine.waitForEnd(top.id);
     // Fire-and-forget children may still run; the tree is done when all of it has ended.
     for (;;) {
@@ -107,14 +115,23 @@ export async function run(argv: string[]): Promise<number> {
       if (rest.length === 0) break;
       await Promise.all(rest.map((a) => engine.waitForEnd(a.rec.id)));
     }
-    const { items } = await engine.list({ top_execution_id: top.id, limit: 1000, offset: 0, sort: 'created_at' });
+    const { items } = await engine.list({
+      top_execution_id: top.id,
+      limit: 1000,
+      offset: 0,
+      sort: 'created_at',
+    });
     const logs = new Map<string, LogLine[]>();
     for (const r of items) logs.set(r.id, await engine.store.getLog(r.id, 0, 10_000));
     const root = items.find((r) => r.id === top.id)!;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ execution: root, tree: items, logs: Object.fromEntries(logs) }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ execution: root, tree: items, logs: Object.fromEntries(logs) }, null, 2)}\n`,
+      );
     } else {
-      process.stdout.write(`${renderTree(items, logs, { color: process.stdout.isTTY === true, rootId: top.id })}\n`);
+      process.stdout.write(
+        `${renderTree(items, logs, { color: process.stdout.isTTY === true, rootId: top.id })}\n`,
+      );
     }
     return root.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
@@ -141,7 +158,8 @@ export async function list(argv: string[]): Promise<number> {
   }
   const store = new SqliteStore(dbFile);
   try {
-    const status = values.status?.split(',').map((s) => s.trim().toUpperCase()) as ExecutionRecord['status'][] | undefined;
+    const status = values.status?.split(',').map((s) => s.trim().toUpperCase()) as
+      ExecutionRecord['status'][] | undefined;
     const { items, total } = await store.listExecutions({
       limit: intOption('limit', values.limit, 20, 1),
       offset: 0,
@@ -169,7 +187,9 @@ export async function list(argv: string[]): Promise<number> {
     const header = ['CREATED (UTC)', 'STATUS', 'MODE', 'NAME', 'TOOK', 'ID', 'MESSAGE'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     for (const row of [header, ...rows]) {
-      process.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`);
+      process.stdout.write(
+        `${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`,
+      );
     }
     process.stdout.write(`${items.length} of ${total} top-level executions\n`);
     return 0;

@@ -32,7 +32,11 @@ const COLORS: Partial<Record<ExecutionStatus, number>> = {
 export function duration(rec: ExecutionRecord): string {
   if (!rec.started_at) return '';
   const ms = Date.parse(rec.ended_at ?? new Date().toISOString()) - Date.parse(rec.started_at);
-  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 1000
+    ? `${ms} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 export function renderTree(
@@ -40,7 +44,8 @@ export function renderTree(
   logs: Map<string, LogLine[]>,
   opts: { color: boolean; rootId: string },
 ): string {
-  const paint = (code: number | undefined, s: string) => (opts.color && code ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const paint = (code: number | undefined, s: string) =>
+    opts.color && code ? `\x1b[${code}m${s}\x1b[0m` : s;
   const dim = (s: string) => (opts.color ? `\x1b[2m${s}\x1b[0m` : s);
   const children = new Map<string, ExecutionRecord[]>();
   for (const r of records) {
@@ -55,7 +60,9 @@ export function renderTree(
     const status = paint(COLORS[r.status], `${ICONS[r.status]} ${r.status}`);
     const kind = r.type === 'FLOW' ? '' : dim(` [${r.type}]`);
     const took = duration(r);
-    out.push(`${prefix}${branch}${status} ${r.name}${kind}${took ? dim(`  ${took}`) : ''}  ${dim(r.id.slice(0, 8))}`);
+    out.push(
+      `${prefix}${branch}${status} ${r.name}${kind}${took ? dim(`  ${took}`) : ''}  ${dim(r.id.slice(0, 8))}`,
+    );
     const inner = root ? '   ' : `${prefix}${last ? '   ' : '│  '}`;
     if (r.message) out.push(`${inner}${dim('message:')} ${r.message}`);
     if (r.output_value !== null && r.output_value !== undefined) {

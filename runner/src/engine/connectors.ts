@@ -9,8 +9,7 @@ import path from 'node:path';
 export const BUILTIN_CONNECTOR_TYPES = ['REST', 'SQLITE', 'SHELL'] as const;
 
 export type ConnectorLookup =
-  | { ok: true; type: string; params: Record<string, unknown> }
-  | { ok: false; reason: string };
+  { ok: true; type: string; params: Record<string, unknown> } | { ok: false; reason: string };
 
 function substituteEnv(value: unknown, missing: string[]): unknown {
   if (typeof value === 'string') {
@@ -30,7 +29,9 @@ function substituteEnv(value: unknown, missing: string[]): unknown {
 export function readConnectorConfig(flowsDir: string): Record<string, Record<string, unknown>> {
   const file = path.join(flowsDir, '.flows', 'config.json');
   if (!fs.existsSync(file)) return {};
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { connectors?: Record<string, Record<string, unknown>> };
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    connectors?: Record<string, Record<string, unknown>>;
+  };
   return parsed.connectors ?? {};
 }
 
@@ -52,7 +53,10 @@ export function resolveConnector(
       const missing: string[] = [];
       const { type: entryType, ...entryParams } = substituteEnv(entry, missing) as Record<string, unknown>;
       if (missing.length) {
-        return { ok: false, reason: `connector '${name}' needs the environment variable(s) ${missing.join(', ')}` };
+        return {
+          ok: false,
+          reason: `connector '${name}' needs the environment variable(s) ${missing.join(', ')}`,
+        };
       }
       const t = String(type ?? entryType ?? '').toUpperCase();
       if (!t) return { ok: false, reason: `connector '${name}' in .flows/config.json has no "type"` };

@@ -88,12 +88,13 @@ export interface Active {
   webhookResponse?: WebhookResponse;
 }
 
-export declare interface Engine {
-  on(event: 'execution', fn: (event: 'created' | 'updated', rec: ExecutionRecord) => void): this;
-  on(event: 'log', fn: (line: LogLine) => void): this;
-  on(event: 'message', fn: (event: 'created' | 'answered', msg: MessageRecord) => void): this;
-  on(event: 'started', fn: (executionId: string) => void): this;
-  on(event: 'ended', fn: (rec: ExecutionRecord, webhook?: WebhookResponse) => void): this;
+/** What the engine tells its listeners (WebSocket hub, CLI, tests). */
+export interface EngineEvents {
+  execution: [event: 'created' | 'updated', rec: ExecutionRecord];
+  log: [line: LogLine];
+  message: [event: 'created' | 'answered', msg: MessageRecord];
+  started: [executionId: string];
+  ended: [rec: ExecutionRecord, webhook: WebhookResponse | undefined];
 }
 
 const now = () => new Date().toISOString();
@@ -103,7 +104,7 @@ export function publicRecord(r: StoredExecution): ExecutionRecord {
   return rec;
 }
 
-export class Engine extends EventEmitter {
+export class Engine extends EventEmitter<EngineEvents> {
   readonly active = new Map<string, Active>();
   /** Active children of each active execution, for cascading cancel and pause. */
   private readonly childrenOf = new Map<string, Set<string>>();
@@ -233,7 +234,12 @@ export class Engine extends EventEmitter {
   /** Work out what the worker will run; a flow that cannot be found makes the execution INVALID. */
   private prepareJob(a: Active): void {
     const r = a.rec;
-    const base = { execution_id: r.id, flows_dir: this.opts.flowsDir, files_dir: this.opts.filesDir, debug: null };
+    const base = {
+      execution_id: r.id,
+      flows_dir: this.opts.flowsDir,
+      files_dir: this.opts.filesDir,
+      debug: null,
+    };
     if (r.type === 'FLOW') {
       const found = resolveFlow(this.opts.flowsDir, r.flow_name ?? '');
       if (!found.ok) a.invalidReason = found.reason;
@@ -241,10 +247,14 @@ export class Engine extends EventEmitter {
     } else if (r.type === 'SCRIPT') {
       a.job = { ...base, kind: 'script', script: r.script ?? '' };
     } else if (r.type === 'CONNECTION') {
-      const params = (r.input_value && typeof r.input_value === 'object' ? r.input_value : {}) as Record<string, unknown>;
+      const params = (r.input_value && typeof r.input_value === 'object' ? r.input_value : {}) as Record<
+        string,
+        unknown
+      >;
       const found = resolveConnector(this.opts.flowsDir, r.connector_name, r.connector_type, params);
       if (!found.ok) a.invalidReason = found.reason;
-      else a.job = { ...base, kind: 'connection', connector_type: found.type, connector_params: found.params };
+      else
+        a.job = { ...base, kind: 'connection', connector_type: found.type, connector_params: found.params };
     }
   }
 
@@ -280,9 +290,12 @@ export class Engine extends EventEmitter {
     this.update(a, { status: 'RUNNING', started_at: now() });
     if (a.rec.max_runtime_minutes > 0) {
       const ms = a.rec.max_runtime_minutes * 60_000;
-      a.runtimeTimer = setTimeout(() => {
-        this.stopTree(a, `max_runtime_minutes (${a.rec.max_runtime_minutes}) exceeded`);
-      }, Math.min(ms, 2 ** 31 - 1));
+      a.runtimeTimer = setTimeout(
+        () => {
+          this.stopTree(a, `max_runtime_minutes (${a.rec.max_runtime_minutes}) exceeded`);
+        },
+        Math.min(ms, 2 ** 31 - 1),
+      );
     }
     this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec) });
   }
@@ -346,14 +359,19 @@ export class Engine extends EventEmitter {
       case 'call':
         handleWorkerCall(this, a, msg.method, msg.params).then(
           (result) => this.opts.workers.send(id, { type: 'reply', id: msg.id, result: result ?? null }),
-          (err: Error) => this.opts.workers.send(id, { type: 'reply', id: msg.id, error: { message: err.message } }),
+          (err: Error) =>
+            this.opts.workers.send(id, { type: 'reply', id: msg.id, error: { message: err.message } }),
         );
         break;
       case 'status':
         if (msg.status === 'PAUSED') {
           a.pausedByFlow = true;
           this.releaseSlot(a);
-          this.update(a, { status: 'PAUSED', paused_from: 'RUNNING', message: msg.message ?? 'paused by the flow' });
+          this.update(a, {
+            status: 'PAUSED',
+            paused_from: 'RUNNING',
+            message: msg.message ?? 'paused by the flow',
+          });
         } else if (msg.status === 'BLOCKED') {
           this.block(a, msg.message ?? null);
         } else {
@@ -391,7 +409,8 @@ export class Engine extends EventEmitter {
   appendLog(a: Active, stream: LogLine['stream'], text: string): void {
     if (a.logSeq >= MAX_LOG_LINES) return;
     if (a.logSeq === MAX_LOG_LINES - 1) text = `… log cut off after ${MAX_LOG_LINES} lines`;
-    else if (text.length > MAX_LOG_LINE) text = `${text.slice(0, MAX_LOG_LINE)}… (line cut at ${MAX_LOG_LINE} characters)`;
+    else if (text.length > MAX_LOG_LINE)
+      text = `${text.slice(0, MAX_LOG_LINE)}… (line cut at ${MAX_LOG_LINE} characters)`;
     const line: LogLine = { execution_id: a.rec.id, seq: ++a.logSeq, ts: now(), stream, text };
     this.store.appendLog(line);
     this.emit('log', line);
@@ -442,7 +461,8 @@ export class Engine extends EventEmitter {
   /** Start an execution that was created with start=false. */
   start(id: string): ExecutionRecord {
     const a = this.mustBeActive(id, 'start');
-    if (a.rec.status !== 'CREATED') throw new EngineError(409, `execution ${id} is ${a.rec.status}, not CREATED`);
+    if (a.rec.status !== 'CREATED')
+      throw new EngineError(409, `execution ${id} is ${a.rec.status}, not CREATED`);
     this.enqueue(a);
     return publicRecord(a.rec);
   }

@@ -24,8 +24,5 @@ export function resolveFlow(flowsDir: string, name: string): FlowLookup {
 
 /** The flow name of a file: its path relative to the flows folder, `/`-separated, without .py. */
 export function flowNameOf(flowsDir: string, file: string): string {
-  return path
-    .relative(flowsDir, file)
-    .replace(/\\/g, '/')
-    .replace(/\.py$/, '');
+  return path.relative(flowsDir, file).replace(/\\/g, '/').replace(/\.py$/, '');
 }

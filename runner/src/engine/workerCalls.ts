@@ -24,7 +24,12 @@ async function mustGet(engine: Engine, id: string): Promise<ExecutionRecord> {
   return rec;
 }
 
-export async function handleWorkerCall(engine: Engine, caller: Active, method: string, params: Params): Promise<unknown> {
+export async function handleWorkerCall(
+  engine: Engine,
+  caller: Active,
+  method: string,
+  params: Params,
+): Promise<unknown> {
   switch (method) {
     case 'execution.create': {
       const p = parse(method, params);
@@ -160,4 +165,3 @@ function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T
     );
   });
 }
-

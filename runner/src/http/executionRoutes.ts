@@ -1,10 +1,5 @@
 /** REST endpoints for executions and their logs under /api/latest/. */
-import {
-  CreateExecutionBody,
-  ListExecutionsQuery,
-  LogQuery,
-  MessageResponseBody,
-} from '../../../protocol';
+import { CreateExecutionBody, ListExecutionsQuery, LogQuery, MessageResponseBody } from '../../../protocol';
 import { EngineError, type Engine } from '../engine/engine';
 import type { Route } from './router';
 import { HttpError, validate } from './validation';
@@ -23,7 +18,8 @@ async function wrap<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof EngineError) throw new HttpError(err.status, { error: 'conflict', message: err.message });
+    if (err instanceof EngineError)
+      throw new HttpError(err.status, { error: 'conflict', message: err.message });
     throw err;
   }
 }
@@ -35,31 +31,41 @@ export function executionRoutes(engine: Engine): Route[] {
       method: 'POST',
       pattern: `${base}/execution`,
       maxBody: 2 * 1024 * 1024,
-      handler: ({ body }) => ({ status: 201, body: engine.createFromApi(validate(CreateExecutionBody, body, 'body')) }),
+      handler: ({ body }) => ({
+        status: 201,
+        body: engine.createFromApi(validate(CreateExecutionBody, body, 'body')),
+      }),
     },
     {
       method: 'GET',
       pattern: `${base}/execution`,
-      handler: async ({ query }) => ({ status: 200, body: await engine.list(validate(ListExecutionsQuery, query, 'query')) }),
+      handler: async ({ query }) => ({
+        status: 200,
+        body: await engine.list(validate(ListExecutionsQuery, query, 'query')),
+      }),
     },
     {
       method: 'GET',
       pattern: `${base}/execution/:id`,
       handler: async ({ params }) => ({ status: 200, body: await existing(engine, params.id) }),
     },
-    ...(['cancel', 'pause', 'resume', 'start'] as const).map(
-      (op): Route => ({
-        method: 'POST',
-        pattern: `${base}/execution/:id/${op}`,
-        handler: async ({ params }) => {
-          await existing(engine, params.id);
-          const rec = await wrap(() =>
-            op === 'cancel' ? engine.cancel(params.id) : op === 'pause' ? engine.pause(params.id) : op === 'resume' ? engine.resume(params.id) : engine.start(params.id),
-          );
-          return { status: 200, body: rec };
-        },
-      }),
-    ),
+    ...(['cancel', 'pause', 'resume', 'start'] as const).map((op): Route => ({
+      method: 'POST',
+      pattern: `${base}/execution/:id/${op}`,
+      handler: async ({ params }) => {
+        await existing(engine, params.id);
+        const rec = await wrap(() =>
+          op === 'cancel'
+            ? engine.cancel(params.id)
+            : op === 'pause'
+              ? engine.pause(params.id)
+              : op === 'resume'
+                ? engine.resume(params.id)
+                : engine.start(params.id),
+        );
+        return { status: 200, body: rec };
+      },
+    })),
     {
       method: 'GET',
       pattern: `${base}/execution/:id/log`,
@@ -74,7 +80,12 @@ export function executionRoutes(engine: Engine): Route[] {
       pattern: `${base}/message`,
       handler: async ({ query }) => ({
         status: 200,
-        body: { items: await engine.store.listMessages({ open: query.open === 'true', execution_id: query.execution_id }) },
+        body: {
+          items: await engine.store.listMessages({
+            open: query.open === 'true',
+            execution_id: query.execution_id,
+          }),
+        },
       }),
     },
     {

@@ -16,7 +16,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
-      reject(new HttpError(413, { error: 'body_too_large', message: `body is ${declared} bytes; the limit here is ${limit}` }));
+      reject(
+        new HttpError(413, {
+          error: 'body_too_large',
+          message: `body is ${declared} bytes; the limit here is ${limit}`,
+        }),
+      );
       req.resume();
       return;
     }
@@ -25,7 +30,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new HttpError(413, { error: 'body_too_large', message: `body exceeds the limit of ${limit} bytes` }));
+        reject(
+          new HttpError(413, {
+            error: 'body_too_large',
+            message: `body exceeds the limit of ${limit} bytes`,
+          }),
+        );
         req.destroy();
         return;
       }
@@ -56,12 +66,18 @@ export interface HttpServerOptions {
   log: (msg: string) => void;
 }
 
-export async function startHttpServer(opts: HttpServerOptions): Promise<{ server: http.Server; port: number }> {
+export async function startHttpServer(
+  opts: HttpServerOptions,
+): Promise<{ server: http.Server; port: number }> {
   let port = 0;
   const server = http.createServer(async (req, res) => {
     try {
       const refusal = refuse(req, opts.token, port, false);
-      if (refusal) throw new HttpError(refusal.status, { error: refusal.status === 401 ? 'unauthorized' : 'forbidden', message: refusal.message });
+      if (refusal)
+        throw new HttpError(refusal.status, {
+          error: refusal.status === 401 ? 'unauthorized' : 'forbidden',
+          message: refusal.message,
+        });
       const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
       const { route, params } = opts.router.match(req.method ?? 'GET', url.pathname);
       const rawBody = await readBody(req, route.maxBody ?? DEFAULT_MAX_BODY);
@@ -70,7 +86,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ server
         try {
           body = JSON.parse(rawBody.toString('utf8'));
         } catch (err) {
-          throw new HttpError(400, { error: 'invalid_json', message: `body: not valid JSON (${(err as Error).message})` });
+          throw new HttpError(400, {
+            error: 'invalid_json',
+            message: `body: not valid JSON (${(err as Error).message})`,
+          });
         }
       }
       const query = Object.fromEntries(url.searchParams);
@@ -90,7 +109,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ server
     if (refusal || pathname !== WS_PATH) {
       const status = refusal?.status ?? 404;
       const reason = refusal?.message ?? `no WebSocket at ${pathname}; use ${WS_PATH}`;
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`,
+      );
       return;
     }
     opts.hub.handleUpgrade(req, socket, head);

@@ -27,10 +27,17 @@ const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): object => {
 
 function queryParameters(s: z.ZodObject) {
   const json = schema(s, 'input') as { properties?: Record<string, object> };
-  return Object.entries(json.properties ?? {}).map(([name, prop]) => ({ name, in: 'query', required: false, schema: prop }));
+  return Object.entries(json.properties ?? {}).map(([name, prop]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: prop,
+  }));
 }
 
-const json = (s: z.ZodType, io: 'input' | 'output' = 'output') => ({ 'application/json': { schema: schema(s, io) } });
+const json = (s: z.ZodType, io: 'input' | 'output' = 'output') => ({
+  'application/json': { schema: schema(s, io) },
+});
 const ok = (description: string, s: z.ZodType) => ({ description, content: json(s) });
 const errors = {
   '400': { description: 'invalid request; `issues` names each rejected field', content: json(ErrorBody) },
@@ -44,7 +51,11 @@ export function openApiDocument(version: string): object {
     post: {
       summary: `${action[0].toUpperCase()}${action.slice(1)} an execution (and its children)`,
       parameters: [idParam],
-      responses: { '200': ok('the execution', ExecutionRecord), ...errors, '409': { description: 'not possible in its status', content: json(ErrorBody) } },
+      responses: {
+        '200': ok('the execution', ExecutionRecord),
+        ...errors,
+        '409': { description: 'not possible in its status', content: json(ErrorBody) },
+      },
     },
   });
   return {
@@ -52,7 +63,8 @@ export function openApiDocument(version: string): object {
     info: { title: 'Flows runner API', version },
     servers: [{ url: '/' }],
     components: {
-      schemas: z.toJSONSchema(z.globalRegistry, { target: 'openapi-3.0', unrepresentable: 'any', uri: REF }).schemas,
+      schemas: z.toJSONSchema(z.globalRegistry, { target: 'openapi-3.0', unrepresentable: 'any', uri: REF })
+        .schemas,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
     security: [{ bearer: [] }],
@@ -61,7 +73,10 @@ export function openApiDocument(version: string): object {
         post: {
           summary: 'Create an execution of a flow (flow_name) or of ad-hoc code (script)',
           requestBody: { required: true, content: json(CreateExecutionBody, 'input') },
-          responses: { '201': ok('the new execution (INVALID when the flow cannot be found)', ExecutionRecord), ...errors },
+          responses: {
+            '201': ok('the new execution (INVALID when the flow cannot be found)', ExecutionRecord),
+            ...errors,
+          },
         },
         get: {
           summary: 'List executions',
@@ -70,7 +85,11 @@ export function openApiDocument(version: string): object {
         },
       },
       '/api/latest/execution/{id}': {
-        get: { summary: 'Read an execution', parameters: [idParam], responses: { '200': ok('the execution', ExecutionRecord), ...errors } },
+        get: {
+          summary: 'Read an execution',
+          parameters: [idParam],
+          responses: { '200': ok('the execution', ExecutionRecord), ...errors },
+        },
       },
       '/api/latest/execution/{id}/cancel': op('cancel'),
       '/api/latest/execution/{id}/pause': op('pause'),
@@ -84,7 +103,10 @@ export function openApiDocument(version: string): object {
         },
       },
       '/api/latest/message': {
-        get: { summary: 'List forms (system.message) of running flows', responses: { '200': ok('messages', MessageList), ...errors } },
+        get: {
+          summary: 'List forms (system.message) of running flows',
+          responses: { '200': ok('messages', MessageList), ...errors },
+        },
       },
       '/api/latest/message/{id}/response': {
         post: {

@@ -59,7 +59,11 @@ export class Router {
           return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
         })
         .join('/');
-      this.routes.push({ ...r, regex: new RegExp(`^${source.replace(/\/\(\.\*\)$/, '(?:/(.*))?')}$`), names });
+      this.routes.push({
+        ...r,
+        regex: new RegExp(`^${source.replace(/\/\(\.\*\)$/, '(?:/(.*))?')}$`),
+        names,
+      });
     }
     return this;
   }
@@ -76,7 +80,10 @@ export class Router {
       return { route, params };
     }
     if (pathMatched) {
-      throw new HttpError(405, { error: 'method_not_allowed', message: `${method} is not allowed on ${pathname}` });
+      throw new HttpError(405, {
+        error: 'method_not_allowed',
+        message: `${method} is not allowed on ${pathname}`,
+      });
     }
     throw new HttpError(404, { error: 'not_found', message: `no such endpoint: ${method} ${pathname}` });
   }

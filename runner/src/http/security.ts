@@ -17,7 +17,12 @@ function sameToken(given: string, expected: string): boolean {
 export type Refusal = { status: 401 | 403; message: string };
 
 /** Why a request must be refused, or undefined when it may go on. */
-export function refuse(req: IncomingMessage, token: string, port: number, allowQueryToken: boolean): Refusal | undefined {
+export function refuse(
+  req: IncomingMessage,
+  token: string,
+  port: number,
+  allowQueryToken: boolean,
+): Refusal | undefined {
   const host = (req.headers.host ?? '').toLowerCase();
   const allowedHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
   if (!allowedHosts.includes(host)) {

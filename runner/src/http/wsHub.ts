@@ -24,7 +24,9 @@ export class WsHub {
     engine: Engine,
     private readonly version: string,
   ) {
-    engine.on('execution', (event, record) => this.broadcast('executions', { type: 'execution', event, record }));
+    engine.on('execution', (event, record) =>
+      this.broadcast('executions', { type: 'execution', event, record }),
+    );
     engine.on('log', (line) => this.broadcast('logs', { type: 'log', line }, line.execution_id));
     engine.on('message', (event, message) => this.broadcast('messages', { type: 'message', event, message }));
   }
@@ -47,7 +49,10 @@ export class WsHub {
       }
       if (!parsed.success) {
         const i = parsed.error.issues[0];
-        return this.send(client, { type: 'error', message: `${i.path.join('.') || 'message'}: ${i.message}` });
+        return this.send(client, {
+          type: 'error',
+          message: `${i.path.join('.') || 'message'}: ${i.message}`,
+        });
       }
       const msg = parsed.data;
       if (msg.type === 'subscribe') {

@@ -197,7 +197,16 @@ export class SqliteStore implements Store {
       for (const m of messages) {
         this.db.run(
           'INSERT OR REPLACE INTO messages (id, execution_id, subject, body, message_type, response, created_at, responded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          [m.id, m.execution_id, m.subject, toJson(m.body), m.message_type, toJson(m.response), m.created_at, m.responded_at],
+          [
+            m.id,
+            m.execution_id,
+            m.subject,
+            toJson(m.body),
+            m.message_type,
+            toJson(m.response),
+            m.created_at,
+            m.responded_at,
+          ],
         );
       }
       this.db.exec('COMMIT');
@@ -263,7 +272,9 @@ export class SqliteStore implements Store {
 
   async listUnfinished(): Promise<StoredExecution[]> {
     this.flushSync();
-    const rows = this.db.all(`SELECT * FROM executions WHERE status NOT IN (${ENDED_SQL}) ORDER BY seq`) as Row[];
+    const rows = this.db.all(
+      `SELECT * FROM executions WHERE status NOT IN (${ENDED_SQL}) ORDER BY seq`,
+    ) as Row[];
     return rows.map(rowToExecution);
   }
 
@@ -296,7 +307,10 @@ export class SqliteStore implements Store {
 
   async lastLogSeq(executionId: string): Promise<number> {
     this.flushSync();
-    const row = this.db.get('SELECT MAX(seq) AS n FROM logs WHERE execution_id = ?', executionId) as Row | null;
+    const row = this.db.get(
+      'SELECT MAX(seq) AS n FROM logs WHERE execution_id = ?',
+      executionId,
+    ) as Row | null;
     return Number(row?.n ?? 0);
   }
 

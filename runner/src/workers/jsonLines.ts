@@ -16,7 +16,9 @@ export function readJsonLines(
     let start = 0;
     for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
       const piece = chunk.subarray(start, nl);
-      const line = buffered.length ? Buffer.concat([...buffered, piece]).toString('utf8') : piece.toString('utf8');
+      const line = buffered.length
+        ? Buffer.concat([...buffered, piece]).toString('utf8')
+        : piece.toString('utf8');
       buffered = [];
       bufferedBytes = 0;
       start = nl + 1;

@@ -43,16 +43,16 @@ interface Worker {
   fallbackTimer?: NodeJS.Timeout;
 }
 
-export declare interface PythonWorkers {
-  on(event: 'message', fn: (executionId: string, msg: WorkerMessage) => void): this;
-  on(event: 'exit', fn: (executionId: string, exit: WorkerExit) => void): this;
+export interface PythonWorkersEvents {
+  message: [executionId: string, msg: WorkerMessage];
+  exit: [executionId: string, exit: WorkerExit];
 }
 
 const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(os.constants.signals).map(([name, num]) => [num, name]),
 );
 
-export class PythonWorkers extends EventEmitter {
+export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   private readonly workers = new Map<string, Worker>();
   private readonly secret = crypto.randomBytes(16).toString('hex');
   private server?: net.Server;
@@ -110,7 +110,9 @@ export class PythonWorkers extends EventEmitter {
       (raw) => {
         const parsed = WorkerMessage.safeParse(raw);
         if (!parsed.success) {
-          this.opts.log(`worker ${worker?.executionId ?? '?'} sent an invalid message: ${parsed.error.message}`);
+          this.opts.log(
+            `worker ${worker?.executionId ?? '?'} sent an invalid message: ${parsed.error.message}`,
+          );
           return;
         }
         const msg = parsed.data;
@@ -148,7 +150,10 @@ export class PythonWorkers extends EventEmitter {
 
   private async startForkServer(): Promise<void> {
     const script = path.join(this.opts.pythonDir, 'flows_worker', 'forkserver.py');
-    const child = spawn(this.opts.python, ['-u', script], { env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.opts.python, ['-u', script], {
+      env: this.env(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.forkServer = child;
     const ready = new Promise<void>((resolve, reject) => {
       let stderr = '';
@@ -157,7 +162,11 @@ export class PythonWorkers extends EventEmitter {
         if (stderr.length > 20000) stderr = stderr.slice(-20000);
       });
       child.once('error', (err) =>
-        reject(new Error(`cannot start Python (${this.opts.python}): ${err.message}. Set flows.pythonPath or --python.`)),
+        reject(
+          new Error(
+            `cannot start Python (${this.opts.python}): ${err.message}. Set flows.pythonPath or --python.`,
+          ),
+        ),
       );
       child.once('exit', (code, signal) => {
         if (this.stopping) return;
@@ -166,7 +175,9 @@ export class PythonWorkers extends EventEmitter {
         this.opts.log(why);
         // Workers it forked live on; their sockets tell when they end. Start a new one.
         this.forkServer = undefined;
-        this.startForkServer().catch((err: Error) => this.opts.log(`cannot restart the fork server: ${err.message}`));
+        this.startForkServer().catch((err: Error) =>
+          this.opts.log(`cannot restart the fork server: ${err.message}`),
+        );
       });
       readJsonLines(
         child.stdout!,
@@ -185,7 +196,14 @@ export class PythonWorkers extends EventEmitter {
             if (w) w.pid = ev.pid;
           } else if (ev.event === 'exited') {
             const w = this.workers.get(ev.execution_id);
-            if (w) this.gone(w, { processGone: true, exit: { code: ev.code, signal: ev.signal ? (SIGNAL_NAMES[ev.signal] ?? String(ev.signal)) : null } });
+            if (w)
+              this.gone(w, {
+                processGone: true,
+                exit: {
+                  code: ev.code,
+                  signal: ev.signal ? (SIGNAL_NAMES[ev.signal] ?? String(ev.signal)) : null,
+                },
+              });
           } else {
             this.opts.log(`fork server: ${ev.message}`);
           }
@@ -201,8 +219,12 @@ export class PythonWorkers extends EventEmitter {
       const child = spawn(this.opts.python, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])']);
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.once('error', (err) => reject(new Error(`cannot start Python (${this.opts.python}): ${err.message}`)));
-      child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${this.opts.python} exited with ${code}`))));
+      child.once('error', (err) =>
+        reject(new Error(`cannot start Python (${this.opts.python}): ${err.message}`)),
+      );
+      child.once('exit', (code) =>
+        code === 0 ? resolve(out.trim()) : reject(new Error(`${this.opts.python} exited with ${code}`)),
+      );
     });
   }
 
@@ -218,11 +240,16 @@ export class PythonWorkers extends EventEmitter {
       return;
     }
     const script = path.join(this.opts.pythonDir, 'flows_worker', 'worker.py');
-    const child = spawn(this.opts.python, ['-u', script, JSON.stringify(job)], { env: this.env(), stdio: 'ignore' });
+    const child = spawn(this.opts.python, ['-u', script, JSON.stringify(job)], {
+      env: this.env(),
+      stdio: 'ignore',
+    });
     w.child = child;
     w.pid = child.pid;
     child.once('exit', (code, signal) => this.gone(w, { processGone: true, exit: { code, signal } }));
-    child.once('error', () => this.gone(w, { processGone: true, socketGone: true, exit: { code: null, signal: null } }));
+    child.once('error', () =>
+      this.gone(w, { processGone: true, socketGone: true, exit: { code: null, signal: null } }),
+    );
   }
 
   private gone(w: Worker, what: { processGone?: boolean; socketGone?: boolean; exit?: WorkerExit }): void {
