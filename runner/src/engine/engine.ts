@@ -380,10 +380,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         break;
       case 'end': {
         const e = msg.error;
-        let message = msg.message ?? null;
-        if (e && !message) {
-          message = `${e.type}: ${e.message}${e.line ? ` (line ${e.line})` : ''}`;
-        }
+        // An exception's message names its type and line, so the tree alone says what broke.
+        const message = e ? `${e.type}: ${e.message}${e.line ? ` (line ${e.line})` : ''}` : (msg.message ?? null);
         if (e?.traceback) {
           for (const line of e.traceback.replace(/\n$/, '').split('\n')) this.appendLog(a, 'stderr', line);
         }
