@@ -3,3 +3,4 @@ export * from './records';
 export * from './rest';
 export * from './ws';
 export * from './worker';
+export * from './debug';

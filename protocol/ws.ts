@@ -3,6 +3,7 @@
  * later, the debug adapter). One connection per client at ws://127.0.0.1:PORT/api/ws.
  */
 import { z } from 'zod';
+import { DebugClientMessages, DebugServerMessages } from './debug';
 import { ExecutionRecord, LogLine, MessageRecord } from './records';
 
 export const WS_PATH = '/api/ws';
@@ -20,6 +21,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('unsubscribe'), topics: z.array(z.enum(TOPICS)).min(1) }),
   /** Answered by a `pong` with the same id: lets a client await that its subscriptions hold. */
   z.strictObject({ type: z.literal('ping'), id: z.number().int() }),
+  ...DebugClientMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -32,5 +34,6 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('log'), line: LogLine }),
   z.object({ type: z.literal('message'), event: z.enum(['created', 'answered']), message: MessageRecord }),
   z.object({ type: z.literal('error'), message: z.string() }),
+  ...DebugServerMessages,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

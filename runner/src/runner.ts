@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
+import { DebugRelay } from './debug/debugRelay';
 import { Engine } from './engine/engine';
 import { executionRoutes } from './http/executionRoutes';
 import { startHttpServer } from './http/httpServer';
@@ -82,7 +83,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   let token: string | undefined;
   if (opts.http) {
     token = opts.http.token ?? newToken();
-    hub = new WsHub(engine, VERSION);
+    hub = new WsHub(engine, VERSION, new DebugRelay(engine));
     const router = new Router().add(...executionRoutes(engine), {
       method: 'GET',
       pattern: '/api/openapi.json',

@@ -95,6 +95,8 @@ export interface EngineEvents {
   message: [event: 'created' | 'answered', msg: MessageRecord];
   started: [executionId: string];
   ended: [rec: ExecutionRecord, webhook: WebhookResponse | undefined];
+  /** A worker's debugger spoke (docs/debug-protocol.md); the debug relay listens. */
+  debug: [executionId: string, payload: Record<string, unknown>];
 }
 
 const now = () => new Date().toISOString();
@@ -115,6 +117,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private seqCounter = 0;
   private stopped = false;
   readonly messageWaiters = new Map<string, Array<(msg: MessageRecord) => void>>();
+  /** Set by the debug relay: the debugger settings for an execution about to start, if any. */
+  debugConfigFor?: (rec: ExecutionRecord) => unknown;
 
   constructor(readonly opts: EngineOptions) {
     super();
@@ -297,7 +301,10 @@ export class Engine extends EventEmitter<EngineEvents> {
         Math.min(ms, 2 ** 31 - 1),
       );
     }
-    this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec) });
+    // Development-mode executions in a debug session start with their debugger on; everything
+    // else runs with no debugger code at all.
+    const debug = a.rec.is_productive ? null : (this.debugConfigFor?.(a.rec) ?? null);
+    this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec), debug });
   }
 
   private takeSlot(a: Active): void {
@@ -381,15 +388,20 @@ export class Engine extends EventEmitter<EngineEvents> {
       case 'end': {
         const e = msg.error;
         // An exception's message names its type and line, so the tree alone says what broke.
-        const message = e ? `${e.type}: ${e.message}${e.line ? ` (line ${e.line})` : ''}` : (msg.message ?? null);
+        const message = e
+          ? `${e.type}: ${e.message}${e.line ? ` (line ${e.line})` : ''}`
+          : (msg.message ?? null);
         if (e?.traceback) {
           for (const line of e.traceback.replace(/\n$/, '').split('\n')) this.appendLog(a, 'stderr', line);
         }
         this.finish(a, msg.status, { message, output_value: msg.output_value });
         break;
       }
-      case 'debug':
+      case 'debug': {
+        const { type: _type, ...payload } = msg;
+        this.emit('debug', id, payload);
         break;
+      }
     }
   }
 
@@ -431,6 +443,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     // back would only keep its memory busy longer.
     this.takeSlot(a);
     this.update(a, { status: 'RUNNING', message: null, paused_from: null });
+  }
+
+  /** The debugger stopped the flow (breakpoint, step, pause): PAUSED, and its slot is free. */
+  debugStopped(a: Active, reason: string): void {
+    if (a.rec.status !== 'RUNNING' && a.rec.status !== 'BLOCKED') return;
+    this.releaseSlot(a);
+    this.update(a, { status: 'PAUSED', paused_from: a.rec.status, message: `paused (${reason})` });
+    this.pump();
+  }
+
+  debugContinued(a: Active): void {
+    if (a.rec.status !== 'PAUSED' || a.pausedByFlow) return;
+    const back = a.rec.paused_from === 'BLOCKED' ? 'BLOCKED' : 'RUNNING';
+    if (back === 'RUNNING') this.takeSlot(a);
+    this.update(a, { status: back, paused_from: null, message: null });
   }
 
   // ---- operations -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ClientMessage, type ServerMessage } from '../../../protocol';
+import type { DebugRelay } from '../debug/debugRelay';
 import type { Engine } from '../engine/engine';
 
 const MAX_BUFFERED = 64 * 1024 * 1024;
@@ -23,6 +24,7 @@ export class WsHub {
   constructor(
     engine: Engine,
     private readonly version: string,
+    private readonly debug?: DebugRelay,
   ) {
     engine.on('execution', (event, record) =>
       this.broadcast('executions', { type: 'execution', event, record }),
@@ -38,7 +40,10 @@ export class WsHub {
   private attach(ws: WebSocket): void {
     const client: Client = { ws, topics: new Set() };
     this.clients.add(client);
-    ws.on('close', () => this.clients.delete(client));
+    ws.on('close', () => {
+      this.clients.delete(client);
+      this.debug?.disconnected(client);
+    });
     ws.on('error', () => ws.terminate());
     ws.on('message', (data) => {
       let parsed;
@@ -60,8 +65,12 @@ export class WsHub {
         if (msg.execution_ids) client.executionIds = new Set(msg.execution_ids);
       } else if (msg.type === 'unsubscribe') {
         msg.topics.forEach((t) => client.topics.delete(t));
-      } else {
+      } else if (msg.type === 'ping') {
         this.send(client, { type: 'pong', id: msg.id });
+      } else if (this.debug) {
+        void this.debug.handle(msg, (m) => this.send(client, m), client);
+      } else {
+        this.send(client, { type: 'error', message: 'debugging is not available on this runner' });
       }
     });
     this.send(client, { type: 'hello', version: this.version, pid: process.pid });
