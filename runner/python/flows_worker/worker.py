@@ -1,0 +1,141 @@
+"""The worker: runs one execution (a flow, an ad-hoc script or a connector) and reports it.
+
+Usually entered through :func:`run` in a child forked by forkserver.py; where fork does not
+exist the runner starts ``python3 -u worker.py '<job json>'`` instead, which behaves the same.
+See docs/worker-protocol.md.
+"""
+
+if __name__ == "__main__" and not __package__:
+    # Started as a script: make `flows_worker` and `flow_api` importable from the folder above
+    # (instead of this folder, whose module names must not shadow a flow's imports).
+    import os as _os
+    import sys as _sys
+
+    _sys.path[0] = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+
+import json
+import os
+import sys
+
+from flow_api import _runtime
+from flow_api._runtime import EndExecution
+from flow_api.connectors import ConnectorError, run_connector
+from flow_api.execution import Execution
+from flow_api.system import System
+from flows_worker import failure, loader
+from flows_worker.capture import Capture
+from flows_worker.channel import Channel, connect
+
+
+def run(job):
+    """Run ``job`` from hello to end; returns the process exit code (0 once ``end`` is sent)."""
+    channel = Channel(connect(os.environ["FLOWS_WORKER_ADDRESS"]))
+    channel.send(
+        {
+            "type": "hello",
+            "execution_id": str(job.get("execution_id")),
+            "secret": os.environ.get("FLOWS_WORKER_SECRET", ""),
+            "pid": os.getpid(),
+        }
+    )
+    channel.watch_socket()
+    capture = Capture(channel)
+    capture.install()
+    _runtime.channel = channel
+    _runtime.job = job
+    _enter_flows_dir(job.get("flows_dir"))
+    try:
+        end = _execute(job, channel)
+    except BaseException as exc:  # noqa: BLE001 - a worker bug must still end the execution
+        end = {"status": "FAILED", "message": f"Flows worker error: {failure.one_line(exc)}", "error": None}
+    capture.finish()
+    _send_end(channel, end)
+    return 0
+
+
+def _enter_flows_dir(flows_dir):
+    # Flows import helper modules from their folder and open files relative to it (SQLite
+    # databases of named connectors, too), whatever folder the runner was started in.
+    if not flows_dir:
+        return
+    sys.path.insert(0, flows_dir)
+    try:
+        os.chdir(flows_dir)
+    except OSError:
+        pass
+
+
+def _execute(job, channel):
+    if job.get("kind") == "connection":
+        return _run_connector(job, channel)
+    try:
+        flow = loader.load(job)
+    except loader.FlowInvalid as invalid:
+        return {"status": "INVALID", "message": str(invalid), "error": invalid.error}
+    except BaseException as exc:  # noqa: BLE001 - the flow's module code raised
+        return _ended_by(exc, loader.filename_of(job), job)
+
+    channel.send({"type": "started"})
+    record = job.get("record") or {}
+    args = [System(), Execution(job["execution_id"], _record=record, _is_this=True)]
+    if flow.takes_inputs:
+        inputs = record.get("input_value")
+        args.append({} if inputs is None else inputs)
+    try:
+        result = flow.handler(*args)
+    except BaseException as exc:  # noqa: BLE001 - everything a flow raises ends it
+        return _ended_by(exc, flow.filename, job)
+    end = {"status": "SUCCEEDED", "message": None, "error": None}
+    if result is not None:
+        end["output_value"] = result
+    return end
+
+
+def _ended_by(exc, filename, job):
+    if isinstance(exc, EndExecution):
+        return {"status": exc.status, "message": exc.message, "error": None}
+    if isinstance(exc, SystemExit) and exc.code in (None, 0):
+        return {"status": "SUCCEEDED", "message": None, "error": None}
+    return {
+        "status": "FAILED",
+        "message": failure.one_line(exc),
+        "error": failure.describe(exc, filename, job.get("flows_dir")),
+    }
+
+
+def _run_connector(job, channel):
+    connector_type = job.get("connector_type")
+    channel.send({"type": "started"})
+    try:
+        output = run_connector(connector_type, job.get("connector_params"))
+    except ConnectorError as exc:
+        end = {"status": "FAILED", "message": str(exc), "error": None}
+        if exc.output is not None:
+            end["output_value"] = exc.output
+        return end
+    except Exception as exc:  # noqa: BLE001 - a connector bug fails this execution only
+        return {"status": "FAILED", "message": f"{connector_type}: {failure.one_line(exc)}", "error": None}
+    return {"status": "SUCCEEDED", "message": None, "output_value": output, "error": None}
+
+
+def _send_end(channel, end):
+    try:
+        channel.end(end)
+    except (TypeError, ValueError) as exc:  # the handler returned something JSON cannot hold
+        channel.log("stderr", f"the handler's return value is not saved as output_value: {exc}")
+        end.pop("output_value", None)
+        channel.end(end)
+
+
+def main(argv):
+    """``worker.py '<job json>'``: the no-fork way to run one execution."""
+    if len(argv) != 1:
+        sys.stderr.write("usage: worker.py '<job json>'\n")
+        return 2
+    return run(json.loads(argv[0]))
+
+
+if __name__ == "__main__":
+    # os._exit: threads the flow left running must not keep the process (and execution) alive.
+    code = main(sys.argv[1:])
+    os._exit(code)
