@@ -1,0 +1,582 @@
+// What a flow file holds, read once per parse: scopes (functions, classes) with typed parameters
+// and variables, calls into the API, unknown members, `this.flow('name')` references and syntax
+// errors. Each top-level statement is one unit; units the edit did not touch are kept (shifted)
+// from the previous parse, so a keystroke in a 5,000-line flow re-reads one function, not all.
+import type { Node, Query, Tree, TreeCursor } from 'web-tree-sitter';
+import { CLASS_NAMES, findMethod, type ClassName, type Method } from './catalogue';
+import {
+  annotationType,
+  attributeType,
+  inferType,
+  moduleMemberType,
+  type ApiType,
+  type TextOf,
+} from './inference';
+import type { PythonParser } from './parser';
+import { readArguments, spanOf, type ArgInfo, type Span } from './syntax';
+
+export interface ParamInfo {
+  name: string;
+  span: Span;
+  kind: 'normal' | 'varargs' | 'keyword' | 'kwargs';
+  hasDefault: boolean;
+  annotated: boolean;
+  type?: ApiType;
+}
+
+export interface Binding {
+  name: string;
+  /** Where the name starts to hold this value (the end of the assignment). */
+  at: Span;
+  type?: ApiType;
+}
+
+export interface ScopeInfo {
+  kind: 'function' | 'class';
+  name: string;
+  range: Span;
+  nameSpan: Span;
+  paramsSpan?: Span;
+  /** From the definition to the next statement at the same level: where its body may grow. */
+  extent: Span;
+  /** Column of the definition's first line; body lines are indented further. */
+  column: number;
+  params: ParamInfo[];
+  bindings: Binding[];
+  children: ScopeInfo[];
+  parent?: ScopeInfo;
+}
+
+/** `receiver.name` where the receiver is API and has no such member. */
+export interface UnknownMember {
+  receiver: ApiType;
+  name: string;
+  span: Span;
+}
+
+export interface ApiCall {
+  cls: ClassName;
+  method: Method;
+  nameSpan: Span;
+  span: Span;
+  argsSpan: Span;
+  args: ArgInfo[];
+}
+
+export interface FlowRef {
+  name: string;
+  /** The string's content. */
+  span: Span;
+  call: ApiCall;
+}
+
+export interface SyntaxProblem {
+  span: Span;
+  message: string;
+}
+
+export interface Unit {
+  span: Span;
+  /** Every span of the unit, so a reused unit is shifted in one loop. */
+  spans: Span[];
+  scopes: ScopeInfo[];
+  unknownMembers: UnknownMember[];
+  calls: ApiCall[];
+  flowRefs: FlowRef[];
+  syntax: SyntaxProblem[];
+}
+
+export interface Analysis {
+  units: Unit[];
+  /** Names the imports bind: `flow_api` (or its alias) and names imported from it. */
+  imports: Map<string, ApiType>;
+  importsFlowApi: boolean;
+  handler?: ScopeInfo;
+  /** Whether this is a flow file the server speaks about at all. */
+  isFlow: boolean;
+}
+
+/** How the previous analysis maps onto the new tree. */
+export interface Previous {
+  analysis: Analysis;
+  /** Old offset → new offset, or undefined when an edit replaced it. */
+  mapOffset(offset: number): number | undefined;
+  /** Where the text or the tree changed since the previous parse (new coordinates). */
+  changed: Span[];
+}
+
+const QUERY = `
+(function_definition name: (identifier) @name parameters: (parameters) @params) @function
+(class_definition name: (identifier) @name) @class
+(assignment left: (identifier) @target) @assignment
+(for_statement left: (identifier) @target right: (_) @iter) @for
+(call function: (attribute object: (_) @object attribute: (identifier) @method) arguments: (_) @args) @call
+(attribute object: (_) @object attribute: (identifier) @member) @attribute
+`;
+const MAIN_CAPTURES = new Set(['function', 'class', 'assignment', 'for', 'call', 'attribute']);
+
+/** Handler parameters by position when they carry no annotation. */
+const HANDLER_PARAM_TYPES: (ClassName | undefined)[] = ['System', 'Execution', undefined];
+/** The names flows use by convention, typed even where no handler signature says so. */
+const CONVENTIONAL = new Map<string, ApiType>([
+  ['this', { kind: 'instance', cls: 'Execution' }],
+  ['system', { kind: 'instance', cls: 'System' }],
+]);
+
+/** Resolves `name` at `offset` inside `scope`: variables, then parameters, outer scopes, imports. */
+export function resolveName(
+  analysis: Pick<Analysis, 'imports'>,
+  scope: ScopeInfo | undefined,
+  name: string,
+  offset: number,
+): ApiType | undefined {
+  for (let s = scope; s; s = s.parent) {
+    if (s.kind === 'class' && s !== scope) continue; // class bodies are not visible from methods
+    for (let i = s.bindings.length - 1; i >= 0; i--) {
+      const b = s.bindings[i];
+      if (b.name === name && b.at.start <= offset) return b.type;
+    }
+    const param = s.params.find((p) => p.name === name);
+    if (param) return param.type;
+  }
+  if (analysis.imports.has(name)) return analysis.imports.get(name);
+  return CONVENTIONAL.get(name);
+}
+
+/** The innermost scope around `offset`; `indent` is the indentation of the line being typed. */
+export function scopeAt(analysis: Analysis, offset: number, indent: number): ScopeInfo | undefined {
+  const inside = (s: ScopeInfo) =>
+    s.range.start < offset && offset <= s.extent.end && (offset <= s.range.end || indent > s.column);
+  let scopes = unitAt(analysis, offset)?.scopes ?? [];
+  let found: ScopeInfo | undefined;
+  for (;;) {
+    const next = scopes.find(inside);
+    if (!next) return found;
+    found = next;
+    scopes = next.children;
+  }
+}
+
+/** The last unit (top-level statement) starting before `offset`: the one a cursor there is in. */
+function unitAt(analysis: Analysis, offset: number): Unit | undefined {
+  const units = analysis.units;
+  let lo = 0;
+  let hi = units.length - 1;
+  let best: Unit | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (units[mid].span.start < offset) {
+      best = units[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+export class Analyzer {
+  private readonly query: Query;
+
+  constructor(parser: PythonParser) {
+    this.query = parser.query(QUERY);
+  }
+
+  analyze(tree: Tree, text: string, previous?: Previous): Analysis {
+    const textOf: TextOf = (n) => text.slice(n.startIndex, n.endIndex);
+    // Top-level statements are read through a cursor: Node objects only where needed.
+    const statements: { start: number; end: number }[] = [];
+    const importNodes: Node[] = [];
+    let handlerParams = -1;
+    forEachStatement(tree, (cursor) => {
+      statements.push({ start: cursor.startIndex, end: cursor.endIndex });
+      const type = cursor.nodeType;
+      if (type === 'import_statement' || type === 'import_from_statement')
+        importNodes.push(cursor.currentNode);
+      if (type === 'function_definition' || type === 'decorated_definition') {
+        const node = cursor.currentNode;
+        const fn = type === 'decorated_definition' ? node.childForFieldName('definition') : node;
+        const name = fn?.childForFieldName('name');
+        if (name && textOf(name) === 'handler')
+          handlerParams = fn?.childForFieldName('parameters')?.namedChildCount ?? 0;
+      }
+    });
+    const { names: imports, importsFlowApi } = readImports(importNodes, textOf);
+    if (!importsFlowApi && handlerParams < 2) {
+      // Not a flow: the server says nothing about it, so there is nothing more to read.
+      return { units: [], imports, importsFlowApi, isFlow: false };
+    }
+    const envKey = [...imports].map(([k, v]) => `${k}:${JSON.stringify(v)}`).join(',');
+    const reusable = previous && previousEnvKey.get(previous.analysis) === envKey ? previous : undefined;
+    const oldUnits = new Map<number, Unit>();
+    if (reusable) {
+      for (const u of reusable.analysis.units) {
+        const start = reusable.mapOffset(u.span.start);
+        const end = reusable.mapOffset(u.span.end);
+        if (start !== undefined && end !== undefined && end - start === u.span.end - u.span.start)
+          oldUnits.set(start, u);
+      }
+    }
+    const changed = previous?.changed ?? [];
+    const units: Unit[] = [];
+    let i = 0;
+    forEachStatement(tree, (cursor) => {
+      const { start, end } = statements[i++];
+      const old = oldUnits.get(start);
+      const touched = changed.some((c) => c.start <= end && c.end >= start);
+      if (old && !touched && old.span.end - old.span.start === end - start) {
+        const delta = start - old.span.start;
+        if (delta) {
+          for (const s of old.spans) {
+            s.start += delta;
+            s.end += delta;
+          }
+        }
+        units.push(old);
+      } else {
+        units.push(this.analyzeUnit(cursor.currentNode, textOf, imports));
+      }
+    });
+    units.forEach((unit, i) => {
+      const extentEnd = units[i + 1]?.span.start ?? text.length;
+      for (const scope of unit.scopes) scope.extent = { start: scope.range.start, end: extentEnd };
+      setColumns(unit.scopes, text);
+    });
+    const handler = units.flatMap((u) => u.scopes).find((s) => s.kind === 'function' && s.name === 'handler');
+    const analysis: Analysis = {
+      units,
+      imports,
+      importsFlowApi,
+      handler,
+      isFlow: importsFlowApi || (handler !== undefined && handler.params.length >= 2),
+    };
+    previousEnvKey.set(analysis, envKey);
+    return analysis;
+  }
+
+  private analyzeUnit(node: Node, textOf: TextOf, imports: Map<string, ApiType>): Unit {
+    const spans: Span[] = [];
+    const track = (n: Node): Span => {
+      const s = spanOf(n);
+      spans.push(s);
+      return s;
+    };
+    const unit: Unit = {
+      span: track(node),
+      spans,
+      scopes: [],
+      unknownMembers: [],
+      calls: [],
+      flowRefs: [],
+      syntax: node.hasError ? syntaxProblems(node, textOf) : [],
+    };
+    for (const p of unit.syntax) spans.push(p.span);
+
+    const matches = this.query
+      .matches(node)
+      .map((m) => {
+        const main = m.captures.find((c) => MAIN_CAPTURES.has(c.name));
+        const get = (name: string) => m.captures.find((c) => c.name === name)?.node ?? null;
+        return main ? { kind: main.name, node: main.node, get } : undefined;
+      })
+      .filter((m) => m !== undefined)
+      .sort((a, b) => a.node.startIndex - b.node.startIndex);
+
+    const memo = new Map<number, ApiType | undefined>();
+    const stack: ScopeInfo[] = [];
+    const env = { imports };
+    for (const m of matches) {
+      const at = m.node.startIndex;
+      while (stack.length && stack[stack.length - 1].range.end <= at) stack.pop();
+      const scope = stack[stack.length - 1];
+      const lookup = (name: string) => resolveName(env, scope, name, at);
+      const infer = (n: Node | null) => (n ? inferType(n, textOf, lookup, memo) : undefined);
+
+      switch (m.kind) {
+        case 'function':
+        case 'class': {
+          const nameNode = m.get('name');
+          if (!nameNode) break;
+          const params = m.get('params');
+          const isHandler = m.kind === 'function' && !scope && textOf(nameNode) === 'handler';
+          const created: ScopeInfo = {
+            kind: m.kind,
+            name: textOf(nameNode),
+            range: track(m.node),
+            nameSpan: track(nameNode),
+            paramsSpan: params ? track(params) : undefined,
+            extent: { start: m.node.startIndex, end: m.node.endIndex },
+            column: 0,
+            params: params ? readParams(params, textOf, lookup, isHandler, track) : [],
+            bindings: [],
+            children: [],
+            parent: scope,
+          };
+          spans.push(created.extent);
+          (scope ? scope.children : unit.scopes).push(created);
+          stack.push(created);
+          break;
+        }
+        case 'assignment':
+        case 'for': {
+          const target = m.get('target');
+          if (!scope || !target) break;
+          let type: ApiType | undefined;
+          if (m.kind === 'for') {
+            const iter = infer(m.get('iter'));
+            type = iter?.kind === 'list' ? { kind: 'instance', cls: iter.cls } : undefined;
+          } else {
+            type =
+              annotationType(m.node.childForFieldName('type'), textOf, lookup) ??
+              infer(m.node.childForFieldName('right'));
+          }
+          const end = m.kind === 'for' ? (m.get('iter') ?? m.node).endIndex : m.node.endIndex;
+          const binding: Binding = { name: textOf(target), at: { start: end, end }, type };
+          spans.push(binding.at);
+          scope.bindings.push(binding);
+          break;
+        }
+        case 'attribute': {
+          const member = m.get('member');
+          const object = m.get('object');
+          if (!member || !object) break;
+          const dot = danglingDot(m.node, object, member, textOf);
+          if (dot) {
+            unit.syntax.push({ span: dot, message: DANGLING_DOT });
+            spans.push(dot);
+            break;
+          }
+          const receiver = infer(object);
+          if (receiver?.kind !== 'module' && receiver?.kind !== 'instance') break;
+          if (!attributeType(receiver, textOf(member)))
+            unit.unknownMembers.push({ receiver, name: textOf(member), span: track(member) });
+          break;
+        }
+        case 'call': {
+          const receiver = infer(m.get('object'));
+          const nameNode = m.get('method');
+          const argsNode = m.get('args');
+          if (receiver?.kind !== 'instance' || !nameNode || !argsNode) break;
+          const method = findMethod(receiver.cls, textOf(nameNode));
+          if (!method) break;
+          const args = readArguments(argsNode, textOf);
+          for (const a of args) {
+            spans.push(a.span);
+            if (a.nameSpan) spans.push(a.nameSpan);
+            if (a.str) spans.push(a.str.span);
+          }
+          const call: ApiCall = {
+            cls: receiver.cls,
+            method,
+            nameSpan: track(nameNode),
+            span: track(m.node),
+            argsSpan: track(argsNode),
+            args,
+          };
+          unit.calls.push(call);
+          const first = args[0];
+          if (method.name === 'flow' && first?.kind === 'positional' && first.str)
+            unit.flowRefs.push({ name: first.str.value, span: first.str.span, call });
+          break;
+        }
+      }
+    }
+    return unit;
+  }
+}
+
+const DANGLING_DOT =
+  'Syntax error: a name must follow `.` — complete the attribute or method name, or remove the dot.';
+const BRACKETED = new Set([
+  'argument_list',
+  'parenthesized_expression',
+  'list',
+  'tuple',
+  'dictionary',
+  'set',
+  'subscript',
+  'generator_expression',
+  'list_comprehension',
+  'dictionary_comprehension',
+  'set_comprehension',
+  'parameters',
+]);
+
+/**
+ * tree-sitter-python reads `child.` + newline + `x = 1` as `child.x = 1`; Python does not (outside
+ * brackets a statement ends at the line break). Returns the dot's span in that case.
+ */
+function danglingDot(attribute: Node, object: Node, member: Node, textOf: TextOf): Span | undefined {
+  const between = textOf(attribute).slice(
+    object.endIndex - attribute.startIndex,
+    member.startIndex - attribute.startIndex,
+  );
+  const newline = between.indexOf('\n');
+  if (newline < 0 || between.slice(0, newline).trimEnd().endsWith('\\')) return undefined;
+  for (let n = attribute.parent; n; n = n.parent) if (BRACKETED.has(n.type)) return undefined;
+  const dot = object.endIndex + between.indexOf('.');
+  return { start: dot, end: dot + 1 };
+}
+
+/** Calls `visit` with a cursor on each top-level statement (comments left out). */
+function forEachStatement(tree: Tree, visit: (cursor: TreeCursor) => void): void {
+  const cursor = tree.walk();
+  try {
+    if (!cursor.gotoFirstChild()) return;
+    do {
+      if (cursor.nodeIsNamed && cursor.nodeType !== 'comment') visit(cursor);
+    } while (cursor.gotoNextSibling());
+  } finally {
+    cursor.delete();
+  }
+}
+
+/** The import environment of each analysis, to know when reused units would resolve differently. */
+const previousEnvKey = new WeakMap<Analysis, string>();
+
+function setColumns(scopes: ScopeInfo[], text: string): void {
+  for (const s of scopes) {
+    s.column = s.range.start - (text.lastIndexOf('\n', s.range.start - 1) + 1);
+    setColumns(s.children, text);
+  }
+}
+
+interface Imports {
+  names: Map<string, ApiType>;
+  importsFlowApi: boolean;
+}
+
+function readImports(statements: Node[], textOf: TextOf): Imports {
+  const names = new Map<string, ApiType>();
+  let importsFlowApi = false;
+  for (const st of statements) {
+    if (st.type === 'import_statement') {
+      for (const n of st.namedChildren) {
+        const name = n?.type === 'aliased_import' ? n.childForFieldName('name') : n;
+        if (!n || !name || textOf(name).split('.')[0] !== 'flow_api') continue;
+        importsFlowApi = true;
+        const alias = n.type === 'aliased_import' ? n.childForFieldName('alias') : null;
+        names.set(alias ? textOf(alias) : 'flow_api', { kind: 'module' });
+      }
+    } else if (st.type === 'import_from_statement') {
+      const from = st.childForFieldName('module_name');
+      if (!from || textOf(from) !== 'flow_api') continue;
+      importsFlowApi = true;
+      for (const n of st.namedChildren) {
+        if (!n || n.equals(from)) continue;
+        if (n.type === 'wildcard_import') {
+          for (const cls of CLASS_NAMES) names.set(cls, { kind: 'class', cls });
+          continue;
+        }
+        const name = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
+        const alias = n.type === 'aliased_import' ? n.childForFieldName('alias') : n;
+        const type = name ? moduleMemberType(textOf(name)) : undefined;
+        if (type && alias) names.set(textOf(alias), type);
+      }
+    }
+  }
+  return { names, importsFlowApi };
+}
+
+function readParams(
+  params: Node,
+  textOf: TextOf,
+  lookup: (name: string) => ApiType | undefined,
+  isHandler: boolean,
+  track: (n: Node) => Span,
+): ParamInfo[] {
+  const out: ParamInfo[] = [];
+  let keywordOnly = false;
+  for (const p of params.namedChildren) {
+    if (!p) continue;
+    if (p.type === 'keyword_separator') {
+      keywordOnly = true;
+      continue;
+    }
+    if (p.type === 'positional_separator' || p.type === 'comment') continue;
+    const typeNode = p.childForFieldName('type');
+    let nameNode: Node | null = p;
+    if (p.type === 'default_parameter' || p.type === 'typed_default_parameter')
+      nameNode = p.childForFieldName('name');
+    else if (p.type === 'typed_parameter') nameNode = p.namedChild(0); // the name comes before the type
+    let kind: ParamInfo['kind'] = keywordOnly ? 'keyword' : 'normal';
+    if (nameNode?.type === 'list_splat_pattern' || nameNode?.type === 'dictionary_splat_pattern') {
+      kind = nameNode.type === 'list_splat_pattern' ? 'varargs' : 'kwargs';
+      if (kind === 'varargs') keywordOnly = true;
+      nameNode = nameNode.namedChild(0);
+    }
+    if (!nameNode || nameNode.type !== 'identifier') continue;
+    const name = textOf(nameNode);
+    const positional = kind === 'normal' ? out.filter((q) => q.kind === 'normal').length : -1;
+    const annotated = annotationType(typeNode, textOf, lookup);
+    const handlerType = isHandler && positional >= 0 ? HANDLER_PARAM_TYPES[positional] : undefined;
+    const type: ApiType | undefined =
+      annotated ??
+      (typeNode
+        ? undefined
+        : handlerType
+          ? { kind: 'instance', cls: handlerType }
+          : isHandler
+            ? undefined
+            : CONVENTIONAL.get(name));
+    out.push({
+      name,
+      span: track(nameNode),
+      kind,
+      hasDefault: p.type === 'default_parameter' || p.type === 'typed_default_parameter',
+      annotated: typeNode !== null,
+      type,
+    });
+  }
+  return out;
+}
+
+/** Syntax errors under a node, one per ERROR node or missing token, with a message saying how to fix it. */
+function syntaxProblems(node: Node, textOf: TextOf): SyntaxProblem[] {
+  const out: SyntaxProblem[] = [];
+  const visit = (n: Node) => {
+    if (n.isMissing) {
+      out.push(missingProblem(n));
+    } else if (n.type === 'ERROR') {
+      out.push(errorProblem(n, textOf));
+    } else {
+      for (const c of n.children) if (c && (c.hasError || c.isMissing)) visit(c);
+    }
+  };
+  visit(node);
+  return out;
+}
+
+const CLOSERS: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
+function missingProblem(n: Node): SyntaxProblem {
+  const span = { start: n.startIndex, end: n.startIndex };
+  const tok = n.type;
+  if (tok === ')' || tok === ']' || tok === '}')
+    return { span, message: `Syntax error: \`${tok}\` expected here to close the bracket opened before.` };
+  if (tok === ':')
+    return { span, message: 'Syntax error: `:` expected here (a `def`, `if`, `for`… line ends with `:`).' };
+  if (tok === 'identifier') return { span, message: 'Syntax error: a name is missing here.' };
+  return { span, message: `Syntax error: \`${tok}\` expected here.` };
+}
+
+function errorProblem(n: Node, textOf: TextOf): SyntaxProblem {
+  const children = n.children.filter((c): c is Node => c !== null);
+  const last = children[children.length - 1];
+  if (last?.type === '.') return { span: spanOf(last), message: DANGLING_DOT };
+  const open: Node[] = [];
+  for (const c of children) {
+    if (CLOSERS[c.type]) open.push(c);
+    else if (open.length && CLOSERS[open[open.length - 1].type] === c.type) open.pop();
+  }
+  const unclosed = open[open.length - 1];
+  if (unclosed)
+    return {
+      span: spanOf(unclosed),
+      message: `Syntax error: \`${unclosed.type}\` is never closed — add \`${CLOSERS[unclosed.type]}\`.`,
+    };
+  const first = children[0] ?? n;
+  const text = textOf(first).split('\n')[0];
+  return {
+    span: { start: first.startIndex, end: first.startIndex + text.length },
+    message: `Syntax error: unexpected \`${text.length > 40 ? text.slice(0, 40) + '…' : text}\` — check the line for a typo or a missing bracket, quote or colon.`,
+  };
+}

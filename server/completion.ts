@@ -1,0 +1,165 @@
+// Completions from the catalogue. Answers from the last tree plus the text around the cursor
+// (cursorContext.ts), never waiting for a reparse. Where we know nothing (plain Python names) we
+// return nothing, leaving those to Pylance.
+import {
+  CompletionItemKind,
+  InsertTextFormat,
+  type CompletionItem,
+  type TextEdit,
+} from 'vscode-languageserver';
+import {
+  CLASSES,
+  findMethod,
+  isClassName,
+  keywordParams,
+  MODULE_MEMBERS,
+  signatureLabel,
+  STATUSES,
+  valuesOf,
+  type ClassName,
+  type Field,
+} from './catalogue';
+import { cursorContext, paramOfArgument, type CallSite } from './cursorContext';
+import type { FlowDocument } from './document';
+import type { ApiType } from './inference';
+import { markdown, memberDoc, methodDoc, paramDoc } from './markdown';
+import type { PythonParser } from './parser';
+import type { FlowIndex } from './workspaceFlows';
+
+export interface CompletionEnv {
+  parser: PythonParser;
+  flows: FlowIndex;
+}
+
+export function completions(doc: FlowDocument, offset: number, env: CompletionEnv): CompletionItem[] {
+  const ctx = cursorContext(doc, env.parser, offset);
+  switch (ctx.kind) {
+    case 'member':
+      return memberItems(ctx.receiver);
+    case 'name':
+      if (ctx.asArgument && ctx.call) return keywordItems(ctx.call);
+      if (ctx.topLevel && !doc.analysis.handler) return [handlerSnippet(doc)];
+      return [];
+    case 'string': {
+      const range = { start: doc.positionAt(ctx.contentStart), end: doc.positionAt(offset) };
+      const values: Value[] = ctx.status
+        ? [...STATUSES]
+        : ctx.direct
+          ? stringValues(doc, ctx.call, env.flows)
+          : [];
+      return values.map((v, i) => ({
+        label: v.name,
+        kind: ctx.status ? CompletionItemKind.EnumMember : CompletionItemKind.Value,
+        detail: v.type === 'flow' ? 'flow' : undefined,
+        documentation: v.doc ? markdown(v.doc) : undefined,
+        sortText: String(i).padStart(4, '0'),
+        textEdit: { range, newText: v.name } satisfies TextEdit,
+      }));
+    }
+    case 'none':
+      return [];
+  }
+}
+
+/** What `completionItem/resolve` needs to add the documentation (kept out of the list's payload). */
+type ItemData = { member: string } | { cls: ClassName; method: string; param?: string };
+
+/** Member lists never change: built once per class (nothing mutates them; the server serialises them). */
+const memberLists = new Map<ClassName | 'module', CompletionItem[]>();
+
+function memberItems(receiver: ApiType | undefined): CompletionItem[] {
+  const key =
+    receiver?.kind === 'instance' ? receiver.cls : receiver?.kind === 'module' ? 'module' : undefined;
+  if (!key) return [];
+  let items = memberLists.get(key);
+  if (!items) {
+    items =
+      key === 'module'
+        ? MODULE_MEMBERS.map((m) => ({
+            label: m.name,
+            kind: m.kind === 'constant' ? CompletionItemKind.Constant : CompletionItemKind.Class,
+            detail: m.kind === 'constant' ? m.type : m.kind,
+            data: { member: m.name } satisfies ItemData,
+          }))
+        : CLASSES[key].methods.map((m) => ({
+            label: m.name,
+            kind: CompletionItemKind.Method,
+            detail: signatureLabel(m),
+            data: { cls: key, method: m.name } satisfies ItemData,
+          }));
+    memberLists.set(key, items);
+  }
+  return items;
+}
+
+/** Adds the documentation to an item of the list (`completionItem/resolve`). */
+export function resolveCompletion(item: CompletionItem): CompletionItem {
+  const data = item.data as ItemData | undefined;
+  if (!data || item.documentation) return item;
+  if ('member' in data) {
+    const member = MODULE_MEMBERS.find((m) => m.name === data.member);
+    return member ? { ...item, documentation: markdown(memberDoc(member)) } : item;
+  }
+  const method = isClassName(data.cls) ? findMethod(data.cls, data.method) : undefined;
+  const param = data.param === undefined ? undefined : method?.params.find((p) => p.name === data.param);
+  if (!method) return item;
+  const doc = param ? paramDoc(data.cls, method, param) : methodDoc(data.cls, method);
+  return { ...item, documentation: markdown(doc) };
+}
+
+/** `name=` items for the keywords the call does not give yet. */
+function keywordItems(call: CallSite): CompletionItem[] {
+  const given = new Set(call.keywordsGiven);
+  // Parameters already filled by position cannot be given again by name.
+  const byPosition = new Set(
+    call.args
+      .map((_, i) =>
+        i < call.active && call.args[i].kind === 'positional' ? paramOfArgument(call, i)?.name : undefined,
+      )
+      .filter((n) => n !== undefined),
+  );
+  return keywordParams(call.method)
+    .filter((p) => !given.has(p.name) && !byPosition.has(p.name))
+    .map((p, i) => ({
+      label: `${p.name}=`,
+      kind: p.field ? CompletionItemKind.Field : CompletionItemKind.Variable,
+      detail: p.type,
+      data: { cls: call.cls, method: call.method.name, param: p.name } satisfies ItemData,
+      sortText: `0${String(i).padStart(3, '0')}`,
+      insertText: `${p.name}=`,
+    }));
+}
+
+interface Value extends Partial<Field> {
+  name: string;
+}
+
+/** The values a string argument takes, from the parameter it binds to. */
+function stringValues(doc: FlowDocument, call: CallSite | undefined, flows: FlowIndex): Value[] {
+  const param = call && paramOfArgument(call);
+  if (!param?.values) return [];
+  if (param.values === 'flows') return flows.names(doc.uri).map((name) => ({ name, type: 'flow' }));
+  return [...valuesOf(param.values)];
+}
+
+function handlerSnippet(doc: FlowDocument): CompletionItem {
+  const imports = doc.analysis.imports;
+  const annotated = !doc.analysis.importsFlowApi || imports.get('flow_api')?.kind === 'module';
+  const header = doc.analysis.importsFlowApi ? '' : 'import flow_api\n\n\n';
+  const params = annotated ? 'system: flow_api.System, this: flow_api.Execution' : 'system, this';
+  return {
+    label: 'handler',
+    kind: CompletionItemKind.Snippet,
+    detail: 'New flow: def handler(system, this)',
+    filterText: 'handler def flow',
+    documentation: markdown(
+      'The entry point the runner calls with the workspace (`system`) and this execution (`this`).',
+    ),
+    insertTextFormat: InsertTextFormat.Snippet,
+    insertText:
+      `${header}def handler(${params}):\n` +
+      "    inputs = this.get('input_value') or {}\n" +
+      '    ${0}\n' +
+      "    return this.success('${1:done}')\n",
+  };
+}

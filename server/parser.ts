@@ -1,0 +1,62 @@
+// Loads web-tree-sitter and the tree-sitter-python grammar (both WASM, so they run in any Node or
+// Electron without native builds). The .wasm files sit beside dist/server.js; run from source
+// (tests) they are found in node_modules.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Language, Parser, Query, Tree } from 'web-tree-sitter';
+// `require` makes esbuild pick the package's CommonJS build; its ES build reads `import.meta.url`,
+// which a CommonJS bundle does not have.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+import TreeSitter = require('web-tree-sitter');
+
+const WASM_FILES = {
+  core: { file: 'tree-sitter.wasm', pkg: 'web-tree-sitter' },
+  python: { file: 'tree-sitter-python.wasm', pkg: 'tree-sitter-python' },
+};
+
+function findWasm({ file, pkg }: { file: string; pkg: string }): string {
+  const candidates = [
+    path.join(__dirname, file),
+    path.join(__dirname, '..', 'node_modules', pkg, file),
+    path.join(process.cwd(), 'node_modules', pkg, file),
+  ];
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`${file} not found; looked in:\n  ${candidates.join('\n  ')}`);
+  return found;
+}
+
+/** One parser for the whole process: parsing is synchronous, so documents and snippets share it. */
+export class PythonParser {
+  private constructor(
+    private readonly parser: Parser,
+    readonly language: Language,
+  ) {}
+
+  static async load(): Promise<PythonParser> {
+    const core = findWasm(WASM_FILES.core);
+    await TreeSitter.Parser.init({ locateFile: () => core });
+    const language = await TreeSitter.Language.load(findWasm(WASM_FILES.python));
+    const parser = new TreeSitter.Parser();
+    parser.setLanguage(language);
+    return new PythonParser(parser, language);
+  }
+
+  /** Parses `text`, reusing the unchanged parts of `old` (which must have been edited to match). */
+  parse(text: string, old?: Tree): Tree {
+    const tree = this.parser.parse(text, old);
+    if (!tree) throw new Error('tree-sitter returned no tree');
+    return tree;
+  }
+
+  query(source: string): Query {
+    return new TreeSitter.Query(this.language, source);
+  }
+}
+
+let shared: Promise<PythonParser> | undefined;
+
+/** The process-wide parser, loaded on first use. */
+export function loadParser(): Promise<PythonParser> {
+  shared ??= PythonParser.load();
+  return shared;
+}

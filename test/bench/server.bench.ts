@@ -1,0 +1,248 @@
+/**
+ * Language server benchmark: completion latency right after typing `this.` at 200 places of a
+ * generated 5,000-line flow, and hover latency, over stdio with a real LSP client; the same
+ * harness then drives pyright's language server (with the shipped flow_api stubs) for the
+ * ratio. Also: parse / analysis time and memory for the 5,000-line file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  CompletionRequest,
+  HoverRequest,
+  type CompletionItem,
+  type CompletionList,
+} from 'vscode-languageserver-protocol/node';
+import { Analyzer } from '../../server/analysis';
+import { completions } from '../../server/completion';
+import { FlowDocument } from '../../server/document';
+import { loadParser } from '../../server/parser';
+import { STUB_PATH } from '../../server/stubgen';
+import { generateFlow } from '../server/generateFlow';
+import { ensureServerBuilt, fileUri, LspClient, REPO, SERVER_JS } from '../server/lspClient';
+import { figure, ms, percentile, target } from './stats';
+
+const LINES = 5000;
+const POSITIONS = 200;
+const TEXT = generateFlow(LINES);
+const lines = TEXT.split('\n');
+
+interface Measured {
+  completion: number[];
+  hover: number[];
+  rssMb?: number;
+  openMs: number;
+}
+
+/** Lines before which `    this.` is typed (inside step functions, where `this` is annotated). */
+function completionLines(): number[] {
+  const candidates = lines.flatMap((l, i) => (l.startsWith('    this.save(') ? [i] : []));
+  return spread(candidates, POSITIONS);
+}
+
+/** Positions of `flow` in `this.flow(` for hovers. */
+function hoverPositions(): { line: number; character: number }[] {
+  const candidates = lines.flatMap((l, i) =>
+    l.includes('this.flow(') ? [{ line: i, character: l.indexOf('this.flow(') + 6 }] : [],
+  );
+  return spread(candidates, POSITIONS);
+}
+
+function spread<T>(items: T[], n: number): T[] {
+  if (items.length < n) throw new Error(`only ${items.length} candidate positions`);
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]);
+}
+
+function rssMb(pid: number | undefined): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return kb ? kb / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const itemsOf = (r: CompletionItem[] | CompletionList | null) => (Array.isArray(r) ? r : (r?.items ?? []));
+
+async function measure(name: string, command: string, args: string[], root: string): Promise<Measured> {
+  const file = path.join(root, 'big-flow.py');
+  const uri = fileUri(file);
+  const client = await LspClient.start({
+    command,
+    args,
+    root,
+    settings: {
+      'python.analysis': { stubPath: path.dirname(path.dirname(STUB_PATH)), diagnosticMode: 'openFilesOnly' },
+    },
+  });
+  try {
+    const t0 = performance.now();
+    await client.open(uri, TEXT);
+    await client.diagnosticsFor(uri, 1, 120_000);
+    const openMs = performance.now() - t0;
+
+    const completion: number[] = [];
+    for (const [i, line] of completionLines().entries()) {
+      const at = { line, character: 0 };
+      await client.change(uri, [{ range: { start: at, end: at }, text: '    this.\n' }]);
+      const start = performance.now();
+      const result = await client.connection.sendRequest(CompletionRequest.type, {
+        textDocument: { uri },
+        position: { line, character: 9 },
+      });
+      completion.push(performance.now() - start);
+      if (i === 0 && !itemsOf(result).some((item) => item.label === 'sleep_until'))
+        throw new Error(`${name}: completion after \`this.\` does not list the Execution methods`);
+      const reverted = await client.change(uri, [
+        { range: { start: at, end: { line: line + 1, character: 0 } }, text: '' },
+      ]);
+      await client.diagnosticsFor(uri, reverted, 120_000); // idle again, as between keystrokes
+    }
+
+    const hover: number[] = [];
+    for (const [i, position] of hoverPositions().entries()) {
+      const start = performance.now();
+      const result = await client.connection.sendRequest(HoverRequest.type, {
+        textDocument: { uri },
+        position,
+      });
+      hover.push(performance.now() - start);
+      if (i === 0 && !JSON.stringify(result?.contents ?? '').includes('flow'))
+        throw new Error(`${name}: hover on \`flow\` shows no documentation`);
+    }
+    return { completion, hover, rssMb: rssMb(client.pid), openMs };
+  } finally {
+    await client.stop();
+  }
+}
+
+function report(name: string, m: Measured): void {
+  figure(
+    `${name}: completion after \`this.\` p50 / p99`,
+    `${ms(percentile(m.completion, 50))} / ${ms(percentile(m.completion, 99))}`,
+  );
+  figure(`${name}: hover p50 / p99`, `${ms(percentile(m.hover, 50))} / ${ms(percentile(m.hover, 99))}`);
+  figure(`${name}: open → first diagnostics`, ms(m.openMs));
+  if (m.rssMb) figure(`${name}: server RSS after the run`, `${m.rssMb.toFixed(0)} MB`);
+}
+
+/** Parse, analysis, incremental reparse and the completion provider alone, in this process. */
+async function parseFigures(): Promise<void> {
+  const parser = await loadParser();
+  const analyzer = new Analyzer(parser);
+  const median = (xs: number[]) => percentile(xs, 50);
+  const full: number[] = [];
+  const analysis: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    const tree = parser.parse(TEXT);
+    const t1 = performance.now();
+    analyzer.analyze(tree, TEXT);
+    analysis.push(performance.now() - t1);
+    full.push(t1 - t0);
+    tree.delete();
+  }
+  figure(`parse ${LINES} lines, full (warm, median of 7)`, ms(median(full)));
+  figure(`analysis of ${LINES} lines, full (median of 7)`, ms(median(analysis)));
+
+  const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
+  const doc = new FlowDocument('file:///bench/big-flow.py', 1, TEXT, { parser, analyzer });
+  const rssAfter = process.memoryUsage().rss;
+  const heapAfter = process.memoryUsage().heapUsed;
+  figure(
+    'memory: one open 5,000-line document',
+    `${((rssAfter - rssBefore) / 1048576).toFixed(1)} MB RSS`,
+    `(tree in WASM + analysis; JS heap +${((heapAfter - heapBefore) / 1048576).toFixed(1)} MB, ${doc.analysis.units.length} units)`,
+  );
+
+  const provider: number[] = [];
+  const reparse: number[] = [];
+  const flows = { names: () => [], resolve: () => ({ known: false }), all: () => [] };
+  for (const [i, line] of completionLines().entries()) {
+    const at = { line, character: 0 };
+    doc.update([{ range: { start: at, end: at }, text: '    this.\n' }], 2 * i + 2);
+    const t0 = performance.now();
+    completions(doc, doc.offsetAt({ line, character: 9 }), { parser, flows });
+    provider.push(performance.now() - t0);
+    const t1 = performance.now();
+    doc.reparse();
+    reparse.push(performance.now() - t1);
+    doc.update([{ range: { start: at, end: { line: line + 1, character: 0 } }, text: '' }], 2 * i + 3);
+    doc.reparse();
+  }
+  doc.dispose();
+  figure(
+    'reparse + re-analysis after typing `this.` p50 / p99',
+    `${ms(percentile(reparse, 50))} / ${ms(percentile(reparse, 99))}`,
+    '(off the request path)',
+  );
+  figure(
+    'completion provider alone (stale tree) p50 / p99',
+    `${ms(percentile(provider, 50))} / ${ms(percentile(provider, 99))}`,
+    '(in-process, no LSP transport)',
+  );
+}
+
+async function main(): Promise<void> {
+  ensureServerBuilt();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-ls-bench-'));
+  fs.writeFileSync(path.join(root, 'big-flow.py'), TEXT);
+  fs.writeFileSync(path.join(root, 'child.py'), 'def handler(system, this):\n    pass\n');
+  fs.writeFileSync(
+    path.join(root, 'pyrightconfig.json'),
+    JSON.stringify({ stubPath: path.dirname(path.dirname(STUB_PATH)), reportMissingModuleSource: false }),
+  );
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  process.stdout.write(
+    `Language server: ${LINES}-line flow, ${POSITIONS} positions, over stdio; ${os.cpus().length} CPUs, load ${load()}\n`,
+  );
+  try {
+    await parseFigures();
+    const ours = await measure('flows', process.execPath, [SERVER_JS, '--stdio'], root);
+    report('flows', ours);
+    const oursP99 = percentile(ours.completion, 99);
+    target('flows completion p99 ≤ 5 ms', oursP99 <= 5);
+
+    let langserver: string | undefined;
+    try {
+      langserver = require.resolve('pyright/langserver.index.js', { paths: [REPO] });
+    } catch {
+      process.stdout.write(
+        '  pyright: skipped — the npm package `pyright` is not installed (npm i -D pyright)\n',
+      );
+    }
+    if (langserver) {
+      let theirs: Measured | undefined;
+      try {
+        theirs = await measure('pyright', process.execPath, [langserver, '--stdio'], root);
+      } catch (err) {
+        process.stdout.write(
+          `  pyright: skipped — it could not run: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+      }
+      if (theirs) {
+        report('pyright', theirs);
+        const completionRatio = percentile(theirs.completion, 99) / oursP99;
+        const hoverRatio = percentile(theirs.hover, 99) / percentile(ours.hover, 99);
+        figure('ratio pyright / flows, completion p99', `${completionRatio.toFixed(1)}×`);
+        figure('ratio pyright / flows, hover p99', `${hoverRatio.toFixed(1)}×`);
+        target('flows completion p99 ≥ 20× faster than pyright', completionRatio >= 20);
+      }
+    }
+  } finally {
+    process.stdout.write(`  load average at the end: ${load()}\n`);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+// Builds documents for the provider unit tests: `|` in the text marks the cursor.
+import { Analyzer } from '../../server/analysis';
+import { FlowDocument, type Engines } from '../../server/document';
+import { loadParser } from '../../server/parser';
+import type { FlowIndex } from '../../server/workspaceFlows';
+
+let engines: Promise<Engines> | undefined;
+
+export function loadEngines(): Promise<Engines> {
+  engines ??= loadParser().then((parser) => ({ parser, analyzer: new Analyzer(parser) }));
+  return engines;
+}
+
+export const URI = 'file:///flows/main.py';
+
+/** A document from text with one `|` marking the cursor (removed from the text). */
+export function docAt(e: Engines, textWithCursor: string, uri = URI): { doc: FlowDocument; offset: number } {
+  const offset = textWithCursor.indexOf('|');
+  if (offset < 0) throw new Error('no | cursor in the text');
+  const text = textWithCursor.slice(0, offset) + textWithCursor.slice(offset + 1);
+  return { doc: new FlowDocument(uri, 1, text, e), offset };
+}
+
+/** Types `typed` at the `|` of a document parsed without it: the tree is now stale, like mid-typing. */
+export function typedAt(
+  e: Engines,
+  textWithCursor: string,
+  typed: string,
+): { doc: FlowDocument; offset: number } {
+  const { doc, offset } = docAt(e, textWithCursor);
+  const at = doc.positionAt(offset);
+  doc.update([{ range: { start: at, end: at }, text: typed }], 2);
+  return { doc, offset: offset + typed.length };
+}
+
+/** A fixed set of flows in one folder. */
+export function fakeFlows(names: string[]): FlowIndex {
+  return {
+    names: () => names,
+    resolve: (name) => ({ known: true, uri: names.includes(name) ? `file:///flows/${name}.py` : undefined }),
+    all: () => names.map((name) => ({ name, uri: `file:///flows/${name}.py`, root: '/flows' })),
+  };
+}
