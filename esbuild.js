@@ -29,7 +29,8 @@ function copyAssets() {
   fs.rmSync('dist/python', { recursive: true, force: true });
   fs.cpSync('runner/python', 'dist/python', {
     recursive: true,
-    filter: (src) => !src.includes('__pycache__') && !src.endsWith('.pyc') && !src.includes(`${path.sep}tests`),
+    filter: (src) =>
+      !src.includes('__pycache__') && !src.endsWith('.pyc') && !src.includes(`${path.sep}tests`),
   });
   if (fs.existsSync('server/stubs')) fs.cpSync('server/stubs', 'dist/stubs', { recursive: true });
 }
