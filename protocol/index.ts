@@ -4,3 +4,6 @@ export * from './rest';
 export * from './ws';
 export * from './worker';
 export * from './debug';
+export * from './schedules';
+export * from './webhooks';
+export * from './runs';

@@ -39,7 +39,7 @@ export const CreateExecutionBody = z
 export type CreateExecutionBody = z.infer<typeof CreateExecutionBody>;
 
 /** A comma-separated query parameter whose items must each be one of `values`. */
-const csvEnum = <const T extends readonly [string, ...string[]]>(values: T) =>
+export const csvEnum = <const T extends readonly [string, ...string[]]>(values: T) =>
   z
     .string()
     .transform((s) => s.split(',').filter(Boolean))

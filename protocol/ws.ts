@@ -5,10 +5,11 @@
 import { z } from 'zod';
 import { DebugClientMessages, DebugServerMessages } from './debug';
 import { ExecutionRecord, LogLine, MessageRecord } from './records';
+import { ScheduleServerMessages } from './schedules';
 
 export const WS_PATH = '/api/ws';
 
-export const TOPICS = ['executions', 'logs', 'messages'] as const;
+export const TOPICS = ['executions', 'logs', 'messages', 'schedules'] as const;
 
 /** client → runner */
 export const ClientMessage = z.discriminatedUnion('type', [
@@ -27,7 +28,13 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 
 /** runner → client */
 export const ServerMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), version: z.string(), pid: z.number().int() }),
+  z.object({
+    type: z.literal('hello'),
+    version: z.string(),
+    pid: z.number().int(),
+    /** The runner's flows folder: flow names are paths relative to it (the debug adapter needs it). */
+    flows_dir: z.string().optional(),
+  }),
   z.object({ type: z.literal('pong'), id: z.number().int() }),
   /** An execution was created or any of its fields changed; `record` is the whole new state. */
   z.object({ type: z.literal('execution'), event: z.enum(['created', 'updated']), record: ExecutionRecord }),
@@ -35,5 +42,6 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('message'), event: z.enum(['created', 'answered']), message: MessageRecord }),
   z.object({ type: z.literal('error'), message: z.string() }),
   ...DebugServerMessages,
+  ...ScheduleServerMessages,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

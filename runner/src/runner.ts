@@ -6,14 +6,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 import { DebugRelay } from './debug/debugRelay';
+import { Batches } from './engine/batches';
 import { Engine } from './engine/engine';
+import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
 import { startHttpServer } from './http/httpServer';
 import { openApiDocument } from './http/openapi';
 import { Router } from './http/router';
+import { runsRoutes } from './http/runsRoutes';
+import { scheduleRoutes } from './http/scheduleRoutes';
 import { newToken } from './http/security';
+import { webhookRoutes } from './http/webhookRoutes';
 import { WsHub } from './http/wsHub';
+import { Runs } from './runs/runs';
+import { systemClock, type Clock } from './schedules/clock';
+import { Scheduler } from './schedules/scheduler';
 import { SqliteStore } from './store/sqliteStore';
+import { Webhooks } from './webhooks/webhooks';
 import { PythonWorkers } from './workers/pythonWorkers';
 
 export const VERSION = '0.1.0';
@@ -28,10 +37,21 @@ export interface RunnerOptions {
   http?: { port: number; token?: string };
   workerMode?: 'fork' | 'spawn';
   log?: (msg: string) => void;
+  /**
+   * Fire schedules; default: when serving HTTP. An embedded runner (`flows run`) leaves them
+   * alone, so running one flow never fires (or makes up) the folder's schedules.
+   */
+  schedules?: boolean;
+  /** The scheduler's clock (tests move it by hand); default the system clock. */
+  clock?: Clock;
 }
 
 export interface Runner {
   engine: Engine;
+  /** Present when the runner fires schedules. */
+  scheduler?: Scheduler;
+  webhooks: Webhooks;
+  runs: Runs;
   url?: string;
   token?: string;
   port?: number;
@@ -75,6 +95,17 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       `restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`,
     );
   }
+  const batches = new Batches(engine);
+  await batches.restore();
+  const scheduler =
+    (opts.schedules ?? !!opts.http)
+      ? new Scheduler({ engine, batches, clock: opts.clock ?? systemClock, log })
+      : undefined;
+  await scheduler?.start();
+  const webhooks = new Webhooks(engine);
+  await webhooks.load();
+  const runs = new Runs({ engine, batches, scheduler, log });
+  await runs.load();
 
   let server: http.Server | undefined;
   let hub: WsHub | undefined;
@@ -87,8 +118,16 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     const router = new Router().add(...executionRoutes(engine), {
       method: 'GET',
       pattern: '/api/openapi.json',
-      handler: () => ({ status: 200, body: openApiDocument(VERSION) }),
+      handler: () => ({ status: 200, body: openApiDocument(VERSION, automationPaths()) }),
     });
+    router.add(...webhookRoutes(engine, webhooks), ...runsRoutes(runs));
+    if (scheduler) {
+      router.add(...scheduleRoutes(scheduler));
+      const wsHub = hub;
+      scheduler.on('schedule', (event, schedule) =>
+        wsHub.publish('schedules', { type: 'schedule', event, schedule }),
+      );
+    }
     const started = await startHttpServer({ router, hub, token, port: opts.http.port, log });
     server = started.server;
     port = started.port;
@@ -98,12 +137,16 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   let stopping: Promise<void> | undefined;
   return {
     engine,
+    scheduler,
+    webhooks,
+    runs,
     url,
     token,
     port,
     dataDir,
     stop: () =>
       (stopping ??= (async () => {
+        scheduler?.stop();
         hub?.close();
         if (server) {
           server.closeAllConnections();

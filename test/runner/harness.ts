@@ -8,6 +8,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord } from '../../protocol';
 import { startRunner, type Runner } from '../../runner/src/runner';
+import type { Clock } from '../../runner/src/schedules/clock';
 
 export const FIXTURE_FLOWS = path.resolve(__dirname, '../fixtures/flows');
 
@@ -36,7 +37,7 @@ export function tempDir(prefix = 'flows-test-'): string {
 }
 
 export async function startTestRunner(
-  opts: { concurrency?: number; dataDir?: string; flowsDir?: string } = {},
+  opts: { concurrency?: number; dataDir?: string; flowsDir?: string; clock?: Clock } = {},
 ): Promise<TestRunner> {
   const dataDir = opts.dataDir ?? tempDir();
   const logs: string[] = [];
@@ -45,6 +46,7 @@ export async function startTestRunner(
     dataDir,
     concurrency: opts.concurrency ?? 4,
     http: { port: 0 },
+    clock: opts.clock,
     log: (m) => logs.push(m),
   });
   const messages: ServerMessage[] = [];
@@ -60,7 +62,7 @@ export async function startTestRunner(
     ws.once('open', resolve);
     ws.once('error', reject);
   });
-  ws.send(JSON.stringify({ type: 'subscribe', topics: ['executions', 'logs', 'messages'] }));
+  ws.send(JSON.stringify({ type: 'subscribe', topics: ['executions', 'logs', 'messages', 'schedules'] }));
   ws.send(JSON.stringify({ type: 'ping', id: 1 }));
 
   const waitFor = (pred: (m: ServerMessage) => boolean, what = 'event'): Promise<ServerMessage> =>

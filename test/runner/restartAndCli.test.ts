@@ -73,7 +73,8 @@ describe('runner: restart and CLI', function () {
 
     const t = await startTestRunner({ dataDir: data });
     try {
-      const ended = await Promise.all(queued.map((q) => t.waitForStatus(q.id, 'ENDED')));
+      // From the engine, not the WebSocket: they may end before the test's socket subscribes.
+      const ended = await Promise.all(queued.map((q) => t.runner.engine.waitForEnd(q.id)));
       assert.deepEqual(
         ended.map((r) => [r.status, r.output_value]),
         [

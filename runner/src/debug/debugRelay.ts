@@ -73,6 +73,8 @@ export class DebugRelay {
             session_id: session.id,
             execution: rec,
           });
+          // A flow that cannot be found is INVALID already: there is nothing to debug.
+          if (isEnded(rec.status)) this.close(session);
           // Registered before it starts, so its very first line can stop.
           if (this.engine.active.has(rec.id)) this.engine.start(rec.id);
           return;

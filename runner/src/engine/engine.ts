@@ -24,6 +24,7 @@ import type { Store, StoredExecution } from '../store/store';
 import type { PythonWorkers, WorkerExit } from '../workers/pythonWorkers';
 import { resolveConnector } from './connectors';
 import { resolveFlow } from './flowFiles';
+import { uuidv7 } from './ids';
 import { PriorityQueue } from './priorityQueue';
 import { handleWorkerCall } from './workerCalls';
 
@@ -102,7 +103,7 @@ export interface EngineEvents {
 const now = () => new Date().toISOString();
 
 export function publicRecord(r: StoredExecution): ExecutionRecord {
-  const { paused_from: _pausedFrom, ...rec } = r;
+  const { paused_from: _pausedFrom, virtual: _virtual, ...rec } = r;
   return rec;
 }
 
@@ -141,6 +142,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     let failed = 0;
     for (const rec of await this.store.listUnfinished()) {
       const a = this.track(rec);
+      if (rec.virtual) continue; // its owner (scheduler, batches) picks it up again
       const wasRunning =
         rec.status === 'RUNNING' ||
         rec.status === 'BLOCKED' ||
@@ -257,8 +259,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       >;
       const found = resolveConnector(this.opts.flowsDir, r.connector_name, r.connector_type, params);
       if (!found.ok) a.invalidReason = found.reason;
-      else
+      else {
+        // A named connector's type comes from .flows/config.json; the record shows it too.
+        r.connector_type = found.type;
         a.job = { ...base, kind: 'connection', connector_type: found.type, connector_params: found.params };
+      }
     }
   }
 
@@ -561,6 +566,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         const back = a.rec.paused_from === 'BLOCKED' ? 'BLOCKED' : 'RUNNING';
         if (back === 'RUNNING') this.takeSlot(a);
         this.update(a, { status: back, paused_from: null });
+      } else if (a.rec.virtual) {
+        this.update(a, { status: a.rec.paused_from ?? 'RUNNING', paused_from: null });
       } else if (a.rec.paused_from === 'CREATED') {
         this.update(a, { status: 'CREATED', paused_from: null });
       } else {
@@ -606,6 +613,129 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     await this.opts.workers.stop();
     await this.store.flush();
+  }
+
+  // ---- virtual executions and bulk children (schedules, the runs API) --------------------
+
+  /**
+   * Create an execution with no Python process: a schedule's SCHEDULE execution or an async
+   * run's parent. Cancel, pause and the tree treat it like any other, but it is never queued;
+   * its owner sets its status (`patch`) and ends it with `finish`. INVALID (not active) when
+   * its flow cannot be found.
+   */
+  createVirtual(spec: NewExecution, patch: Partial<StoredExecution>, parent?: Active): ExecutionRecord {
+    const created = this.create({ ...spec, start: false }, parent);
+    const a = this.active.get(created.id);
+    if (!a) return created;
+    a.job = undefined;
+    this.update(a, { ...patch, virtual: true });
+    return publicRecord(a.rec);
+  }
+
+  /**
+   * One QUEUED FLOW child of `parent` per input (INVALID where `invalid` names a reason), made
+   * in bulk for an async run of up to 100,000 inputs: the flow is looked up once, the rows go
+   * to the store in one bulk insert, and no event is emitted per child — 100,000 'created'
+   * events would swamp every WebSocket client. Subscribers see each child from its first
+   * 'updated' event, when it starts.
+   */
+  createChildren(
+    parent: Active,
+    spec: { flow_name: string; name?: string; priority?: number; max_runtime_minutes?: number },
+    inputs: readonly unknown[],
+    invalid?: (input: unknown, index: number) => string | undefined,
+  ): { ids: string[]; invalid: number } {
+    const found = resolveFlow(this.opts.flowsDir, spec.flow_name);
+    const ts = now();
+    const recs: StoredExecution[] = [];
+    const ids: string[] = [];
+    let invalidCount = 0;
+    let job: Active['job'];
+    for (let i = 0; i < inputs.length; i++) {
+      const reason = found.ok ? invalid?.(inputs[i], i) : found.reason;
+      const rec: StoredExecution = {
+        id: uuidv7(),
+        name: `${spec.name ?? spec.flow_name} [${i}]`,
+        type: 'FLOW',
+        // Tracked as CREATED (a new execution has no log lines to look up), then QUEUED below.
+        status: reason ? 'INVALID' : 'CREATED',
+        flow_name: spec.flow_name,
+        script: null,
+        connector_name: null,
+        connector_type: null,
+        input_value: inputs[i] ?? null,
+        output_value: null,
+        message: reason ?? null,
+        is_productive: parent.rec.is_productive,
+        priority: spec.priority ?? parent.rec.priority,
+        max_runtime_minutes: spec.max_runtime_minutes ?? 0,
+        parent_execution_id: parent.rec.id,
+        top_execution_id: parent.rec.top_execution_id,
+        schedule_id: parent.rec.schedule_id,
+        webhook_id: null,
+        scheduled_for: null,
+        created_at: ts,
+        started_at: null,
+        ended_at: reason ? ts : null,
+        updated_at: ts,
+        paused_from: null,
+      };
+      recs.push(rec);
+      ids.push(rec.id);
+      if (reason) {
+        invalidCount++;
+        continue;
+      }
+      const a = this.track(rec);
+      rec.status = 'QUEUED';
+      // Every child runs the same file: prepare the job once and copy it.
+      if (!job) {
+        this.prepareJob(a);
+        job = a.job;
+      } else a.job = { ...job, execution_id: rec.id };
+      this.queue.push(a);
+    }
+    this.store.insertExecutions(recs);
+    this.pump();
+    return { ids, invalid: invalidCount };
+  }
+
+  /**
+   * Bring back executions that ended STOPPED (resuming a stopped run): each is queued again
+   * with its input, a virtual one becomes active in `virtualStatus`. As with createChildren,
+   * only virtual ones are announced.
+   */
+  reopen(stored: readonly StoredExecution[], virtualStatus: ExecutionStatus): number {
+    let n = 0;
+    for (const s of stored) {
+      if (s.status !== 'STOPPED' || this.active.has(s.id)) continue;
+      const rec: StoredExecution = {
+        ...s,
+        // Not CREATED: track() must look up its log, which goes on after the earlier lines.
+        status: 'QUEUED',
+        message: null,
+        output_value: null,
+        started_at: null,
+        ended_at: null,
+        paused_from: null,
+        updated_at: now(),
+      };
+      const a = this.track(rec);
+      n++;
+      if (rec.virtual) {
+        this.update(a, { status: virtualStatus });
+        continue;
+      }
+      this.prepareJob(a);
+      if (a.invalidReason) {
+        this.finish(a, 'INVALID', { message: a.invalidReason });
+        continue;
+      }
+      this.store.putExecution(rec);
+      this.queue.push(a);
+    }
+    this.pump();
+    return n;
   }
 
   /** Helper for REST: create from an API body. */

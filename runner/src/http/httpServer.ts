@@ -72,14 +72,24 @@ export async function startHttpServer(
   let port = 0;
   const server = http.createServer(async (req, res) => {
     try {
-      const refusal = refuse(req, opts.token, port, false);
+      const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+      let matched: ReturnType<Router['match']> | undefined;
+      let unmatched: unknown;
+      try {
+        matched = opts.router.match(req.method ?? 'GET', url.pathname);
+      } catch (err) {
+        unmatched = err;
+      }
+      // Authentication comes before "no such endpoint", so a caller without the token learns
+      // nothing about the routes.
+      const refusal = refuse(req, opts.token, port, false, matched?.route.auth !== 'handler');
       if (refusal)
         throw new HttpError(refusal.status, {
           error: refusal.status === 401 ? 'unauthorized' : 'forbidden',
           message: refusal.message,
         });
-      const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
-      const { route, params } = opts.router.match(req.method ?? 'GET', url.pathname);
+      if (!matched) throw unmatched;
+      const { route, params } = matched;
       const rawBody = await readBody(req, route.maxBody ?? DEFAULT_MAX_BODY);
       let body: unknown;
       if (!route.rawBody && rawBody.length > 0) {

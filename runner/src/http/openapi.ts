@@ -25,7 +25,7 @@ const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): object => {
   return z.toJSONSchema(s, { target: 'openapi-3.0', io, unrepresentable: 'any' });
 };
 
-function queryParameters(s: z.ZodObject) {
+export function queryParameters(s: z.ZodObject) {
   const json = schema(s, 'input') as { properties?: Record<string, object> };
   return Object.entries(json.properties ?? {}).map(([name, prop]) => ({
     name,
@@ -35,18 +35,19 @@ function queryParameters(s: z.ZodObject) {
   }));
 }
 
-const json = (s: z.ZodType, io: 'input' | 'output' = 'output') => ({
+export const json = (s: z.ZodType, io: 'input' | 'output' = 'output') => ({
   'application/json': { schema: schema(s, io) },
 });
-const ok = (description: string, s: z.ZodType) => ({ description, content: json(s) });
-const errors = {
+export const ok = (description: string, s: z.ZodType) => ({ description, content: json(s) });
+export const errors = {
   '400': { description: 'invalid request; `issues` names each rejected field', content: json(ErrorBody) },
   '401': { description: 'missing or wrong token', content: json(ErrorBody) },
   '404': { description: 'not found', content: json(ErrorBody) },
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
-export function openApiDocument(version: string): object {
+/** `extraPaths`: the paths of modules with their own routes (schedules, webhooks, runs). */
+export function openApiDocument(version: string, extraPaths: Record<string, object> = {}): object {
   const op = (action: string) => ({
     post: {
       summary: `${action[0].toUpperCase()}${action.slice(1)} an execution (and its children)`,
@@ -116,6 +117,7 @@ export function openApiDocument(version: string): object {
           responses: { '200': ok('the answered message', MessageRecord), ...errors },
         },
       },
+      ...extraPaths,
     },
   };
 }

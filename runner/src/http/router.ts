@@ -32,6 +32,11 @@ export interface Route {
   maxBody?: number;
   /** Skip JSON parsing (the handler reads rawBody). */
   rawBody?: boolean;
+  /**
+   * 'handler': no bearer token needed — the handler authenticates the caller itself (a
+   * webhook's key). The Host and Origin checks still apply.
+   */
+  auth?: 'token' | 'handler';
 }
 
 interface Compiled extends Route {

@@ -22,6 +22,7 @@ export function refuse(
   token: string,
   port: number,
   allowQueryToken: boolean,
+  requireToken = true,
 ): Refusal | undefined {
   const host = (req.headers.host ?? '').toLowerCase();
   const allowedHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
@@ -32,6 +33,7 @@ export function refuse(
   if (origin !== undefined) {
     return { status: 403, message: `requests from browser pages (Origin: ${origin}) are not accepted` };
   }
+  if (!requireToken) return undefined;
   const auth = req.headers.authorization ?? '';
   let given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
   if (!given && allowQueryToken) {

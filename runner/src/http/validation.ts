@@ -28,3 +28,14 @@ export function validate<S extends z.ZodType>(
     issues,
   });
 }
+
+/** A refusal from a service: 400s name the field (as a rejected body does), others are plain. */
+export function fieldError(status: number, message: string, field?: string): HttpError {
+  const error = status === 400 ? 'invalid_request' : status === 404 ? 'not_found' : 'conflict';
+  if (!field) return new HttpError(status, { error, message });
+  return new HttpError(status, {
+    error,
+    message: `${field}: ${message}`,
+    issues: [{ path: field, message }],
+  });
+}

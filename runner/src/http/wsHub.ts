@@ -22,7 +22,7 @@ export class WsHub {
   private readonly clients = new Set<Client>();
 
   constructor(
-    engine: Engine,
+    private readonly engine: Engine,
     private readonly version: string,
     private readonly debug?: DebugRelay,
   ) {
@@ -73,7 +73,12 @@ export class WsHub {
         this.send(client, { type: 'error', message: 'debugging is not available on this runner' });
       }
     });
-    this.send(client, { type: 'hello', version: this.version, pid: process.pid });
+    this.send(client, {
+      type: 'hello',
+      version: this.version,
+      pid: process.pid,
+      flows_dir: this.engine.opts.flowsDir,
+    });
   }
 
   private send(client: Client, msg: ServerMessage): void {
@@ -98,6 +103,11 @@ export class WsHub {
       }
       c.ws.send((text ??= JSON.stringify(msg)));
     }
+  }
+
+  /** Send an event of `topic` to the clients subscribed to it (schedules, from the scheduler). */
+  publish(topic: string, msg: ServerMessage): void {
+    this.broadcast(topic, msg);
   }
 
   close(): void {

@@ -61,4 +61,34 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX messages_execution ON messages(execution_id);
   `,
+  // 2: schedules, webhooks and runs (issue 6). `virtual` marks executions without a Python
+  // process of their own (a schedule's SCHEDULE execution, an async run's parent). Children are
+  // counted per status (run progress), so (parent, status) replaces the parent index.
+  `
+  ALTER TABLE executions ADD COLUMN virtual INTEGER NOT NULL DEFAULT 0;
+  DROP INDEX executions_parent;
+  CREATE INDEX executions_parent_status ON executions(parent_execution_id, status);
+  CREATE INDEX executions_schedule ON executions(schedule_id);
+  CREATE TABLE schedules (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    inputs TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    action_name TEXT NOT NULL,
+    execution_mode TEXT NOT NULL,
+    inputs_count INTEGER NOT NULL,
+    schedule_id TEXT,
+    callback TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX runs_action ON runs(action_name);
+  `,
 ];

@@ -13,12 +13,21 @@ import path from 'node:path';
 import {
   ENDED_STATUSES,
   type ExecutionRecord,
+  type ExecutionStatus,
   type ListExecutionsQuery,
+  type ListRunsQuery,
   type LogLine,
   type MessageRecord,
 } from '../../../protocol';
 import { MIGRATIONS } from './migrations';
-import type { Store, StoredExecution } from './store';
+import type {
+  RunWithExecution,
+  Store,
+  StoredExecution,
+  StoredRun,
+  StoredSchedule,
+  StoredWebhook,
+} from './store';
 
 type Row = Record<string, string | number | null | bigint | Uint8Array>;
 
@@ -47,7 +56,11 @@ const EXECUTION_COLUMNS = [
   'ended_at',
   'updated_at',
   'paused_from',
+  'virtual',
 ] as const;
+
+/** Rows per statement of a bulk insert: one call binds 100 rows, which is what makes it fast. */
+const BULK_ROWS = 100;
 
 const ENDED_SQL = [...ENDED_STATUSES].map((s) => `'${s}'`).join(',');
 
@@ -60,7 +73,17 @@ function executionToRow(r: StoredExecution): Row {
     ':input_value': toJson(r.input_value),
     ':output_value': toJson(r.output_value),
     ':is_productive': r.is_productive ? 1 : 0,
+    ':virtual': r.virtual ? 1 : 0,
   };
+}
+
+/** The same values as executionToRow, in EXECUTION_COLUMNS order, for positional binding. */
+function executionValues(r: StoredExecution, out: Row[keyof Row][]): void {
+  for (const c of EXECUTION_COLUMNS) {
+    if (c === 'input_value' || c === 'output_value') out.push(toJson(r[c]));
+    else if (c === 'is_productive' || c === 'virtual') out.push(r[c] ? 1 : 0);
+    else out.push((r[c] as string | number | null | undefined) ?? null);
+  }
 }
 
 function rowToExecution(row: Row): StoredExecution {
@@ -70,8 +93,26 @@ function rowToExecution(row: Row): StoredExecution {
   r.is_productive = row.is_productive === 1;
   r.priority = Number(row.priority);
   r.max_runtime_minutes = Number(row.max_runtime_minutes);
+  if (row.virtual === 1) r.virtual = true;
+  else delete r.virtual;
   return r as unknown as StoredExecution;
 }
+
+function rowToRun(row: Row): StoredRun {
+  return {
+    id: String(row.id),
+    action_name: String(row.run_action_name),
+    execution_mode: String(row.run_execution_mode) as StoredRun['execution_mode'],
+    inputs_count: Number(row.run_inputs_count),
+    schedule_id: (row.run_schedule_id as string | null) ?? null,
+    callback: (row.run_callback as string | null) ?? null,
+    created_at: String(row.run_created_at),
+  };
+}
+
+const RUN_SELECT = `SELECT e.*, r.action_name AS run_action_name, r.execution_mode AS run_execution_mode,
+  r.inputs_count AS run_inputs_count, r.schedule_id AS run_schedule_id, r.callback AS run_callback,
+  r.created_at AS run_created_at FROM runs r JOIN executions e ON e.id = r.id`;
 
 function rowToMessage(row: Row): MessageRecord {
   return {
@@ -92,6 +133,13 @@ export class SqliteStore implements Store {
   private pendingLogs: LogLine[] = [];
   private pendingSettings = new Map<string, unknown>();
   private pendingMessages = new Map<string, MessageRecord>();
+  private pendingInserts: StoredExecution[] = [];
+  /** Schedules as JSON without their inputs (which change rarely and can be large); null = delete. */
+  private pendingSchedules = new Map<string, { data: string; created_at: string } | null>();
+  private pendingScheduleInputs = new Map<string, string | null>();
+  private pendingWebhooks = new Map<string, StoredWebhook | null>();
+  private pendingRuns = new Map<string, StoredRun>();
+  private bulkInsert?: Statement;
   private flushScheduled = false;
   private closed = false;
   private readonly upsertExecution: Statement;
@@ -163,6 +211,100 @@ export class SqliteStore implements Store {
     this.schedule();
   }
 
+  insertExecutions(recs: StoredExecution[]): void {
+    if (recs.length === 0) return;
+    this.pendingInserts.push(...recs);
+    this.schedule();
+  }
+
+  putSchedule(schedule: StoredSchedule): void {
+    const { inputs: _inputs, ...data } = schedule;
+    this.pendingSchedules.set(schedule.id, { data: JSON.stringify(data), created_at: schedule.created_at });
+    this.schedule();
+  }
+
+  putScheduleInputs(id: string, inputs: unknown[] | null): void {
+    this.pendingScheduleInputs.set(id, inputs ? JSON.stringify(inputs) : null);
+    this.schedule();
+  }
+
+  deleteSchedule(id: string): void {
+    this.pendingSchedules.set(id, null);
+    this.pendingScheduleInputs.delete(id);
+    this.schedule();
+  }
+
+  putWebhook(webhook: StoredWebhook): void {
+    this.pendingWebhooks.set(webhook.id, { ...webhook });
+    this.schedule();
+  }
+
+  deleteWebhook(id: string): void {
+    this.pendingWebhooks.set(id, null);
+    this.schedule();
+  }
+
+  putRun(run: StoredRun): void {
+    this.pendingRuns.set(run.id, { ...run });
+    this.schedule();
+  }
+
+  /**
+   * New executions first (later upserts of the same rows must find them), BULK_ROWS per
+   * statement. Their ids are time-ordered, so the id index is appended to, not scattered over.
+   */
+  private writeInserts(recs: StoredExecution[]): void {
+    let i = 0;
+    if (recs.length >= BULK_ROWS) {
+      if (!this.bulkInsert) {
+        const one = `(${EXECUTION_COLUMNS.map(() => '?').join(', ')})`;
+        this.bulkInsert = this.db.prepare(
+          `INSERT INTO executions (${EXECUTION_COLUMNS.join(', ')}) VALUES ${Array(BULK_ROWS).fill(one).join(', ')}`,
+        );
+      }
+      const values: Row[keyof Row][] = [];
+      for (; i + BULK_ROWS <= recs.length; i += BULK_ROWS) {
+        values.length = 0;
+        for (let j = i; j < i + BULK_ROWS; j++) executionValues(recs[j], values);
+        this.bulkInsert.run(values);
+      }
+    }
+    for (; i < recs.length; i++) this.upsertExecution.run(executionToRow(recs[i]));
+  }
+
+  private writeDocuments(): void {
+    for (const [id, s] of this.pendingSchedules) {
+      if (!s) this.db.run('DELETE FROM schedules WHERE id = ?', id);
+      else
+        this.db.run(
+          'INSERT INTO schedules (id, data, created_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data',
+          [id, s.data, s.created_at],
+        );
+    }
+    for (const [id, inputs] of this.pendingScheduleInputs) {
+      this.db.run('UPDATE schedules SET inputs = ? WHERE id = ?', [inputs, id]);
+    }
+    for (const [id, w] of this.pendingWebhooks) {
+      if (!w) this.db.run('DELETE FROM webhooks WHERE id = ?', id);
+      else
+        this.db.run('INSERT OR REPLACE INTO webhooks (id, data, created_at) VALUES (?, ?, ?)', [
+          id,
+          JSON.stringify(w),
+          w.created_at,
+        ]);
+    }
+    for (const r of this.pendingRuns.values()) {
+      this.db.run(
+        'INSERT OR REPLACE INTO runs (id, action_name, execution_mode, inputs_count, schedule_id, callback, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [r.id, r.action_name, r.execution_mode, r.inputs_count, r.schedule_id, r.callback, r.created_at],
+      );
+    }
+    this.pendingSchedules.clear();
+    this.pendingScheduleInputs.clear();
+    this.pendingWebhooks.clear();
+    this.pendingRuns.clear();
+  }
+
   /** One transaction for everything queued since the last flush. */
   private flushSync(): void {
     this.flushScheduled = false;
@@ -171,10 +313,17 @@ export class SqliteStore implements Store {
       this.pendingExecutions.size === 0 &&
       this.pendingLogs.length === 0 &&
       this.pendingSettings.size === 0 &&
-      this.pendingMessages.size === 0
+      this.pendingMessages.size === 0 &&
+      this.pendingInserts.length === 0 &&
+      this.pendingSchedules.size === 0 &&
+      this.pendingScheduleInputs.size === 0 &&
+      this.pendingWebhooks.size === 0 &&
+      this.pendingRuns.size === 0
     ) {
       return;
     }
+    const inserts = this.pendingInserts;
+    this.pendingInserts = [];
     const executions = [...this.pendingExecutions.values()];
     const logs = this.pendingLogs;
     const settings = [...this.pendingSettings];
@@ -186,6 +335,7 @@ export class SqliteStore implements Store {
     const now = new Date().toISOString();
     this.db.exec('BEGIN');
     try {
+      this.writeInserts(inserts);
       for (const e of executions) this.upsertExecution.run(executionToRow(e));
       for (const l of logs) this.insertLog.run([l.execution_id, l.seq, l.ts, l.stream, l.text]);
       for (const [name, value] of settings) {
@@ -209,6 +359,7 @@ export class SqliteStore implements Store {
           ],
         );
       }
+      this.writeDocuments();
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -223,6 +374,7 @@ export class SqliteStore implements Store {
   async getExecution(id: string): Promise<StoredExecution | undefined> {
     const pending = this.pendingExecutions.get(id);
     if (pending) return { ...pending };
+    if (this.pendingInserts.length) this.flushSync();
     const row = this.db.get('SELECT * FROM executions WHERE id = ?', id) as Row | null;
     return row ? rowToExecution(row) : undefined;
   }
@@ -347,12 +499,88 @@ export class SqliteStore implements Store {
     return rows.map(rowToMessage);
   }
 
+  async countChildren(parentId: string): Promise<Partial<Record<ExecutionStatus, number>>> {
+    this.flushSync();
+    const rows = this.db.all(
+      'SELECT status, COUNT(*) AS n FROM executions WHERE parent_execution_id = ? GROUP BY status',
+      parentId,
+    ) as Row[];
+    return Object.fromEntries(rows.map((r) => [String(r.status), Number(r.n)]));
+  }
+
+  async listChildren(
+    parentId: string,
+    statuses: readonly ExecutionStatus[],
+    limit = -1,
+  ): Promise<StoredExecution[]> {
+    this.flushSync();
+    if (statuses.length === 0) return [];
+    const rows = this.db.all(
+      `SELECT * FROM executions WHERE parent_execution_id = ? AND status IN (${statuses.map(() => '?').join(',')}) ORDER BY seq LIMIT ?`,
+      [parentId, ...statuses, limit],
+    ) as Row[];
+    return rows.map(rowToExecution);
+  }
+
+  async listSchedules(): Promise<StoredSchedule[]> {
+    this.flushSync();
+    const rows = this.db.all('SELECT data, inputs FROM schedules ORDER BY created_at') as Row[];
+    return rows.map((r) => ({
+      ...(fromJson(r.data) as StoredSchedule),
+      inputs: fromJson(r.inputs) as unknown[] | null,
+    }));
+  }
+
+  async listWebhooks(): Promise<StoredWebhook[]> {
+    this.flushSync();
+    const rows = this.db.all('SELECT data FROM webhooks ORDER BY created_at') as Row[];
+    return rows.map((r) => fromJson(r.data) as StoredWebhook);
+  }
+
+  async getRun(id: string): Promise<RunWithExecution | undefined> {
+    this.flushSync();
+    const row = this.db.get(`${RUN_SELECT} WHERE r.id = ?`, id) as Row | null;
+    return row ? { run: rowToRun(row), execution: rowToExecution(row) } : undefined;
+  }
+
+  async listRuns(q: ListRunsQuery): Promise<{ items: RunWithExecution[]; total: number }> {
+    this.flushSync();
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const inList = (col: string, values: readonly string[]) => {
+      where.push(`${col} IN (${values.map(() => '?').join(',')})`);
+      args.push(...values);
+    };
+    if (q.status?.length) inList('e.status', q.status);
+    if (q.execution_mode?.length) inList('r.execution_mode', q.execution_mode);
+    if (q.action_name !== undefined) inList('r.action_name', [q.action_name]);
+    if (q.uid !== undefined) inList('r.id', [q.uid]);
+    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const desc = q.sort.startsWith('-');
+    const field = desc ? q.sort.slice(1) : q.sort;
+    const dir = desc ? 'DESC' : 'ASC';
+    const total = Number(
+      (
+        this.db.get(
+          `SELECT COUNT(*) AS n FROM runs r JOIN executions e ON e.id = r.id ${whereSql}`,
+          args,
+        ) as Row
+      ).n,
+    );
+    const rows = this.db.all(
+      `${RUN_SELECT} ${whereSql} ORDER BY e.${field} ${dir}, e.seq ${dir} LIMIT ? OFFSET ?`,
+      [...args, q.limit, q.offset],
+    ) as Row[];
+    return { items: rows.map((row) => ({ run: rowToRun(row), execution: rowToExecution(row) })), total };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.flushSync();
     this.closed = true;
     this.upsertExecution.finalize();
     this.insertLog.finalize();
+    this.bulkInsert?.finalize();
     this.db.close();
   }
 }

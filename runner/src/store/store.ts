@@ -3,12 +3,49 @@
  * teams). Writes are fire-and-forget and may be grouped into one transaction by the backend;
  * reads see every write made before them. Reads are async so a networked backend fits.
  */
-import type { ExecutionRecord, ListExecutionsQuery, LogLine, MessageRecord } from '../../../protocol';
+import type {
+  ExecutionMode,
+  ExecutionRecord,
+  ExecutionStatus,
+  ListExecutionsQuery,
+  ListRunsQuery,
+  LogLine,
+  MessageRecord,
+  ScheduleRecord,
+  WebhookRecord,
+} from '../../../protocol';
 
 /** The record plus what only the runner needs to carry across a restart. */
 export interface StoredExecution extends ExecutionRecord {
   /** Status to go back to when a user-paused execution is resumed. */
   paused_from: ExecutionRecord['status'] | null;
+  /** Has no Python process of its own (a SCHEDULE execution, an async run's parent). */
+  virtual?: boolean;
+}
+
+export interface StoredSchedule extends ScheduleRecord {
+  /** kind=interval: firings fall on anchor + k × interval (the anchor is when it was enabled). */
+  anchor_at: string | null;
+  /** Every firing is an async run over these inputs (instead of one run of input_value). */
+  inputs: unknown[] | null;
+}
+
+export type StoredWebhook = WebhookRecord;
+
+/** What the runs API adds to the run's top execution (whose id is the run's uid). */
+export interface StoredRun {
+  id: string;
+  action_name: string;
+  execution_mode: ExecutionMode;
+  inputs_count: number;
+  schedule_id: string | null;
+  callback: string | null;
+  created_at: string;
+}
+
+export interface RunWithExecution {
+  run: StoredRun;
+  execution: StoredExecution;
 }
 
 export interface Store {
@@ -32,6 +69,34 @@ export interface Store {
   putMessage(msg: MessageRecord): void;
   getMessage(id: string): Promise<MessageRecord | undefined>;
   listMessages(opts: { open?: boolean; execution_id?: string }): Promise<MessageRecord[]>;
+
+  /**
+   * Insert many new executions at once (an async run's inputs): written with the next flush,
+   * much faster than as many putExecution calls. The store may read the records until then.
+   */
+  insertExecutions(recs: StoredExecution[]): void;
+  /** How many children an execution has, per status. */
+  countChildren(parentId: string): Promise<Partial<Record<ExecutionStatus, number>>>;
+  /** Children of an execution in these statuses, oldest first. */
+  listChildren(
+    parentId: string,
+    statuses: readonly ExecutionStatus[],
+    limit?: number,
+  ): Promise<StoredExecution[]>;
+
+  /** Everything but `inputs`, which putScheduleInputs writes (it may be large and rarely changes). */
+  putSchedule(schedule: StoredSchedule): void;
+  putScheduleInputs(id: string, inputs: unknown[] | null): void;
+  deleteSchedule(id: string): void;
+  listSchedules(): Promise<StoredSchedule[]>;
+
+  putWebhook(webhook: StoredWebhook): void;
+  deleteWebhook(id: string): void;
+  listWebhooks(): Promise<StoredWebhook[]>;
+
+  putRun(run: StoredRun): void;
+  getRun(id: string): Promise<RunWithExecution | undefined>;
+  listRuns(q: ListRunsQuery): Promise<{ items: RunWithExecution[]; total: number }>;
 
   /** Write everything queued so far; resolves when it is durable. */
   flush(): Promise<void>;

@@ -48,12 +48,17 @@ export interface PythonWorkersEvents {
   exit: [executionId: string, exit: WorkerExit];
 }
 
+/** How long a worker whose process is gone may still take to connect (see gone()). */
+const CONNECT_GRACE_MS = 1000;
+
 const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(os.constants.signals).map(([name, num]) => [num, name]),
 );
 
 export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   private readonly workers = new Map<string, Worker>();
+  /** Accepted sockets that have not said hello yet. */
+  private readonly unidentified = new Set<net.Socket>();
   private readonly secret = crypto.randomBytes(16).toString('hex');
   private server?: net.Server;
   private address = '';
@@ -105,6 +110,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     let worker: Worker | undefined;
+    this.unidentified.add(socket);
     readJsonLines(
       socket,
       (raw) => {
@@ -121,6 +127,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
             socket.destroy();
             return;
           }
+          this.unidentified.delete(socket);
           worker = this.workers.get(msg.execution_id)!;
           worker.socket = worker.socket ?? socket;
           worker.pid = worker.pid ?? msg.pid;
@@ -137,6 +144,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     );
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      this.unidentified.delete(socket);
       if (!worker) return;
       worker.socketGone = true;
       // The process's exit status comes from the fork server; if that never arrives (fork
@@ -256,9 +264,30 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     if (what.processGone) w.processGone = true;
     if (what.socketGone) w.socketGone = true;
     if (what.exit) w.exit = what.exit;
-    // A worker that exits before connecting has no socket to wait for.
-    if (w.processGone && !w.socket) w.socketGone = true;
+    // A worker that exits before connecting has no socket to wait for. But a fast one may have
+    // connected, written everything and exited while the fork server's news of its exit
+    // overtook the connection: give the connection a moment to be accepted first.
+    if (w.processGone && !w.socket && !w.socketGone) {
+      w.fallbackTimer ??= setTimeout(() => this.noConnection(w, 10), CONNECT_GRACE_MS);
+      return;
+    }
     this.maybeExit(w);
+  }
+
+  /**
+   * The grace for `w` to connect is over. After a busy stretch the timer runs before pending
+   * connections are accepted, so look once more after the next poll phase, and wait longer
+   * while sockets that have not said hello yet (one may be `w`'s) are open.
+   */
+  private noConnection(w: Worker, retries: number): void {
+    setImmediate(() => {
+      if (w.socket || w.socketGone) return;
+      if (this.unidentified.size > 0 && retries > 0) {
+        w.fallbackTimer = setTimeout(() => this.noConnection(w, retries - 1), CONNECT_GRACE_MS);
+        return;
+      }
+      this.gone(w, { socketGone: true });
+    });
   }
 
   /** Report the end once both the process and its socket are gone, so no message is lost. */

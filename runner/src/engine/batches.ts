@@ -1,0 +1,200 @@
+/**
+ * Async runs: a virtual parent execution (no Python process) with one FLOW child per input.
+ *
+ * While the children work, the parent's status follows them: QUEUED until the first starts,
+ * RUNNING while any runs, BLOCKED while none runs but some have not ended (they wait on a form,
+ * a sleep or a free slot). When the last one has ended the parent ends SUCCEEDED (all
+ * succeeded), PARTIAL_SUCCEEDED (some did), INVALID (every input was invalid) or FAILED.
+ * A user can pause or cancel the parent like any execution; the engine cascades that.
+ *
+ * Everything here is O(1) per child event: 100,000 children must not cost 100,000² anything.
+ */
+import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../../../protocol';
+import { publicRecord, type Active, type Engine } from './engine';
+
+interface Batch {
+  id: string;
+  /** Children that have not ended. */
+  pending: number;
+  /** Ended children per status. */
+  ended: Partial<Record<ExecutionStatus, number>>;
+  running: Set<string>;
+  started: boolean;
+  dirty: boolean;
+}
+
+export interface BatchSpec {
+  flow_name: string;
+  name?: string;
+  is_productive?: boolean;
+  priority?: number;
+  max_runtime_minutes?: number;
+  schedule_id?: string | null;
+}
+
+/** Why an input cannot run: the flow's keyword inputs must be a JSON object. */
+export function invalidInput(input: unknown, index: number): string | undefined {
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) return undefined;
+  const got = input === null ? 'null' : Array.isArray(input) ? 'an array' : `a ${typeof input}`;
+  return `input ${index} must be a JSON object of the flow's inputs, not ${got}`;
+}
+
+const now = () => new Date().toISOString();
+
+export class Batches {
+  private readonly batches = new Map<string, Batch>();
+
+  constructor(private readonly engine: Engine) {
+    engine.on('execution', (_event, rec) => this.onChange(rec));
+    engine.on('ended', (rec) => this.onEnded(rec));
+  }
+
+  /**
+   * Start an async run of `spec.flow_name` over `inputs`, below `parent` when given (a
+   * schedule's firing). Answers the parent record: INVALID when the flow cannot be found.
+   */
+  start(spec: BatchSpec, inputs: readonly unknown[], parent?: Active): ExecutionRecord {
+    const created = this.engine.createVirtual(
+      {
+        type: 'FLOW',
+        flow_name: spec.flow_name,
+        name: spec.name,
+        input_value: null,
+        is_productive: spec.is_productive,
+        priority: spec.priority,
+        max_runtime_minutes: spec.max_runtime_minutes,
+        schedule_id: spec.schedule_id,
+      },
+      { status: 'QUEUED', message: `${inputs.length} input${inputs.length === 1 ? '' : 's'}` },
+      parent,
+    );
+    const a = this.engine.active.get(created.id);
+    if (!a) return created;
+    // Registered first: children that start at once (inside createChildren) are seen.
+    const b: Batch = {
+      id: a.rec.id,
+      pending: inputs.length,
+      ended: {},
+      running: new Set(),
+      started: false,
+      dirty: false,
+    };
+    this.batches.set(b.id, b);
+    const { invalid } = this.engine.createChildren(
+      a,
+      {
+        flow_name: spec.flow_name,
+        name: spec.name,
+        priority: spec.priority,
+        max_runtime_minutes: spec.max_runtime_minutes,
+      },
+      inputs,
+      invalidInput,
+    );
+    b.pending -= invalid;
+    if (invalid) b.ended.INVALID = invalid;
+    if (b.pending === 0) this.settle(b);
+    else this.touch(b);
+    return publicRecord(a.rec);
+  }
+
+  /**
+   * Take up a batch again from the store: after a restart (restore keeps virtual parents
+   * active) or when a stopped run is resumed (its stopped children were reopened).
+   */
+  async attach(id: string): Promise<void> {
+    if (!this.engine.active.get(id)?.rec.virtual) return;
+    const counts = await this.engine.store.countChildren(id);
+    const b: Batch = { id, pending: 0, ended: {}, running: new Set(), started: false, dirty: false };
+    for (const [status, n] of Object.entries(counts) as Array<[ExecutionStatus, number]>) {
+      if (isEnded(status)) b.ended[status] = n;
+      else b.pending += n;
+      if (status !== 'QUEUED' && status !== 'CREATED') b.started = true;
+    }
+    // Rare (restart, resume), so a pass over the active executions is fine.
+    for (const c of this.engine.active.values()) {
+      if (c.rec.parent_execution_id === id && c.rec.status === 'RUNNING') b.running.add(c.rec.id);
+    }
+    this.batches.set(id, b);
+    if (b.pending === 0) this.settle(b);
+    else this.touch(b);
+  }
+
+  /** After a restart: every active virtual execution that is not a schedule's is a batch. */
+  async restore(): Promise<void> {
+    for (const a of [...this.engine.active.values()]) {
+      if (a.rec.virtual && a.rec.type !== 'SCHEDULE') await this.attach(a.rec.id);
+    }
+  }
+
+  isBatch(id: string): boolean {
+    return this.batches.has(id);
+  }
+
+  private onChange(rec: ExecutionRecord): void {
+    const b = rec.parent_execution_id ? this.batches.get(rec.parent_execution_id) : undefined;
+    if (!b) return;
+    if (rec.status === 'RUNNING') {
+      b.running.add(rec.id);
+      b.started = true;
+    } else b.running.delete(rec.id);
+    this.touch(b);
+  }
+
+  private onEnded(rec: ExecutionRecord): void {
+    if (this.batches.has(rec.id)) {
+      this.batches.delete(rec.id); // the parent itself ended (cancelled, or settled)
+      return;
+    }
+    const b = rec.parent_execution_id ? this.batches.get(rec.parent_execution_id) : undefined;
+    if (!b) return;
+    b.pending--;
+    b.ended[rec.status] = (b.ended[rec.status] ?? 0) + 1;
+    b.running.delete(rec.id);
+    if (b.pending <= 0) this.settle(b);
+    else this.touch(b);
+  }
+
+  /**
+   * Recompute the parent's status once per event-loop turn: a child ending and the next one
+   * starting happen in the same turn, and must not show as RUNNING → BLOCKED → RUNNING.
+   */
+  private touch(b: Batch): void {
+    if (b.dirty) return;
+    b.dirty = true;
+    setImmediate(() => {
+      b.dirty = false;
+      const a = this.engine.active.get(b.id);
+      if (!a || a.rec.status === 'PAUSED' || this.batches.get(b.id) !== b || b.pending <= 0) return;
+      const status: ExecutionStatus = b.running.size > 0 ? 'RUNNING' : b.started ? 'BLOCKED' : 'QUEUED';
+      if (status === a.rec.status) return;
+      this.engine.update(a, { status, started_at: a.rec.started_at ?? (b.started ? now() : null) });
+    });
+  }
+
+  /**
+   * End the parent from its children's outcomes. Deferred a turn, so that cancelling the
+   * parent (which stops its children first) ends it STOPPED, not FAILED.
+   */
+  private settle(b: Batch): void {
+    setImmediate(() => {
+      const a = this.engine.active.get(b.id);
+      if (!a || this.batches.get(b.id) !== b || b.pending > 0) return;
+      const total = Object.values(b.ended).reduce((s, n) => s + (n ?? 0), 0);
+      const ok = b.ended.SUCCEEDED ?? 0;
+      const status: ExecutionStatus =
+        ok === total
+          ? 'SUCCEEDED'
+          : ok > 0
+            ? 'PARTIAL_SUCCEEDED'
+            : b.ended.INVALID === total
+              ? 'INVALID'
+              : 'FAILED';
+      const others = (Object.entries(b.ended) as Array<[ExecutionStatus, number]>)
+        .filter(([s, n]) => s !== 'SUCCEEDED' && n > 0)
+        .map(([s, n]) => `${n} ${s}`);
+      const message = `${ok} of ${total} input${total === 1 ? '' : 's'} succeeded${others.length ? `; ${others.join(', ')}` : ''}`;
+      this.engine.finish(a, status, { message });
+    });
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The runs API of seed 004 under /v1: `POST /v1/actions/<action>/run/{live,async,schedule}`
+ * (an action is a flow; its name may contain `/`), `GET /v1/runs`, `GET /v1/runs/<uid>` and
+ * `POST /v1/runs/<uid>/{resume,pause,stop}`.
+ */
+import { AsyncRunBody, ListRunsQuery, LiveRunBody, ScheduleRunBody } from '../../../protocol';
+import { RunsError, type Runs } from '../runs/runs';
+import { ScheduleError } from '../schedules/scheduler';
+import type { Route } from './router';
+import { HttpError, fieldError, validate } from './validation';
+
+/** 100,000 inputs of a few hundred bytes each. */
+const ASYNC_MAX_BODY = 64 * 1024 * 1024;
+
+async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RunsError) throw fieldError(err.status, err.message);
+    if (err instanceof ScheduleError) throw fieldError(err.status, err.message, err.field);
+    throw err;
+  }
+}
+
+export function runsRoutes(runs: Runs): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: '/v1/actions/*',
+      maxBody: ASYNC_MAX_BODY,
+      handler: async ({ params, body }) => {
+        const m = /^(.+)\/run\/(live|async|schedule)$/.exec(params.rest ?? '');
+        if (!m) {
+          throw new HttpError(404, {
+            error: 'not_found',
+            message: 'use /v1/actions/<action>/run/live, /run/async or /run/schedule',
+          });
+        }
+        const [, action, mode] = m;
+        if (mode === 'live') {
+          return {
+            status: 200,
+            body: await wrap(() => runs.live(action, validate(LiveRunBody, body ?? {}, 'body'))),
+          };
+        }
+        if (mode === 'async') {
+          return {
+            status: 202,
+            body: await wrap(() => runs.async(action, validate(AsyncRunBody, body, 'body'))),
+          };
+        }
+        return {
+          status: 201,
+          body: await wrap(() => runs.schedule(action, validate(ScheduleRunBody, body, 'body'))),
+        };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/runs',
+      handler: async ({ query }) => ({
+        status: 200,
+        body: await runs.list(validate(ListRunsQuery, query, 'query')),
+      }),
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/runs/:uid',
+      handler: async ({ params }) => ({ status: 200, body: await wrap(() => runs.get(params.uid)) }),
+    },
+    ...(['resume', 'pause', 'stop'] as const).map((op): Route => ({
+      method: 'POST',
+      pattern: `/v1/runs/:uid/${op}`,
+      handler: async ({ params }) => ({ status: 200, body: await wrap(() => runs[op](params.uid)) }),
+    })),
+  ];
+}

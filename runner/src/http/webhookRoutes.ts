@@ -1,0 +1,199 @@
+/**
+ * Webhooks under /api/latest/webhook: CRUD (bearer token, like the rest of the API) and
+ * `<any method> /api/latest/webhook/<name>/call[/sub/path]`, which other programs call. Such a
+ * call carries no bearer token: the webhook's key (header X-Flows-Webhook-Key or ?key=) is its
+ * authentication, and a webhook without a key is open to every local program — but not to
+ * browser pages, because the Origin and Host checks apply here as everywhere.
+ *
+ * A call is answered when the execution ends, with what the flow set through
+ * `this.webhook_response(…)` (or its JSON/HTML variants), else with its output as JSON (200) or
+ * its failure (500). `?async=1` answers 202 with the execution id at once.
+ */
+import type { IncomingMessage } from 'node:http';
+import {
+  CreateWebhookBody,
+  UpdateWebhookBody,
+  WEBHOOK_KEY_HEADER,
+  isEnded,
+  type ExecutionRecord,
+  type WebhookCallInput,
+} from '../../../protocol';
+import type { Engine, WebhookResponse } from '../engine/engine';
+import { WebhookError, type Webhooks } from '../webhooks/webhooks';
+import type { Route, RouteResult } from './router';
+import { HttpError, fieldError, validate } from './validation';
+
+const CALL_MAX_BODY = 10 * 1024 * 1024;
+/** Not the flow's to set: they describe the connection or the body, which Node writes itself. */
+const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
+const HIDDEN_HEADERS = new Set(['authorization', WEBHOOK_KEY_HEADER]);
+const HIDDEN_QUERY = new Set(['key', 'async']);
+
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof WebhookError) throw fieldError(err.status, err.message, err.field);
+    throw err;
+  }
+}
+
+function multiMap(entries: Iterable<[string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of entries) {
+    const had = out[k];
+    out[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+  }
+  return out;
+}
+
+function parseBody(req: IncomingMessage, raw: Buffer): Pick<WebhookCallInput, 'body' | 'body_encoding'> {
+  if (raw.length === 0) return { body: null, body_encoding: 'none' };
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  if (/^application\/([\w.-]+\+)?json\b/.test(type)) {
+    try {
+      return { body: JSON.parse(raw.toString('utf8')), body_encoding: 'json' };
+    } catch (err) {
+      throw new HttpError(400, {
+        error: 'invalid_json',
+        message: `body: not valid JSON (${(err as Error).message})`,
+      });
+    }
+  }
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    return { body: multiMap(new URLSearchParams(raw.toString('utf8'))), body_encoding: 'form' };
+  }
+  try {
+    return { body: new TextDecoder('utf-8', { fatal: true }).decode(raw), body_encoding: 'text' };
+  } catch {
+    return { body: raw.toString('base64'), body_encoding: 'base64' };
+  }
+}
+
+function callInput(req: IncomingMessage, url: URL, subPath: string, raw: Buffer): WebhookCallInput {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined && !HIDDEN_HEADERS.has(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return {
+    method: req.method ?? 'GET',
+    path: `/${subPath}`,
+    query: multiMap([...url.searchParams].filter(([k]) => !HIDDEN_QUERY.has(k))),
+    headers,
+    ...parseBody(req, raw),
+  };
+}
+
+function answer(rec: ExecutionRecord, webhook: WebhookResponse | undefined): RouteResult {
+  const idHeader = { 'x-flows-execution-id': rec.id };
+  if (webhook) {
+    const headers: Record<string, string> = { ...idHeader };
+    for (const [k, v] of Object.entries(webhook.headers ?? {})) {
+      if (!HOP_HEADERS.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+    }
+    headers['content-type'] = webhook.content_type ?? headers['content-type'] ?? 'text/plain; charset=utf-8';
+    const status = webhook.status_code >= 100 && webhook.status_code <= 599 ? webhook.status_code : 500;
+    const body = webhook.body ?? '';
+    return { status, headers, raw: webhook.encoding === 'base64' ? Buffer.from(body, 'base64') : body };
+  }
+  if (rec.status === 'SUCCEEDED') return { status: 200, headers: idHeader, body: rec.output_value ?? null };
+  return {
+    status: 500,
+    headers: idHeader,
+    body: {
+      error: 'execution_failed',
+      message: `the flow ended ${rec.status}${rec.message ? `: ${rec.message}` : ''}`,
+      execution_id: rec.id,
+      status: rec.status,
+    },
+  };
+}
+
+export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
+  const base = '/api/latest/webhook';
+  // Synchronous calls waiting for their execution, by execution id: one engine listener for all.
+  const waiting = new Map<string, (rec: ExecutionRecord, webhook?: WebhookResponse) => void>();
+  engine.on('ended', (rec, webhook) => {
+    const done = waiting.get(rec.id);
+    if (done) {
+      waiting.delete(rec.id);
+      done(rec, webhook);
+    }
+  });
+
+  return [
+    {
+      method: 'GET',
+      pattern: base,
+      handler: () => ({ status: 200, body: { items: webhooks.list() } }),
+    },
+    {
+      method: 'POST',
+      pattern: base,
+      handler: ({ body }) => ({
+        status: 201,
+        body: wrap(() => webhooks.create(validate(CreateWebhookBody, body, 'body'))),
+      }),
+    },
+    {
+      method: 'GET',
+      pattern: `${base}/:name`,
+      handler: ({ params }) => ({ status: 200, body: wrap(() => webhooks.get(params.name)) }),
+    },
+    {
+      method: 'PATCH',
+      pattern: `${base}/:name`,
+      handler: ({ params, body }) => ({
+        status: 200,
+        body: wrap(() => webhooks.update(params.name, validate(UpdateWebhookBody, body ?? {}, 'body'))),
+      }),
+    },
+    {
+      method: 'DELETE',
+      pattern: `${base}/:name`,
+      handler: ({ params }) => ({ status: 200, body: wrap(() => webhooks.delete(params.name)) }),
+    },
+    {
+      method: '*',
+      pattern: `${base}/:name/call/*`,
+      auth: 'handler',
+      rawBody: true,
+      maxBody: CALL_MAX_BODY,
+      handler: async ({ req, params, url, rawBody }) => {
+        const w = webhooks.find(params.name);
+        if (!w?.enabled) {
+          throw new HttpError(404, {
+            error: 'not_found',
+            message: `no enabled webhook named ${params.name}`,
+          });
+        }
+        const header = req.headers[WEBHOOK_KEY_HEADER];
+        const given =
+          (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('key') ?? undefined;
+        if (!webhooks.keyMatches(w, given)) {
+          throw new HttpError(403, {
+            error: 'forbidden',
+            message: `wrong or missing key: send it as the X-Flows-Webhook-Key header or ?key=`,
+          });
+        }
+        const rec = engine.create({
+          type: 'FLOW',
+          flow_name: w.flow_name,
+          input_value: callInput(req, url, params.rest ?? '', rawBody),
+          webhook_id: w.id,
+          is_productive: w.is_productive,
+          priority: w.priority,
+          max_runtime_minutes: w.max_runtime_minutes,
+        });
+        const async = ['1', 'true', 'yes'].includes(url.searchParams.get('async') ?? '');
+        if (async) return { status: 202, body: { execution_id: rec.id, status: rec.status } };
+        // Ended already (INVALID: the flow is gone); otherwise it ends in a later turn.
+        if (isEnded(rec.status)) return answer(rec, undefined);
+        const [ended, webhook] = await new Promise<[ExecutionRecord, WebhookResponse | undefined]>(
+          (resolve) => waiting.set(rec.id, (r, wh) => resolve([r, wh])),
+        );
+        return answer(ended, webhook);
+      },
+    },
+  ];
+}

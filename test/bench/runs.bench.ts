@@ -1,0 +1,117 @@
+/**
+ * Runs API benchmark: one async request of 100,000 inputs — time until the answer (every child
+ * row persisted by then), and end-to-end throughput of those 100,000 trivial executions — beside
+ * the floor measured in the same run: plain Python calling the same handler 100,000 times in one
+ * process. A WebSocket client subscribed to executions (as the VS Code views are) listens along.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { WS_PATH } from '../../protocol';
+import { startRunner } from '../../runner/src/runner';
+import { figure, target } from './stats';
+
+const python = process.env.FLOWS_PYTHON ?? 'python3';
+const N = Number(process.env.FLOWS_BENCH_RUN_INPUTS ?? 100_000);
+const CONCURRENCY = 8;
+
+/** The floor: the handler called N times in one warm Python process, nothing else. */
+function pythonFloor(flowFile: string): number {
+  const script = `
+import importlib.util, time
+spec = importlib.util.spec_from_file_location('trivial', ${JSON.stringify(flowFile)})
+mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+t0 = time.perf_counter()
+for i in range(${N}):
+    mod.handler(None, None, {'n': i})
+print((time.perf_counter() - t0) * 1000)
+`;
+  const r = spawnSync(python, ['-c', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return Number(r.stdout.trim());
+}
+
+async function main() {
+  const flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-bench-runs-'));
+  const flowFile = path.join(flowsDir, 'trivial.py');
+  fs.writeFileSync(flowFile, "def handler(system, this, inputs):\n    return inputs['n']\n");
+  const floorMs = pythonFloor(flowFile);
+
+  const runner = await startRunner({
+    flowsDir,
+    concurrency: CONCURRENCY,
+    http: { port: 0 },
+    log: () => undefined,
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${runner.port}${WS_PATH}`, {
+    headers: { authorization: `Bearer ${runner.token}` },
+  });
+  await new Promise((r) => ws.once('open', r));
+  let wsMessages = 0;
+  ws.on('message', () => wsMessages++);
+  ws.send(JSON.stringify({ type: 'subscribe', topics: ['executions'] }));
+
+  const body = JSON.stringify({ inputs: Array.from({ length: N }, (_, n) => ({ n })) });
+  const t0 = performance.now();
+  const res = await fetch(`${runner.url}/v1/actions/trivial/run/async`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${runner.token}`, 'content-type': 'application/json' },
+    body,
+  });
+  const run = (await res.json()) as { uid: string; status: string };
+  const acceptMs = performance.now() - t0;
+  if (res.status !== 202) throw new Error(`async run refused: ${res.status} ${JSON.stringify(run)}`);
+  // The route answers after the store flushed the children; count them as they are now.
+  const atAnswer = await runner.engine.store.countChildren(run.uid);
+  const persistedAtAnswer = Object.values(atAnswer).reduce((s, n) => s + (n ?? 0), 0);
+
+  const ended = await runner.engine.waitForEnd(run.uid);
+  const totalMs = performance.now() - t0;
+  await runner.engine.store.flush();
+  const counts = await runner.engine.store.countChildren(run.uid);
+  const failures = await runner.engine.store.listChildren(run.uid, ['FAILED', 'INVALID', 'STOPPED'], 3);
+  const rssMb = process.memoryUsage().rss / 1024 / 1024;
+  ws.close();
+  await runner.stop();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+
+  const perSecond = (N / totalMs) * 1000;
+  process.stdout.write(
+    `runs API (Python ${runner.engine.opts.workers.pythonVersion}, ${os.cpus().length} cores, concurrency ${CONCURRENCY})\n`,
+  );
+  figure(
+    `accept an async request of ${N} inputs`,
+    `${(acceptMs / 1000).toFixed(2)} s`,
+    `answer ${run.status}`,
+  );
+  figure('child rows persisted at the answer', String(persistedAtAnswer));
+  figure(
+    `plain Python, handler × ${N} in one process`,
+    `${((N / floorMs) * 1000).toFixed(0)} /s`,
+    `floor: ${floorMs.toFixed(0)} ms in all`,
+  );
+  figure(
+    `end to end, ${N} executions (one process each)`,
+    `${perSecond.toFixed(0)} /s`,
+    `${(totalMs / 1000).toFixed(1)} s, run ${ended.status}: ${ended.message}`,
+  );
+  figure('children SUCCEEDED (in the store)', String(counts.SUCCEEDED ?? 0));
+  figure(
+    'WebSocket messages to a subscribed client',
+    String(wsMessages),
+    `${(wsMessages / N).toFixed(1)} per execution`,
+  );
+  figure('runner RSS at the end', `${rssMb.toFixed(0)} MB`);
+  for (const f of failures)
+    process.stdout.write(`  failed input ${JSON.stringify(f.input_value)}: ${f.status} ${f.message}\n`);
+  target('accepted in ≤ 2 s with all rows persisted', acceptMs <= 2000 && persistedAtAnswer === N);
+  target('every input SUCCEEDED', counts.SUCCEEDED === N && ended.status === 'SUCCEEDED');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
