@@ -1,0 +1,104 @@
+/**
+ * The rows of the Executions view. `contextValue` carries what a row allows as words
+ * (`cancellable`, `pausable`, …) so menus in package.json match with `viewItem =~ /\bword\b/`.
+ */
+import * as vscode from 'vscode';
+import { isEnded, type ExecutionRecord } from '../../protocol';
+import { elapsed, formatDuration, localTime, modeName, statusIcon, statusVerb } from './statusStyle';
+
+/** Elements of the view are strings (stable as map keys): an execution id, or one of these. */
+export const LOAD_MORE_PREFIX = 'more:';
+export const loadMoreId = (parentId: string | undefined) => `${LOAD_MORE_PREFIX}${parentId ?? ''}`;
+
+const MAX_MESSAGE = 80;
+/** Statuses whose row counts the time since the start ("running 12 s"). */
+const IN_PROGRESS = new Set(['RUNNING', 'BLOCKED', 'PAUSED']);
+
+export class ExecutionItem extends vscode.TreeItem {
+  constructor(rec: ExecutionRecord, collapsible: vscode.TreeItemCollapsibleState, now = Date.now()) {
+    super(rec.name, collapsible);
+    this.id = rec.id;
+    this.iconPath = statusIcon(rec.status);
+    this.description = describe(rec, now);
+    this.tooltip = tooltip(rec);
+    this.contextValue = contextWords(rec).join(' ');
+    this.accessibilityInformation = { label: `${rec.name}, ${statusVerb(rec.status)}, ${this.description}` };
+  }
+}
+
+function describe(rec: ExecutionRecord, now: number): string {
+  const parts: string[] = [];
+  if (!rec.is_productive) parts.push('try');
+  const ms = elapsed(rec, now);
+  if (isEnded(rec.status)) {
+    if (ms !== undefined) parts.push(formatDuration(ms));
+  } else if (IN_PROGRESS.has(rec.status) && ms !== undefined) {
+    parts.push(`${statusVerb(rec.status)} ${formatDuration(ms)}`);
+  } else if (rec.status === 'SCHEDULED' && rec.scheduled_for) {
+    parts.push(`${statusVerb(rec.status)} for ${localTime(rec.scheduled_for)}`);
+  } else {
+    parts.push(statusVerb(rec.status));
+  }
+  if (rec.message) {
+    const line = rec.message.split('\n')[0];
+    parts.push(line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line);
+  }
+  return parts.join(' · ');
+}
+
+function tooltip(rec: ExecutionRecord): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`$(${statusIcon(rec.status).id}) **${escape(rec.name)}** — ${rec.status}\n\n`);
+  const rows: [string, string | null | undefined][] = [
+    ['id', rec.id],
+    ['type', rec.type],
+    ['mode', `${modeName(rec)} (${rec.is_productive ? 'productive' : 'development'})`],
+    ['flow', rec.flow_name],
+    ['connector', rec.connector_type],
+    ['parent', rec.parent_execution_id],
+    ['top', rec.top_execution_id !== rec.id ? rec.top_execution_id : null],
+    ['schedule', rec.schedule_id],
+    ['priority', rec.priority ? String(rec.priority) : null],
+    ['scheduled for', rec.scheduled_for && localTime(rec.scheduled_for)],
+    ['created', localTime(rec.created_at)],
+    ['started', rec.started_at && localTime(rec.started_at)],
+    ['ended', rec.ended_at && localTime(rec.ended_at)],
+  ];
+  md.appendMarkdown(
+    rows
+      .filter(([, v]) => v)
+      .map(([k, v]) => `${k}: \`${v}\``)
+      .join('  \n'),
+  );
+  if (rec.message) md.appendMarkdown(`\n\n---\n\n`).appendText(rec.message);
+  return md;
+}
+
+function escape(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
+
+/** What the row's context menu may offer. */
+export function contextWords(rec: ExecutionRecord): string[] {
+  const words = ['execution', rec.status.toLowerCase(), rec.type.toLowerCase()];
+  const ended = isEnded(rec.status);
+  if (!ended) words.push('cancellable');
+  if (rec.status === 'RUNNING' || rec.status === 'BLOCKED' || rec.status === 'QUEUED') words.push('pausable');
+  if (rec.status === 'PAUSED') words.push('resumable');
+  if (rec.flow_name) words.push('hasFlow');
+  if (rec.flow_name && rec.type === 'FLOW') words.push('rerunnable');
+  if (ended) words.push('ended');
+  if (!ended && !rec.is_productive) words.push('debuggable');
+  return words;
+}
+
+export class LoadMoreItem extends vscode.TreeItem {
+  constructor(parentId: string | undefined, more: number) {
+    super('Load more…', vscode.TreeItemCollapsibleState.None);
+    this.id = loadMoreId(parentId);
+    this.description = `${more} not shown yet`;
+    this.iconPath = new vscode.ThemeIcon('ellipsis');
+    this.contextValue = 'loadMore';
+    this.command = { title: 'Load More', command: 'flows.executions.loadMore', arguments: [parentId] };
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The Executions view: the ExecutionModel drawn as a tree, kept live by runner events. Changes
+ * are collected and drawn at most every FLUSH_MS, so a burst of thousands of events costs a few
+ * redraws rather than thousands.
+ */
+import * as vscode from 'vscode';
+import type { ExecutionRecord } from '../../protocol';
+import { readConfig } from '../config';
+import { messageOf } from '../log';
+import type { RunnerConnection, RunnerService } from '../runner/runnerService';
+import { ExecutionItem, LOAD_MORE_PREFIX, LoadMoreItem, loadMoreId } from './executionItems';
+import { ExecutionModel, ROOT, type Changed, type ExecutionFilter } from './executionModel';
+
+const FLUSH_MS = 120;
+/** Running rows whose "running 12 s" is redrawn each second; more than this and they wait. */
+const MAX_TICKING = 200;
+/** Trees up to this size are loaded whole when their top execution is expanded. */
+const TREE_LIMIT = 500;
+
+export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Disposable {
+  readonly model = new ExecutionModel();
+  readonly view: vscode.TreeView<string>;
+  private readonly changes = new vscode.EventEmitter<string | string[] | undefined>();
+  readonly onDidChangeTreeData = this.changes.event;
+  private readonly dirty = new Set<Changed>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  /** Events that arrive while a page is loading, applied on top of it. */
+  private heldBack: ExecutionRecord[] | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private connectionDisposables: vscode.Disposable[] = [];
+
+  constructor(private readonly runner: RunnerService) {
+    this.view = vscode.window.createTreeView('flows.executions', {
+      treeDataProvider: this,
+      showCollapseAll: true,
+    });
+    this.disposables.push(
+      this.view,
+      this.changes,
+      this.view.onDidChangeVisibility(() => this.updateTicker()),
+      runner.onDidChangeState(() => this.onRunnerState()),
+    );
+    this.onRunnerState();
+  }
+
+  private onRunnerState(): void {
+    this.connectionDisposables.forEach((d) => d.dispose());
+    this.connectionDisposables = [];
+    const conn = this.runner.connection;
+    if (conn) {
+      this.connectionDisposables.push(
+        conn.events.onExecution(({ record }) => this.onRecord(record)),
+        // After a reconnect the events in between are lost: load again.
+        conn.events.onDidConnect(() => this.refresh()),
+      );
+    }
+    this.refresh();
+  }
+
+  /** Reloads everything (the first page of top-level executions, and children when expanded). */
+  refresh(): void {
+    this.model.loaded = false;
+    this.markDirty(ROOT);
+  }
+
+  setFilter(filter: ExecutionFilter): void {
+    this.model.filter = filter;
+    const parts = [
+      ...(filter.statuses ?? []).map((s) => s.toLowerCase()),
+      filter.flowName,
+      filter.mode,
+    ].filter(Boolean);
+    this.view.description = parts.length ? `filtered: ${parts.join(', ')}` : undefined;
+    void vscode.commands.executeCommand('setContext', 'flows.executions.filtered', parts.length > 0);
+    this.refresh();
+  }
+
+  /** Shows a record the user just started, before (or after) its event arrives. */
+  async reveal(rec: ExecutionRecord, expand = true): Promise<void> {
+    if (this.loading) await this.loading;
+    if (this.model.loaded) this.apply(rec);
+    this.flush();
+    if (!this.model.get(rec.id)) return;
+    try {
+      await this.view.reveal(rec.id, { select: true, focus: false, expand });
+    } catch {
+      // Not drawn yet (the view is hidden); nothing to reveal.
+    }
+  }
+
+  private onRecord(rec: ExecutionRecord): void {
+    if (this.heldBack) this.heldBack.push(rec);
+    else this.apply(rec);
+  }
+
+  private apply(rec: ExecutionRecord): void {
+    for (const c of this.model.apply(rec)) this.markDirty(c);
+  }
+
+  private markDirty(c: Changed): void {
+    this.dirty.add(c);
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.dirty.size === 0) return;
+    const all = this.dirty.has(ROOT);
+    const ids = [...this.dirty].filter((c): c is string => c !== ROOT);
+    this.dirty.clear();
+    this.changes.fire(all ? undefined : ids);
+    this.updateTicker();
+  }
+
+  /** While the view is visible and something runs, redraw running rows once a second. */
+  private updateTicker(): void {
+    const running = this.view.visible && this.model.activeIds(1).length > 0;
+    if (running && !this.ticker) {
+      this.ticker = setInterval(() => {
+        const ids = this.model.activeIds(MAX_TICKING);
+        if (ids.length === 0) this.updateTicker();
+        else this.changes.fire(ids);
+      }, 1000);
+    } else if (!running && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+
+  // ---- TreeDataProvider ------------------------------------------------------------------
+
+  getTreeItem(element: string): vscode.TreeItem {
+    if (element.startsWith(LOAD_MORE_PREFIX)) {
+      const parent = element.slice(LOAD_MORE_PREFIX.length) || undefined;
+      const list = parent ? this.model.childrenOf(parent) : this.model.topLevel();
+      return new LoadMoreItem(parent, list?.more ?? 0);
+    }
+    const rec = this.model.get(element);
+    if (!rec) return new vscode.TreeItem('(gone)');
+    // Collapsed, not Expanded, even when the children are loaded: VS Code keeps what the user
+    // expanded by the row's id, and a whole tree opening by itself would bury the list.
+    const state = this.model.mayHaveChildren(rec.id)
+      ? vscode.TreeItemCollapsibleState.Collapsed
+      : vscode.TreeItemCollapsibleState.None;
+    return new ExecutionItem(rec, state);
+  }
+
+  getParent(element: string): string | undefined {
+    if (element.startsWith(LOAD_MORE_PREFIX)) return element.slice(LOAD_MORE_PREFIX.length) || undefined;
+    return this.model.parentOf(element);
+  }
+
+  async getChildren(element?: string): Promise<string[]> {
+    const conn = this.runner.connection;
+    if (!conn) return [];
+    try {
+      if (element === undefined) {
+        if (!this.model.loaded) await this.load(conn);
+        const { ids, more } = this.model.topLevel();
+        this.view.message =
+          ids.length === 0 && this.view.description ? 'No executions match the filter.' : undefined;
+        return more ? [...ids, loadMoreId(undefined)] : [...ids];
+      }
+      if (element.startsWith(LOAD_MORE_PREFIX)) return [];
+      let children = this.model.childrenOf(element);
+      if (!children) {
+        await this.loadChildren(conn, element);
+        children = this.model.childrenOf(element)!;
+        // Found to have none: redraw it without the twistie.
+        if (children.ids.length === 0) this.markDirty(element);
+      }
+      return children.more ? [...children.ids, loadMoreId(element)] : [...children.ids];
+    } catch (err) {
+      this.view.message = `Could not load executions: ${messageOf(err)}`;
+      return [];
+    }
+  }
+
+  private load(conn: RunnerConnection): Promise<void> {
+    return (this.loading ??= (async () => {
+      this.heldBack = [];
+      try {
+        const page = await conn.api.listExecutions({
+          ...this.model.topQuery(),
+          limit: readConfig().pageSize,
+          sort: '-created_at',
+        });
+        this.model.reset(page);
+        const held = this.heldBack;
+        this.heldBack = undefined;
+        held.forEach((rec) => this.model.apply(rec));
+        void vscode.commands.executeCommand('setContext', 'flows.executions.empty', page.total === 0);
+      } finally {
+        this.heldBack = undefined;
+        this.loading = undefined;
+      }
+    })());
+  }
+
+  /**
+   * Children of `id`. For a top-level execution the whole tree comes in one request when it is not
+   * too big, so every row below knows whether it has children; else one level, one page.
+   */
+  private async loadChildren(conn: RunnerConnection, id: string): Promise<void> {
+    const rec = this.model.get(id);
+    if (rec && rec.parent_execution_id === null) {
+      const tree = await conn.api.listExecutions({
+        top_execution_id: id,
+        sort: 'created_at',
+        limit: TREE_LIMIT,
+      });
+      if (tree.total <= tree.items.length) {
+        this.model.setTree(id, tree.items);
+        return;
+      }
+    }
+    this.model.setChildren(id, await this.childPage(conn, id, 0));
+  }
+
+  private childPage(conn: RunnerConnection, parentId: string, offset: number) {
+    return conn.api.listExecutions({
+      parent_execution_id: parentId,
+      sort: 'created_at',
+      limit: readConfig().pageSize,
+      offset,
+    });
+  }
+
+  /** The "Load more…" row of `parentId` (or of the top level) was clicked. */
+  async loadMore(parentId: string | undefined): Promise<void> {
+    const conn = this.runner.connection;
+    if (!conn) return;
+    if (parentId === undefined) {
+      const page = await conn.api.listExecutions({
+        ...this.model.topQuery(),
+        limit: readConfig().pageSize,
+        offset: this.model.topLevel().ids.length,
+        sort: '-created_at',
+      });
+      this.model.appendTop(page.items, page.total);
+      this.markDirty(ROOT);
+    } else {
+      const loaded = this.model.childrenOf(parentId)?.ids.length ?? 0;
+      this.model.setChildren(parentId, await this.childPage(conn, parentId, loaded), true);
+      this.markDirty(parentId);
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.flushTimer);
+    clearInterval(this.ticker);
+    [...this.connectionDisposables, ...this.disposables].forEach((d) => d.dispose());
+  }
+}

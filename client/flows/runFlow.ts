@@ -1,0 +1,136 @@
+/**
+ * Run and Try: start a flow on the runner, show it in the Executions view, follow it in a
+ * cancellable progress notification, then tell how it ended with "Show Output" / "Show Log".
+ */
+import * as vscode from 'vscode';
+import { isEnded, type ExecutionRecord } from '../../protocol';
+import type { Ctx } from '../ctx';
+import { readConfig } from '../config';
+import { openSettings, showError, UserError } from '../log';
+import type { RunnerConnection } from '../runner/runnerService';
+import { elapsed, formatDuration, statusVerb } from '../executions/statusStyle';
+import { pickFlow } from './flowList';
+import { flowNameOf, isFlowSource, readsInputs } from './flowSource';
+
+export type Mode = 'run' | 'try';
+
+export interface FlowFile {
+  uri: vscode.Uri;
+  flowName: string;
+  document: vscode.TextDocument;
+}
+
+/**
+ * The flow a command is about: the given file (CodeLens, explorer, editor title), the active
+ * editor's, or one picked from the flows folder.
+ */
+export async function flowFile(arg: unknown, title = 'Flows'): Promise<FlowFile> {
+  const folder = readConfig().flowsFolder;
+  const active = vscode.window.activeTextEditor?.document;
+  const uri =
+    arg instanceof vscode.Uri
+      ? arg
+      : active?.languageId === 'python' && isFlowSource(active.getText())
+        ? active.uri
+        : folder && (await pickFlow(folder, title));
+  if (!uri) throw new vscode.CancellationError();
+  const document = await vscode.workspace.openTextDocument(uri);
+  const flowName = folder ? flowNameOf(folder, uri.fsPath) : undefined;
+  if (!flowName) {
+    throw new UserError(
+      `${vscode.workspace.asRelativePath(uri)} is not in the flows folder${folder ? ` (${folder})` : ''}.`,
+      [openSettings('flows.flowsFolder')],
+    );
+  }
+  // The runner reads the file from disk.
+  if (document.isDirty) await document.save();
+  return { uri, flowName, document };
+}
+
+/** Run or Try the flow of `arg`, asking for input when the flow reads one. */
+export async function runFlowFile(ctx: Ctx, arg: unknown, mode: Mode): Promise<void> {
+  const flow = await flowFile(arg, mode === 'run' ? 'Run Flow' : 'Try Flow');
+  const input = readsInputs(flow.document.getText())
+    ? await ctx.inputs.ask(flow.flowName, mode === 'run' ? 'Run' : 'Try')
+    : undefined;
+  await startFlow(ctx, flow.flowName, input, mode);
+}
+
+/** Starts `flowName` and follows it until it ends (in the background of the notification). */
+export async function startFlow(
+  ctx: Ctx,
+  flowName: string,
+  input: unknown,
+  mode: Mode,
+): Promise<ExecutionRecord> {
+  const conn = await ctx.runner.ensure();
+  const rec = await conn.api.createExecution({
+    flow_name: flowName,
+    input_value: input,
+    is_productive: mode === 'run',
+  });
+  void ctx.executions.reveal(rec);
+  follow(ctx, conn, rec).catch((err) => showError(err));
+  return rec;
+}
+
+async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord): Promise<void> {
+  const title = `${started.is_productive ? 'Running' : 'Trying'} ${started.name}`;
+  const ended = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    (progress, token) => {
+      token.onCancellationRequested(() => {
+        conn.api.act(started.id, 'cancel').catch(() => undefined);
+      });
+      return waitForEnd(ctx, conn, started, (rec) => progress.report({ message: statusVerb(rec.status) }));
+    },
+  );
+  const took = elapsed(ended);
+  const summary = `${ended.name} ${statusVerb(ended.status)}${took === undefined ? '' : ` in ${formatDuration(took)}`}${ended.message ? `: ${ended.message}` : ''}`;
+  const actions = ['Show Output', 'Show Log'];
+  const show =
+    ended.status === 'SUCCEEDED'
+      ? vscode.window.showInformationMessage
+      : ended.status === 'STOPPED'
+        ? vscode.window.showWarningMessage
+        : vscode.window.showErrorMessage;
+  const picked = await show(summary, ...actions);
+  if (picked === 'Show Output') await ctx.documents.show(ended.id, 'output');
+  if (picked === 'Show Log') await ctx.logs.show(ended.id);
+}
+
+/**
+ * Resolves with the execution's final record, reporting each change on the way; rejects when the
+ * runner goes away first.
+ */
+export function waitForEnd(
+  ctx: Ctx,
+  conn: RunnerConnection,
+  rec: ExecutionRecord,
+  onChange: (rec: ExecutionRecord) => void = () => undefined,
+): Promise<ExecutionRecord> {
+  return new Promise((resolve, reject) => {
+    const subs: vscode.Disposable[] = [];
+    let done = false;
+    const finish = (end: () => void) => {
+      done = true;
+      subs.forEach((s) => s.dispose());
+      end();
+    };
+    const seen = (r: ExecutionRecord) => {
+      if (done || r.id !== rec.id) return;
+      onChange(r);
+      if (isEnded(r.status)) finish(() => resolve(r));
+    };
+    subs.push(
+      ctx.runner.onDidChangeState(() => {
+        if (!done && ctx.runner.connection !== conn)
+          finish(() => reject(new UserError(`The runner stopped while ${rec.name} was running.`)));
+      }),
+      conn.events.onExecution(({ record }) => seen(record)),
+      // It may have ended before we listened, or while the connection was down.
+      conn.events.onDidConnect(() => void conn.api.getExecution(rec.id).then(seen, () => undefined)),
+    );
+    void conn.api.getExecution(rec.id).then(seen, () => undefined);
+  });
+}

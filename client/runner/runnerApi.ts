@@ -1,0 +1,175 @@
+/**
+ * The runner's REST API as typed calls. Every answer is parsed with the protocol's zod schemas,
+ * so a runner of another version fails here with a clear message instead of deep in a view.
+ */
+import { z } from 'zod';
+import {
+  ErrorBody,
+  ExecutionList,
+  ExecutionRecord,
+  LogList,
+  MessageList,
+  MessageRecord,
+  ScheduleList,
+  SchedulePreview,
+  ScheduleRecord,
+  type CreateExecutionBody,
+  type CreateScheduleBody,
+  type MessageResponseBody,
+  type PreviewScheduleBody,
+  type UpdateScheduleBody,
+  type ExecutionStatus,
+  type ExecutionType,
+} from '../../protocol';
+
+/** The runner answered with an error body (its `message` is written for people). */
+export class RunnerRequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The runner could not be reached at all. */
+export class RunnerUnreachableError extends Error {}
+
+export type CreateExecution = z.input<typeof CreateExecutionBody>;
+
+export interface ListExecutions {
+  status?: ExecutionStatus[];
+  type?: ExecutionType[];
+  flow_name?: string;
+  parent_execution_id?: string;
+  top_execution_id?: string;
+  is_productive?: boolean;
+  limit?: number;
+  offset?: number;
+  sort?: string;
+}
+
+export type ExecutionAction = 'cancel' | 'pause' | 'resume' | 'start';
+
+export class RunnerApi {
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  /** One request; answers are parsed with `schema`, errors become RunnerRequestError. */
+  async request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<z.output<S>> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signal ?? AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new RunnerUnreachableError(
+        `The flows runner at ${this.url} cannot be reached (${(err as Error).message}).`,
+      );
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new RunnerRequestError(
+        res.status,
+        `The runner answered ${method} ${path} with something not JSON.`,
+      );
+    }
+    if (!res.ok) {
+      const err = ErrorBody.safeParse(json);
+      throw new RunnerRequestError(
+        res.status,
+        err.success ? err.data.message : `The runner answered ${method} ${path} with HTTP ${res.status}.`,
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new RunnerRequestError(
+        res.status,
+        `The runner's answer to ${method} ${path} does not fit this extension (${issue?.path.join('.')}: ${issue?.message}); is it another version?`,
+      );
+    }
+    return parsed.data;
+  }
+
+  createExecution(body: CreateExecution): Promise<ExecutionRecord> {
+    return this.request('POST', '/api/latest/execution', ExecutionRecord, body);
+  }
+
+  getExecution(id: string): Promise<ExecutionRecord> {
+    return this.request('GET', `/api/latest/execution/${encodeURIComponent(id)}`, ExecutionRecord);
+  }
+
+  listExecutions(q: ListExecutions): Promise<z.output<typeof ExecutionList>> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) {
+      if (v === undefined) continue;
+      params.set(k, Array.isArray(v) ? v.join(',') : String(v));
+    }
+    return this.request('GET', `/api/latest/execution?${params}`, ExecutionList);
+  }
+
+  act(id: string, action: ExecutionAction): Promise<ExecutionRecord> {
+    return this.request('POST', `/api/latest/execution/${encodeURIComponent(id)}/${action}`, ExecutionRecord);
+  }
+
+  async getLog(id: string, after = 0): Promise<z.output<typeof LogList>['items']> {
+    const res = await this.request(
+      'GET',
+      `/api/latest/execution/${encodeURIComponent(id)}/log?after=${after}`,
+      LogList,
+    );
+    return res.items;
+  }
+
+  async openMessages(): Promise<MessageRecord[]> {
+    return (await this.request('GET', '/api/latest/message?open=true', MessageList)).items;
+  }
+
+  answerMessage(id: string, response: Record<string, unknown>): Promise<MessageRecord> {
+    const body: z.input<typeof MessageResponseBody> = { response };
+    return this.request(
+      'POST',
+      `/api/latest/message/${encodeURIComponent(id)}/response`,
+      MessageRecord,
+      body,
+    );
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return (await this.request('GET', '/api/latest/schedule', ScheduleList)).items;
+  }
+
+  createSchedule(body: z.input<typeof CreateScheduleBody>): Promise<ScheduleRecord> {
+    return this.request('POST', '/api/latest/schedule', ScheduleRecord, body);
+  }
+
+  updateSchedule(id: string, body: z.input<typeof UpdateScheduleBody>): Promise<ScheduleRecord> {
+    return this.request('PATCH', `/api/latest/schedule/${encodeURIComponent(id)}`, ScheduleRecord, body);
+  }
+
+  deleteSchedule(id: string): Promise<unknown> {
+    return this.request('DELETE', `/api/latest/schedule/${encodeURIComponent(id)}`, z.unknown());
+  }
+
+  previewSchedule(body: z.input<typeof PreviewScheduleBody>, signal?: AbortSignal): Promise<SchedulePreview> {
+    return this.request('POST', '/api/latest/schedule/preview', SchedulePreview, body, signal);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The runner's lifecycle: start the bundled runner (or connect to the configured external one)
+ * when something first needs it, restart it after a crash, stop it with the window. Everything
+ * else asks `ensure()` for a connection and never sees processes.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readConfig } from '../config';
+import { log, openOutput, openSettings, UserError } from '../log';
+import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
+import { findInterpreter, selectInterpreter } from './pythonInterpreter';
+import { RunnerApi } from './runnerApi';
+import { RunnerEvents } from './runnerEvents';
+
+export interface RunnerConnection {
+  kind: 'bundled' | 'external';
+  url: string;
+  token: string;
+  api: RunnerApi;
+  events: RunnerEvents;
+}
+
+export type RunnerState =
+  | { kind: 'stopped' }
+  | { kind: 'starting' }
+  | { kind: 'running'; connection: RunnerConnection }
+  | { kind: 'failed'; message: string };
+
+/** Crashes within this window count together; more than MAX_RESTARTS and we stop trying. */
+const CRASH_WINDOW_MS = 60_000;
+const MAX_RESTARTS = 3;
+
+export class RunnerService implements vscode.Disposable {
+  private current: RunnerState = { kind: 'stopped' };
+  private starting: Promise<RunnerConnection> | undefined;
+  private process: StartedRunner | undefined;
+  private crashes: number[] = [];
+  private readonly stateEmitter = new vscode.EventEmitter<RunnerState>();
+  readonly onDidChangeState = this.stateEmitter.event;
+
+  constructor(private readonly extensionPath: string) {}
+
+  get state(): RunnerState {
+    return this.current;
+  }
+
+  get connection(): RunnerConnection | undefined {
+    return this.current.kind === 'running' ? this.current.connection : undefined;
+  }
+
+  private setState(state: RunnerState): void {
+    this.current = state;
+    this.stateEmitter.fire(state);
+  }
+
+  /** The running runner, started (or connected to) now if it is not yet. */
+  ensure(): Promise<RunnerConnection> {
+    if (this.current.kind === 'running') return Promise.resolve(this.current.connection);
+    return (this.starting ??= this.start().finally(() => (this.starting = undefined)));
+  }
+
+  private async start(): Promise<RunnerConnection> {
+    this.setState({ kind: 'starting' });
+    try {
+      const connection = await this.connect();
+      this.setState({ kind: 'running', connection });
+      return connection;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.setState({ kind: 'failed', message });
+      throw err;
+    }
+  }
+
+  private async connect(): Promise<RunnerConnection> {
+    const config = readConfig();
+    if (config.runnerUrl) {
+      if (!config.runnerToken) {
+        throw new UserError(
+          'flows.runner.url is set but flows.runner.token is empty: give the token of that runner (its <data>/runner.token file).',
+          [openSettings('flows.runner.token')],
+        );
+      }
+      const api = new RunnerApi(config.runnerUrl, config.runnerToken);
+      await api.listExecutions({ limit: 1 }).catch((err: Error) => {
+        throw new UserError(`Cannot use the runner at ${config.runnerUrl}: ${err.message}`, [
+          openSettings('flows.runner.url'),
+        ]);
+      });
+      log.info(`using the external runner at ${config.runnerUrl}`);
+      return this.connectionTo('external', config.runnerUrl, config.runnerToken);
+    }
+
+    if (!config.flowsFolder) {
+      throw new UserError('Open a folder of flows first: the runner runs the flows of a workspace folder.', [
+        { title: 'Open Folder', run: () => vscode.commands.executeCommand('vscode.openFolder') },
+      ]);
+    }
+    const python = await findInterpreter(config.pythonPath, vscode.Uri.file(config.flowsFolder));
+    log.info(`Python for flows: ${python.path} (from the ${python.source})`);
+    let started: StartedRunner;
+    try {
+      started = await startLocalRunner({
+        runnerScript: path.join(this.extensionPath, 'dist', 'runner.js'),
+        flowsFolder: config.flowsFolder,
+        dataFolder: config.dataFolder,
+        python: python.path,
+        concurrency: config.concurrency,
+      });
+    } catch (err) {
+      if (err instanceof RunnerStartError && /python/i.test(err.message)) {
+        throw new UserError(
+          `The flows runner needs Python 3.8 or newer: ${firstLine(err.message)}`,
+          [{ title: 'Select Interpreter', run: selectInterpreter }, openOutput],
+          err.stderr,
+        );
+      }
+      throw new UserError(
+        `The flows runner did not start: ${firstLine((err as Error).message)}`,
+        [openOutput],
+        err instanceof RunnerStartError ? err.stderr : undefined,
+      );
+    }
+    this.process = started;
+    log.info(`runner ${started.pid} listening on ${started.url}`);
+    void started.exited.then((exit) => this.onExit(started, exit));
+    return this.connectionTo('bundled', started.url, started.token);
+  }
+
+  private connectionTo(kind: RunnerConnection['kind'], url: string, token: string): RunnerConnection {
+    return { kind, url, token, api: new RunnerApi(url, token), events: new RunnerEvents(url, token) };
+  }
+
+  /** The bundled runner ended: expected when we stopped it, a crash otherwise. */
+  private onExit(which: StartedRunner, exit: { code: number | null; signal: string | null; stderr: string }) {
+    if (this.process !== which) return; // stopped on purpose, or an older process
+    this.process = undefined;
+    this.connection?.events.dispose();
+    const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
+    log.error(`the runner ${how}`);
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => t > now - CRASH_WINDOW_MS), now];
+    if (this.crashes.length > MAX_RESTARTS) {
+      this.setState({ kind: 'failed', message: `The flows runner ${how} repeatedly.` });
+      void vscode.window
+        .showErrorMessage(
+          `The flows runner ${how} ${this.crashes.length} times in a minute and was not restarted.`,
+          'Start Runner',
+          'Open Output',
+        )
+        .then((pick) => {
+          if (pick === 'Start Runner') void vscode.commands.executeCommand('flows.startRunner');
+          if (pick === 'Open Output') log.show(true);
+        });
+      return;
+    }
+    this.setState({ kind: 'stopped' });
+    void vscode.window
+      .showWarningMessage(`The flows runner ${how}; it has been restarted.`, 'Open Output')
+      .then((pick) => pick && log.show(true));
+    this.ensure().catch((err) => log.error(`restart failed: ${(err as Error).message}`));
+  }
+
+  async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const process = this.process;
+    this.process = undefined;
+    this.connection?.events.dispose();
+    this.setState({ kind: 'stopped' });
+    await process?.stop();
+  }
+
+  async restart(): Promise<RunnerConnection> {
+    this.crashes = [];
+    await this.stop();
+    return this.ensure();
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.stateEmitter.dispose();
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0];
+}

@@ -1,0 +1,328 @@
+/**
+ * End to end, in a real VS Code: the packaged .vsix installed into code-server, a workspace of
+ * the example flows, and headless Chromium driven like a user. Every step leaves a screenshot in
+ * test-results/e2e/. Run with `npm run test:e2e`.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import {
+  chromiumPath,
+  installCodeServer,
+  missingPrerequisites,
+  packageExtension,
+  startCodeServer,
+  type CodeServer,
+} from './codeServer';
+import { SHOTS_DIR, Workbench } from './workbench';
+
+const EXAMPLES = path.resolve(__dirname, '../../examples');
+
+/** Flows a user of the workspace writes during the session, beside the examples. */
+const EXTRA_FLOWS: Record<string, string> = {
+  'approve.py': `import flow_api
+
+
+def handler(system: flow_api.System, this: flow_api.Execution):
+    form = system.message('Deploy to production?', body={'ok': {'type': 'boolean', 'label': 'Deploy now'}})
+    answer = form.wait().get('response')
+    return this.success('deployed' if answer['ok'] else 'not deployed')
+`,
+  'fan-out.py': `import flow_api
+
+
+def handler(system: flow_api.System, this: flow_api.Execution):
+    for i in range(FAN_OUT):
+        this.flow('hello', wait=False, name=f'child {i}')
+    return this.success(f'started {FAN_OUT} children')
+`.replace(/FAN_OUT/g, '1000'),
+};
+const log = (msg: string) => process.stdout.write(`      ${msg}\n`);
+
+/** The pid of the runner the extension started in this run's code-server (found by its path). */
+function runnerPid(stateDir: string): number | undefined {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const args = cmdline.split('\0');
+    if (args.some((a) => a.startsWith(stateDir) && a.endsWith('runner.js')) && args.includes('serve'))
+      return Number(entry);
+  }
+  return undefined;
+}
+
+describe('Flows for VS Code, in code-server', function () {
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let wb: Workbench;
+  let stateDir: string;
+  const browserErrors: string[] = [];
+
+  before(async function () {
+    this.timeout(10 * 60_000);
+    const missing = missingPrerequisites();
+    if (missing) throw new Error(`cannot run the end-to-end suite: ${missing}`);
+    fs.rmSync(SHOTS_DIR, { recursive: true, force: true });
+    const vsix = packageExtension(log);
+    const bin = installCodeServer(log);
+    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-e2e-'));
+    const workspace = path.join(stateDir, 'examples');
+    fs.cpSync(EXAMPLES, workspace, { recursive: true, filter: (src) => !src.includes('.flows') });
+    for (const [name, text] of Object.entries(EXTRA_FLOWS))
+      fs.writeFileSync(path.join(workspace, name), text);
+    server = await startCodeServer({
+      bin,
+      vsix,
+      stateDir,
+      userSettings: {
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'extensions.ignoreRecommendations': true,
+        'security.workspace.trust.enabled': false,
+        'editor.minimap.enabled': false,
+        'window.commandCenter': false,
+        'files.autoSave': 'off',
+      },
+    });
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (err) => browserErrors.push(err.message));
+    wb = new Workbench(page);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+    await wb.waitForWorkbench();
+  });
+
+  beforeEach(async function () {
+    if (wb && this.currentTest?.title !== 'shows the Flows view with an empty state that says how to start')
+      await wb.clearNotifications();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      const name = this.currentTest.title.replace(/[^\w]+/g, '-').slice(0, 60);
+      log(`screenshot of the failure: ${await wb.shot(`FAILED-${name}`)}`);
+    }
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await browser?.close();
+    if (server) {
+      await server.stop();
+      // The extension host's and our runner's messages, for a failed run.
+      fs.mkdirSync(SHOTS_DIR, { recursive: true });
+      fs.writeFileSync(path.join(SHOTS_DIR, 'code-server.log'), server.output.join(''));
+    }
+    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('shows the Flows view with an empty state that says how to start', async () => {
+    await wb.openViewContainer('Flows');
+    const executions = wb.pane('Executions');
+    await executions.getByText('No executions yet').waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'Flows' }).waitFor();
+    await wb.shot('empty-executions-view');
+  });
+
+  it('opens a flow with Run, Try, Debug and Schedule CodeLenses above its handler', async () => {
+    await wb.openFile('hello.py');
+    for (const title of ['Run', 'Try', 'Debug', 'Schedule'])
+      await wb.codeLens(title).waitFor({ timeout: 60_000 });
+    await wb.shot('flow-with-codelens');
+  });
+
+  it('completes flow_api methods after "this."', async () => {
+    await page.keyboard.press('Control+G');
+    await wb.answerInput(':6');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('this.');
+    const suggest = page.locator('.editor-widget.suggest-widget.visible');
+    await suggest.waitFor({ timeout: 30_000 });
+    for (const method of ['flow', 'log', 'connect']) {
+      await suggest.locator('.monaco-list-row .label-name').getByText(method, { exact: true }).waitFor();
+    }
+    await wb.shot('completions-after-this');
+    await page.keyboard.press('Escape');
+    await wb.command('File: Revert File');
+    await page.locator('.tab.active.dirty').waitFor({ state: 'detached' });
+  });
+
+  it('runs a flow from its CodeLens and shows it SUCCEEDED in the tree with its children', async () => {
+    await wb.openFile('order-pipeline.py');
+    await wb.codeLens('Run').click();
+    await wb.answerInput('{"order_id": 7}');
+    const executions = wb.pane('Executions');
+    const top = wb.rowNamed(executions, 'order-pipeline');
+    await wb.waitForLabel(top, /succeeded/);
+    for (const child of ['checks/validate-address', 'checks/check-stock', 'checks/fraud-score', 'SQLITE']) {
+      await wb.row(executions, child).first().waitFor();
+    }
+    await wb.notification(/order-pipeline succeeded/).waitFor();
+    await wb.shot('run-succeeded-with-children');
+  });
+
+  it('tries a flow (development mode) and marks it as a try', async () => {
+    await wb.openFile('hello.py');
+    await wb.codeLens('Try').click();
+    await wb.answerInput('{"name": "Ada"}');
+    const row = wb.rowNamed(wb.pane('Executions'), 'hello');
+    await wb.waitForLabel(row, /succeeded.*try/);
+    await wb.shot('try-succeeded');
+  });
+
+  it('shows the log of an execution, coloured, from the context menu', async () => {
+    const row = wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first();
+    await wb.contextMenu(row, 'Show Execution Log');
+    const output = page.locator('.panel .monaco-editor');
+    // The end of the log is on screen: the top execution's own status line.
+    await output.getByText(/STATUS\s+order-pipeline\sSUCCEEDED/).waitFor();
+    await wb.shot('execution-log');
+    await wb.command('View: Hide Panel');
+  });
+
+  it('shows the output of an execution as read-only JSON', async () => {
+    const row = wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first();
+    await wb.contextMenu(row, 'Show Execution Output');
+    await page.locator('.tab.active[aria-label*="order-pipeline output"]').waitFor();
+    await wb.editor().getByText('59.97').waitFor();
+    await wb.shot('execution-output');
+    await wb.command('View: Close All Editors');
+  });
+
+  it('cancels a long-running flow from the tree', async () => {
+    await wb.openFile('long-running.py');
+    await wb.codeLens('Run').click();
+    const row = wb.rowNamed(wb.pane('Executions'), 'long-running').first();
+    // The label is "name, status, description": sleeping between ticks, it is waiting (BLOCKED).
+    await wb.waitForLabel(row, /^long-running, (running|waiting),/);
+    await wb.shot('long-running');
+    await wb.contextMenu(row, 'Cancel Execution');
+    await wb.waitForLabel(row, /^long-running, stopped,/, 20_000);
+    await wb.notification(/long-running stopped/).waitFor();
+    await wb.shot('cancelled-from-tree');
+  });
+
+  it('answers a system.message form of a running flow in VS Code', async () => {
+    await wb.openFile('approve.py');
+    await wb.codeLens('Run').click();
+    const toast = wb.notification(/A flow asks: Deploy to production\?/);
+    await toast.waitFor();
+    await wb.shot('form-notification');
+    await toast.getByRole('button', { name: 'Answer' }).click();
+    await wb.pick('Yes');
+    const row = wb.rowNamed(wb.pane('Executions'), 'approve').first();
+    await wb.waitForLabel(row, /succeeded.*deployed/);
+    await wb.shot('form-answered');
+  });
+
+  it('stays responsive while a thousand child executions start', async () => {
+    await wb.openFile('fan-out.py');
+    await wb.codeLens('Run').click();
+    const executions = wb.pane('Executions');
+    const top = wb.rowNamed(executions, 'fan-out').first();
+    await wb.waitForLabel(top, /succeeded/);
+    // While the children run and their events pour in, the workbench still answers at once.
+    const started = Date.now();
+    await wb.command('Flows: Refresh Executions');
+    const took = Date.now() - started;
+    assert.ok(took < 5000, `the command palette took ${took} ms`);
+    // The children come a page at a time: page down through the first ones to "Load more…".
+    await wb.rowNamed(executions, 'child 0').first().click();
+    const loadMore = wb.row(executions, 'Load more').first();
+    for (let i = 0; i < 20 && !(await loadMore.isVisible()); i++) await page.keyboard.press('PageDown');
+    await loadMore.waitFor();
+    await wb.shot('thousand-children');
+    await top.locator('.monaco-tl-twistie').click();
+  });
+
+  it('schedules a flow, previewing the next runs as the timing is typed', async () => {
+    await wb.openFile('hello.py');
+    await wb.codeLens('Schedule').click();
+    await wb.quickInput().getByText('Recurring').waitFor();
+    await wb.shot('schedule-quick-pick');
+    await wb.pick('Recurring');
+    const box = wb.quickInput();
+    await box.locator('input').fill('5m');
+    await box.getByText(/next:/).waitFor();
+    await wb.shot('schedule-preview');
+    await page.keyboard.press('Enter');
+    await wb.pick('Run');
+    await wb.answerInput('{"name": "cron"}');
+    const row = wb.row(wb.pane('Schedules'), 'hello');
+    await row.first().waitFor();
+    assert.match(
+      (await row.first().getAttribute('aria-label')) ?? (await row.first().innerText()),
+      /5 minutes/,
+    );
+    await wb.shot('schedule-created');
+  });
+
+  it('restarts the runner after it crashes, and says so', async () => {
+    const pid = runnerPid(stateDir);
+    assert.ok(pid, 'the bundled runner runs');
+    process.kill(pid, 'SIGKILL');
+    await wb.notification(/flows runner was killed \(SIGKILL\); it has been restarted/).waitFor();
+    // Running again: the status bar item shows its check mark, the views their rows.
+    await page.locator('.statusbar-item', { hasText: 'Flows' }).locator('.codicon-pass').waitFor();
+    await wb.row(wb.pane('Schedules'), 'hello').first().waitFor();
+    await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first(), /succeeded/);
+    const restarted = runnerPid(stateDir);
+    assert.ok(restarted && restarted !== pid, `a new runner process (was ${pid}, now ${restarted})`);
+    await wb.shot('runner-restarted');
+  });
+
+  it('stops at a breakpoint set in the gutter, shows variables, steps, continues', async () => {
+    await wb.openFile('order-pipeline.py');
+    await wb.toggleBreakpoint(19);
+    await wb.editor().locator('.codicon-debug-breakpoint').first().waitFor();
+    await page.keyboard.press('F5');
+    await wb.answerInput('{"order_id": 9}');
+    // Stopped: the debug toolbar is up, line 19 is the top stack frame, its locals are shown.
+    await page.locator('.debug-toolbar').waitFor({ timeout: 60_000 });
+    await wb.editor().locator('.debug-top-stack-frame-line').waitFor({ timeout: 60_000 });
+    const callStack = wb.pane('Call Stack');
+    const frame = callStack.locator('.monaco-list-row', { hasText: 'order-pipeline.py' }).first();
+    await frame.getByText(/^19:/).waitFor();
+    const variables = wb.pane('Variables');
+    await wb.row(variables, 'order_id').first().waitFor();
+    await wb.row(variables, 'checks').first().waitFor();
+    await wb.shot('stopped-at-breakpoint');
+
+    // The children it started are in the Executions tree while it stands still.
+    await wb.openViewContainer('Flows');
+    const executions = wb.pane('Executions');
+    await wb.waitForLabel(wb.rowNamed(executions, 'order-pipeline').first(), /, paused,.*try/);
+    await wb.rowNamed(executions, 'checks/fraud-score').first().waitFor();
+    await wb.shot('children-while-stopped');
+
+    await wb.openViewContainer('Run and Debug');
+    await page.keyboard.press('F10');
+    await frame.getByText(/^20:/).waitFor();
+    await wb.shot('stepped');
+    await page.keyboard.press('F5');
+    await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
+    await wb.openViewContainer('Flows');
+    await wb.waitForLabel(wb.rowNamed(executions, 'order-pipeline').first(), /succeeded.*try/);
+    await wb.shot('debug-session-ended');
+  });
+
+  it('raised no error in the workbench page', () => {
+    assert.deepEqual(
+      browserErrors.filter((e) => /flows/i.test(e)),
+      [],
+    );
+  });
+});
