@@ -87,6 +87,10 @@ def load(job):
         code = cached[1] if cached is not None else _compile_file(filename)
         if isinstance(code, FlowInvalid):
             raise code
+    if job.get("debug"):  # breakpoint hooks, compiled for this child only
+        from flows_worker import debugger
+
+        code = debugger.instrument(job, filename, source if job.get("kind") == "script" else None, code)
 
     # A real module in sys.modules: dataclasses, pickle and typing look the module up by name.
     module = types.ModuleType(FLOW_MODULE)

@@ -22,7 +22,7 @@ from flow_api._runtime import EndExecution
 from flow_api.connectors import ConnectorError, run_connector
 from flow_api.execution import Execution
 from flow_api.system import System
-from flows_worker import failure, loader
+from flows_worker import debugger, failure, loader
 from flows_worker.capture import Capture
 from flows_worker.channel import Channel, connect
 
@@ -43,6 +43,7 @@ def run(job):
     capture.install()
     _runtime.channel = channel
     _runtime.job = job
+    debugger.setup(job, channel)  # the `debug` handler; the debugger itself only if job.debug
     _enter_flows_dir(job.get("flows_dir"))
     try:
         end = _execute(job, channel)
@@ -81,9 +82,11 @@ def _execute(job, channel):
     if flow.takes_inputs:
         inputs = record.get("input_value")
         args.append({} if inputs is None else inputs)
+    debugger.before_handler(flow.handler)
     try:
         result = flow.handler(*args)
     except BaseException as exc:  # noqa: BLE001 - everything a flow raises ends it
+        debugger.on_uncaught(exc)
         return _ended_by(exc, flow.filename, job)
     end = {"status": "SUCCEEDED", "message": None, "error": None}
     if result is not None:
