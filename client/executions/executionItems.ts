@@ -28,7 +28,8 @@ export class ExecutionItem extends vscode.TreeItem {
 
 function describe(rec: ExecutionRecord, now: number): string {
   const parts: string[] = [];
-  if (!rec.is_productive) parts.push('try');
+  // Children inherit the mode: saying "try" once, on the top row, is enough.
+  if (!rec.is_productive && rec.parent_execution_id === null) parts.push('try');
   const ms = elapsed(rec, now);
   if (isEnded(rec.status)) {
     if (ms !== undefined) parts.push(formatDuration(ms));

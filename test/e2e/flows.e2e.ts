@@ -304,7 +304,9 @@ describe('Flows for VS Code, in code-server', function () {
     // The children it started are in the Executions tree while it stands still.
     await wb.openViewContainer('Flows');
     const executions = wb.pane('Executions');
-    await wb.waitForLabel(wb.rowNamed(executions, 'order-pipeline').first(), /, paused,.*try/);
+    const debugged = wb.rowNamed(executions, 'order-pipeline').first();
+    await wb.waitForLabel(debugged, /, paused,.*try/);
+    await debugged.locator('.monaco-tl-twistie').click();
     await wb.rowNamed(executions, 'checks/fraud-score').first().waitFor();
     await wb.shot('children-while-stopped');
 
