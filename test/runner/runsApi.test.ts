@@ -325,6 +325,16 @@ describe('runs API: pause, stop, resume and the status lifecycle', function () {
       (await t.api('GET', `/api/latest/execution?parent_execution_id=${uid}&sort=created_at`)).body
         .items as ExecutionRecord[];
     const before = await kids();
+    assert.ok(
+      !t.messages.some(
+        (m) =>
+          m.type === 'execution' &&
+          m.record.parent_execution_id === uid &&
+          m.record.name === 'gate [2]' &&
+          m.record.status === 'RUNNING',
+      ),
+      'stopping the run did not start its queued input on the way',
+    );
 
     fs.writeFileSync(later, '');
     const resumed = await t.api('POST', `/v1/runs/${uid}/resume`);

@@ -117,6 +117,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private slotsUsed = 0;
   private seqCounter = 0;
   private stopped = false;
+  /** While a tree is being stopped, no queued execution starts (it would only be killed next). */
+  private stoppingTrees = 0;
   readonly messageWaiters = new Map<string, Array<(msg: MessageRecord) => void>>();
   /** Set by the debug relay: the debugger settings for an execution about to start, if any. */
   debugConfigFor?: (rec: ExecutionRecord) => unknown;
@@ -285,7 +287,12 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Start queued executions while slots are free. */
   private pump(): void {
-    while (!this.stopped && this.slotsUsed < this.opts.concurrency && this.queue.size > 0) {
+    while (
+      !this.stopped &&
+      this.stoppingTrees === 0 &&
+      this.slotsUsed < this.opts.concurrency &&
+      this.queue.size > 0
+    ) {
       const a = this.queue.pop()!;
       // Entries are not removed from the heap on cancel or pause; skip the stale ones.
       if (a.rec.status !== 'QUEUED' || this.active.get(a.rec.id) !== a || a.hasProcess) continue;
@@ -510,12 +517,18 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private stopTree(a: Active, reason: string): void {
-    for (const childId of [...(this.childrenOf.get(a.rec.id) ?? [])]) {
-      const child = this.active.get(childId);
-      if (child) this.stopTree(child, `parent ${reason === 'cancelled' ? 'cancelled' : 'stopped'}`);
+    this.stoppingTrees++;
+    try {
+      for (const childId of [...(this.childrenOf.get(a.rec.id) ?? [])]) {
+        const child = this.active.get(childId);
+        if (child) this.stopTree(child, `parent ${reason === 'cancelled' ? 'cancelled' : 'stopped'}`);
+      }
+      this.kill(a);
+      this.finish(a, 'STOPPED', { message: reason });
+    } finally {
+      this.stoppingTrees--;
     }
-    this.kill(a);
-    this.finish(a, 'STOPPED', { message: reason });
+    this.pump();
   }
 
   private kill(a: Active): void {

@@ -163,6 +163,8 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.forkServer = child;
+    // A write racing the fork server's exit fails with EPIPE; the exit handler deals with that.
+    child.stdin!.on('error', (err) => this.opts.log(`fork server stdin: ${err.message}`));
     const ready = new Promise<void>((resolve, reject) => {
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => {
