@@ -17,10 +17,14 @@ const python = process.env.FLOWS_PYTHON ?? 'python3';
 
 async function main() {
   // Baseline: what starting a fresh interpreter per execution would cost.
+  // The interpreter itself, not a version-manager shim (pyenv's costs ~80 ms more per start).
+  const interpreter = spawnSync(python, ['-c', 'import sys; print(sys.executable)'], {
+    encoding: 'utf8',
+  }).stdout.trim();
   const cold: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
-    spawnSync(python, ['-c', 'pass']);
+    spawnSync(interpreter, ['-c', 'pass']);
     cold.push(performance.now() - t0);
   }
 
