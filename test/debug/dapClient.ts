@@ -54,7 +54,9 @@ export class FlowDebugClient {
   }
 
   async stop(): Promise<void> {
-    await this.dc.stop();
+    // A session that already ended may not answer a second disconnect (seen once in ~10 full
+    // runs); the adapter process is gone either way, so do not let the hook hang on it.
+    await Promise.race([this.dc.stop(), new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())]);
   }
 
   /** The first `name` event matching `pred` that no earlier `next` returned. */
