@@ -165,6 +165,11 @@ export class RunnerApi {
     return this.request('PATCH', `/api/latest/schedule/${encodeURIComponent(id)}`, ScheduleRecord, body);
   }
 
+  /** Fire a schedule once now (a FLOW child of its SCHEDULE execution when it is enabled). */
+  runScheduleNow(id: string): Promise<ExecutionRecord> {
+    return this.request('POST', `/api/latest/schedule/${encodeURIComponent(id)}/run`, ExecutionRecord);
+  }
+
   deleteSchedule(id: string): Promise<unknown> {
     return this.request('DELETE', `/api/latest/schedule/${encodeURIComponent(id)}`, z.unknown());
   }

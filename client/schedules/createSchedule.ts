@@ -15,7 +15,7 @@ import { parseInterval, parseLater, parseTimeOfDay } from './scheduleTiming';
 type Kind = 'interval' | 'daily' | 'cron' | 'once';
 type Timing = Omit<PreviewScheduleBody, 'count'>;
 
-const KINDS: (vscode.QuickPickItem & { how: Kind; prompt: string; value: string })[] = [
+export const KINDS: (vscode.QuickPickItem & { how: Kind; prompt: string; value: string })[] = [
   {
     how: 'interval',
     label: '$(history) Recurring',
@@ -111,7 +111,7 @@ export async function createSchedule(ctx: Ctx, arg: unknown): Promise<void> {
 }
 
 /** The timing input box, validated and previewed by the runner as the user types. */
-function askTiming(
+export function askTiming(
   conn: RunnerConnection,
   flowName: string,
   kind: (typeof KINDS)[number],

@@ -4,6 +4,7 @@ import type { ScheduleRecord } from '../../protocol';
 import type { Ctx } from '../ctx';
 import { flowFileOf } from '../flows/flowSource';
 import { UserError } from '../log';
+import { askTiming, KINDS } from './createSchedule';
 import { describeTiming } from './scheduleTiming';
 
 /** The schedule a command is about: its row, or one picked from the list. */
@@ -64,6 +65,28 @@ export const scheduleCommands = {
     const conn = await ctx.runner.ensure();
     await vscode.commands.executeCommand('flows.executions.focus');
     await ctx.executions.reveal(await conn.api.getExecution(s.execution_id));
+  },
+  'flows.schedule.runNow': (ctx: Ctx) => async (arg?: unknown) => {
+    const s = await scheduleFor(ctx, arg);
+    if (!s) return;
+    const conn = await ctx.runner.ensure();
+    const rec = await conn.api.runScheduleNow(s.id);
+    await vscode.commands.executeCommand('flows.executions.focus');
+    await ctx.executions.reveal(rec);
+  },
+  /** The same quick pick as creating one, for the timing only; the rest of the schedule stays. */
+  'flows.schedule.edit': (ctx: Ctx) => async (arg?: unknown) => {
+    const s = await scheduleFor(ctx, arg);
+    if (!s) return;
+    const kind = await vscode.window.showQuickPick(
+      KINDS.filter((k) => k.how !== 'once'),
+      { title: `Change when "${s.name}" runs (now ${describeTiming(s)})`, ignoreFocusOut: true },
+    );
+    if (!kind) return;
+    const conn = await ctx.runner.ensure();
+    const timing = await askTiming(conn, s.flow_name, kind);
+    if (!timing || 'at' in timing) return;
+    await conn.api.updateSchedule(s.id, timing);
   },
   'flows.schedule.openFlow': (ctx: Ctx) => async (arg?: unknown) => {
     const s = await scheduleFor(ctx, arg);
