@@ -65,6 +65,32 @@ const BULK_ROWS = 100;
 /** Shortest time between two commits of queued writes. */
 const FLUSH_INTERVAL_MS = 10;
 
+/** Collects the conditions of a list query; values are always bound, never spliced. */
+class Where {
+  private readonly parts: string[] = [];
+  readonly args: (string | number)[] = [];
+
+  add(sql: string, ...values: (string | number)[]): void {
+    this.parts.push(sql);
+    this.args.push(...values);
+  }
+
+  in(col: string, values: readonly string[]): void {
+    this.add(`${col} IN (${values.map(() => '?').join(',')})`, ...values);
+  }
+
+  get sql(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+/** `-field` or `field` → `field DESC|ASC, <tiebreak> DESC|ASC`: creation order breaks ties so paging is stable. */
+function orderBy(sort: string, prefix: string): string {
+  const desc = sort.startsWith('-');
+  const dir = desc ? 'DESC' : 'ASC';
+  return `${prefix}${desc ? sort.slice(1) : sort} ${dir}, ${prefix}seq ${dir}`;
+}
+
 const ENDED_SQL = [...ENDED_STATUSES].map((s) => `'${s}'`).join(',');
 
 const toJson = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
@@ -390,44 +416,20 @@ export class SqliteStore implements Store {
 
   async listExecutions(q: ListExecutionsQuery): Promise<{ items: StoredExecution[]; total: number }> {
     this.flushSync();
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const inList = (col: string, values: readonly string[]) => {
-      where.push(`${col} IN (${values.map(() => '?').join(',')})`);
-      args.push(...values);
-    };
-    if (q.status?.length) inList('status', q.status);
-    if (q.type?.length) inList('type', q.type);
-    if (q.flow_name !== undefined) {
-      where.push('flow_name = ?');
-      args.push(q.flow_name);
-    }
-    if (q.parent_execution_id === 'none') where.push('parent_execution_id IS NULL');
-    else if (q.parent_execution_id !== undefined) {
-      where.push('parent_execution_id = ?');
-      args.push(q.parent_execution_id);
-    }
-    for (const col of ['top_execution_id', 'schedule_id'] as const) {
-      if (q[col] !== undefined) {
-        where.push(`${col} = ?`);
-        args.push(q[col]);
-      }
-    }
-    if (q.is_productive !== undefined) {
-      where.push('is_productive = ?');
-      args.push(q.is_productive ? 1 : 0);
-    }
-    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const desc = q.sort.startsWith('-');
-    const field = desc ? q.sort.slice(1) : q.sort;
-    // Creation order (seq) breaks ties so paging is stable.
-    const order = `${field} ${desc ? 'DESC' : 'ASC'}, seq ${desc ? 'DESC' : 'ASC'}`;
-    const total = Number((this.db.get(`SELECT COUNT(*) AS n FROM executions ${whereSql}`, args) as Row).n);
-    const rows = this.db.all(`SELECT * FROM executions ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
-      ...args,
-      q.limit,
-      q.offset,
-    ]) as Row[];
+    const w = new Where();
+    if (q.status?.length) w.in('status', q.status);
+    if (q.type?.length) w.in('type', q.type);
+    if (q.flow_name !== undefined) w.add('flow_name = ?', q.flow_name);
+    if (q.parent_execution_id === 'none') w.add('parent_execution_id IS NULL');
+    else if (q.parent_execution_id !== undefined) w.add('parent_execution_id = ?', q.parent_execution_id);
+    if (q.top_execution_id !== undefined) w.add('top_execution_id = ?', q.top_execution_id);
+    if (q.schedule_id !== undefined) w.add('schedule_id = ?', q.schedule_id);
+    if (q.is_productive !== undefined) w.add('is_productive = ?', q.is_productive ? 1 : 0);
+    const total = Number((this.db.get(`SELECT COUNT(*) AS n FROM executions ${w.sql}`, w.args) as Row).n);
+    const rows = this.db.all(
+      `SELECT * FROM executions ${w.sql} ORDER BY ${orderBy(q.sort, '')} LIMIT ? OFFSET ?`,
+      [...w.args, q.limit, q.offset],
+    ) as Row[];
     return { items: rows.map(rowToExecution), total };
   }
 
@@ -554,32 +556,24 @@ export class SqliteStore implements Store {
 
   async listRuns(q: ListRunsQuery): Promise<{ items: RunWithExecution[]; total: number }> {
     this.flushSync();
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const inList = (col: string, values: readonly string[]) => {
-      where.push(`${col} IN (${values.map(() => '?').join(',')})`);
-      args.push(...values);
-    };
-    if (q.status?.length) inList('e.status', q.status);
-    if (q.execution_mode?.length) inList('r.execution_mode', q.execution_mode);
-    if (q.action_name !== undefined) inList('r.action_name', [q.action_name]);
-    if (q.uid !== undefined) inList('r.id', [q.uid]);
-    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const desc = q.sort.startsWith('-');
-    const field = desc ? q.sort.slice(1) : q.sort;
-    const dir = desc ? 'DESC' : 'ASC';
+    const w = new Where();
+    if (q.status?.length) w.in('e.status', q.status);
+    if (q.execution_mode?.length) w.in('r.execution_mode', q.execution_mode);
+    if (q.action_name !== undefined) w.add('r.action_name = ?', q.action_name);
+    if (q.uid !== undefined) w.add('r.id = ?', q.uid);
     const total = Number(
       (
         this.db.get(
-          `SELECT COUNT(*) AS n FROM runs r JOIN executions e ON e.id = r.id ${whereSql}`,
-          args,
+          `SELECT COUNT(*) AS n FROM runs r JOIN executions e ON e.id = r.id ${w.sql}`,
+          w.args,
         ) as Row
       ).n,
     );
-    const rows = this.db.all(
-      `${RUN_SELECT} ${whereSql} ORDER BY e.${field} ${dir}, e.seq ${dir} LIMIT ? OFFSET ?`,
-      [...args, q.limit, q.offset],
-    ) as Row[];
+    const rows = this.db.all(`${RUN_SELECT} ${w.sql} ORDER BY ${orderBy(q.sort, 'e.')} LIMIT ? OFFSET ?`, [
+      ...w.args,
+      q.limit,
+      q.offset,
+    ]) as Row[];
     return { items: rows.map((row) => ({ run: rowToRun(row), execution: rowToExecution(row) })), total };
   }
 
