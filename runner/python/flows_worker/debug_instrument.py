@@ -22,15 +22,22 @@ def _parse(source, filename):
         return None
 
 
+def read_source(filename):
+    """The bytes of a source file, or None when it cannot be read."""
+    try:
+        with open(filename, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def code_lines(filename, source=None):
     """Sorted lines where statements start in ``filename`` (or ``source``); None if unknown."""
     if filename in _code_lines:
         return _code_lines[filename]
     if source is None:
-        try:
-            with open(filename, "rb") as f:
-                source = f.read()
-        except OSError:
+        source = read_source(filename)
+        if source is None:
             return None
     tree = _parse(source, filename)
     lines = None

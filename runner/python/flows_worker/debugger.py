@@ -269,10 +269,8 @@ class Debugger:
 
     def instrument(self, filename, source, code):
         if source is None:
-            try:
-                with open(filename, "rb") as f:
-                    source = f.read()
-            except OSError:
+            source = debug_instrument.read_source(filename)
+            if source is None:
                 return code
         debug_instrument.code_lines(filename, source)
         lines = {e["line"] for e in self.requested.get(filename, ())}

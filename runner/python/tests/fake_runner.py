@@ -11,6 +11,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import unittest
 import time
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -220,3 +221,15 @@ class FakeRunner:
         self.forkserver.stdout.close()
         self._server.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class RunnerTestCase(unittest.TestCase):
+    """A test case with one FakeRunner (and its fork server) shared by all its tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.runner = FakeRunner()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.runner.close()

@@ -4,7 +4,7 @@ import itertools
 import time
 import unittest
 
-from tests.fake_runner import FakeRunner
+from tests.fake_runner import FakeRunner, RunnerTestCase
 
 BASICS = """\
 def add(a, b):
@@ -108,15 +108,7 @@ class Session:
         return ref, {v["name"]: v for v in self.variables(ref)}
 
 
-class DebuggerTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.runner = FakeRunner()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.runner.close()
-
+class DebuggerTest(RunnerTestCase):
     def launch(self, source, breakpoints=(), filters=(), stop_on_entry=False, name="dbg"):
         path = self.runner.write_flow(name, source)
         debug = {

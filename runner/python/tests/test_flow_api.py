@@ -3,7 +3,7 @@
 import os
 import unittest
 
-from tests.fake_runner import FakeRunner
+from tests.fake_runner import FakeRunner, RunnerTestCase
 
 
 class FakePlatform:
@@ -92,15 +92,7 @@ class FakePlatform:
         return {"response": {"approved": True}}
 
 
-class FlowApiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.runner = FakeRunner()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.runner.close()
-
+class FlowApiTest(RunnerTestCase):
     def setUp(self):
         self.platform = FakePlatform()
         self.runner.on_call = self.platform

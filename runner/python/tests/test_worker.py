@@ -9,18 +9,10 @@ import sys
 import time
 import unittest
 
-from tests.fake_runner import WORKER, FakeRunner
+from tests.fake_runner import FakeRunner, RunnerTestCase, WORKER
 
 
-class WorkerTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.runner = FakeRunner()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.runner.close()
-
+class WorkerTest(RunnerTestCase):
     def setUp(self):
         self.runner.on_call = FakeRunner._no_calls
 
