@@ -59,6 +59,8 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   private readonly workers = new Map<string, Worker>();
   /** Accepted sockets that have not said hello yet. */
   private readonly unidentified = new Set<net.Socket>();
+  /** Every open worker socket (stop() closes them all, or the server would never close). */
+  private readonly sockets = new Set<net.Socket>();
   private readonly secret = crypto.randomBytes(16).toString('hex');
   private server?: net.Server;
   private address = '';
@@ -111,6 +113,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     socket.setNoDelay(true);
     let worker: Worker | undefined;
     this.unidentified.add(socket);
+    this.sockets.add(socket);
     readJsonLines(
       socket,
       (raw) => {
@@ -124,6 +127,12 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
         const msg = parsed.data;
         if (!worker) {
           if (msg.type !== 'hello' || msg.secret !== this.secret || !this.workers.has(msg.execution_id)) {
+            socket.destroy();
+            return;
+          }
+          if (this.stopping) {
+            // Forked just before stop(): its pid was not known when stop() killed the others.
+            this.killPid(msg.pid);
             socket.destroy();
             return;
           }
@@ -145,6 +154,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.unidentified.delete(socket);
+      this.sockets.delete(socket);
       if (!worker) return;
       worker.socketGone = true;
       // The process's exit status comes from the fork server; if that never arrives (fork
@@ -204,6 +214,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
           } else if (ev.event === 'spawned') {
             const w = this.workers.get(ev.execution_id);
             if (w) w.pid = ev.pid;
+            if (this.stopping) this.killPid(ev.pid); // see stop()
           } else if (ev.event === 'exited') {
             const w = this.workers.get(ev.execution_id);
             if (w)
@@ -328,6 +339,15 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     }
   }
 
+  private killPid(pid: number): void {
+    try {
+      process.kill(pid, 'SIGCONT');
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
   /** Kill every worker and the fork server. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -336,13 +356,23 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
       this.signal(id, 'SIGKILL');
     }
     if (this.forkServer) {
+      // A worker forked just before this has no pid yet: its 'spawned' event is still in the
+      // fork server's stdout, and is killed as it is read. So wait for the end of that, too.
       const fsrv = this.forkServer;
       const exited = new Promise<void>((r) => (fsrv.exitCode !== null ? r() : fsrv.once('exit', () => r())));
+      const drained = new Promise<void>((r) =>
+        !fsrv.stdout || fsrv.stdout.readableEnded || fsrv.stdout.destroyed
+          ? r()
+          : fsrv.stdout.once('close', () => r()),
+      );
       fsrv.stdin?.end();
       const t = setTimeout(() => fsrv.kill('SIGKILL'), 2000);
       await exited;
       clearTimeout(t);
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
     }
+    // Close the workers' connections, or server.close() would wait for them.
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     if (this.socketDir) fs.rmSync(this.socketDir, { recursive: true, force: true });
   }
