@@ -21,6 +21,7 @@ import { WsHub } from './http/wsHub';
 import { Runs } from './runs/runs';
 import { systemClock, type Clock } from './schedules/clock';
 import { Scheduler } from './schedules/scheduler';
+import { DataDirLock } from './store/dataDirLock';
 import { SqliteStore } from './store/sqliteStore';
 import { Webhooks } from './webhooks/webhooks';
 import { PythonWorkers } from './workers/pythonWorkers';
@@ -56,6 +57,8 @@ export interface Runner {
   token?: string;
   port?: number;
   dataDir: string;
+  /** The data folder's lock; `flows serve` adds its URL and token file to it. */
+  lock: DataDirLock;
   stop(): Promise<void>;
 }
 
@@ -75,7 +78,14 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const dataDir = path.resolve(opts.dataDir ?? path.join(flowsDir, '.flows'));
   const filesDir = path.join(dataDir, 'files');
   fs.mkdirSync(filesDir, { recursive: true });
-  const store = new SqliteStore(path.join(dataDir, 'flows.db'));
+  const lock = DataDirLock.acquire(dataDir);
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(path.join(dataDir, 'flows.db'));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const workers = new PythonWorkers({
     python: opts.python ?? process.env.FLOWS_PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3'),
     pythonDir: pythonDir(),
@@ -86,9 +96,32 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     await workers.start();
   } catch (err) {
     await store.close();
+    lock.release();
     throw err;
   }
   const engine = new Engine({ store, workers, flowsDir, filesDir, concurrency: opts.concurrency ?? 8, log });
+  try {
+    return await assemble(opts, { log, dataDir, lock, store, engine });
+  } catch (err) {
+    // A runner that cannot start (a port in use, say) leaves nothing behind: no workers, no lock.
+    await engine.shutdown().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    lock.release();
+    throw err;
+  }
+}
+
+async function assemble(
+  opts: RunnerOptions,
+  parts: {
+    log: (msg: string) => void;
+    dataDir: string;
+    lock: DataDirLock;
+    store: SqliteStore;
+    engine: Engine;
+  },
+): Promise<Runner> {
+  const { log, dataDir, lock, store, engine } = parts;
   const restored = await engine.restore();
   if (restored.failed || restored.requeued) {
     log(
@@ -144,6 +177,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     token,
     port,
     dataDir,
+    lock,
     stop: () =>
       (stopping ??= (async () => {
         scheduler?.stop();
@@ -154,6 +188,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         }
         await engine.shutdown();
         await store.close();
+        lock.release();
       })()),
   };
 }

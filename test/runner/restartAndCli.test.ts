@@ -92,6 +92,36 @@ describe('runner: restart and CLI', function () {
     }
   });
 
+  it('one runner per data folder: a second one is refused by name, flows list asks the owner', async () => {
+    const data = tempDir();
+    const s = await serve(['--flows', FIXTURE_FLOWS, '--data', data]);
+    try {
+      await s.api('POST', '/api/latest/execution', { flow_name: 'child-echo', input_value: { n: 1 } });
+      const second = spawnSync(process.execPath, [RUNNER, 'serve', '--port', '0', '--data', data], {
+        encoding: 'utf8',
+      });
+      assert.equal(second.status, 1);
+      assert.match(
+        second.stderr,
+        new RegExp(`in use by another Flows runner \\(pid ${s.child.pid}, serving ${s.ready.url}\\)`),
+      );
+      await assert.rejects(startTestRunner({ dataDir: data }), /in use by another Flows runner/);
+      // The database is the owner's alone (exclusive WAL): list goes through its API.
+      const list = spawnSync(process.execPath, [RUNNER, 'list', '--data', data], { encoding: 'utf8' });
+      assert.equal(list.status, 0, list.stderr);
+      assert.match(list.stdout, /child-echo/);
+      assert.match(list.stdout, /1 of 1 top-level executions/);
+    } finally {
+      const exited = new Promise((r) => s.child.once('exit', r));
+      s.child.kill('SIGTERM');
+      await exited;
+    }
+    // A stopped runner leaves the folder free.
+    assert.ok(!fs.existsSync(path.join(data, 'runner.lock')));
+    const t = await startTestRunner({ dataDir: data });
+    await t.stop();
+  });
+
   it('flows run prints the tree and exits 0 only when the flow SUCCEEDED', () => {
     const data = tempDir();
     const ok = spawnSync(

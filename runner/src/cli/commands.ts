@@ -2,9 +2,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isEnded, type ExecutionRecord, type LogLine } from '../../../protocol';
+import {
+  ExecutionList,
+  isEnded,
+  type ExecutionRecord,
+  type ListExecutionsQuery,
+  type LogLine,
+} from '../../../protocol';
 import { flowNameOf } from '../engine/flowFiles';
 import { startRunner, VERSION } from '../runner';
+import { DataDirLock, lockOwner, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
 import { duration, renderTree } from './executionTree';
 
@@ -59,6 +66,7 @@ export async function serve(argv: string[]): Promise<number> {
   const tokenFile = path.join(runner.dataDir, 'runner.token');
   fs.writeFileSync(tokenFile, runner.token!, { mode: 0o600 });
   fs.chmodSync(tokenFile, 0o600);
+  runner.lock.update({ url: runner.url, token_file: tokenFile });
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', url: runner.url, token_file: tokenFile, pid: process.pid, version: VERSION })}\n`,
   );
@@ -139,6 +147,32 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** `flows list` through the REST API of the runner that owns the data folder. */
+async function listFromRunner(
+  dataDir: string,
+  owner: LockContent,
+  query: ListExecutionsQuery,
+): Promise<{ items: ExecutionRecord[]; total: number }> {
+  if (!owner.url || !owner.token_file) {
+    throw new Error(
+      `${dataDir} is in use by a running \`flows run\` (pid ${owner.pid}); list again when it has ended.`,
+    );
+  }
+  const params = new URLSearchParams({
+    limit: String(query.limit),
+    offset: '0',
+    sort: query.sort,
+    parent_execution_id: 'none',
+  });
+  if (query.status?.length) params.set('status', query.status.join(','));
+  const token = fs.readFileSync(owner.token_file, 'utf8').trim();
+  const res = await fetch(`${owner.url}/api/latest/execution?${params}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) throw new Error(`the runner at ${owner.url} answered ${res.status}: ${await res.text()}`);
+  return ExecutionList.parse(await res.json());
+}
+
 export async function list(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -156,17 +190,32 @@ export async function list(argv: string[]): Promise<number> {
     process.stdout.write(`No executions yet (no ${dbFile}). Run one with: flows run <file.py>\n`);
     return 0;
   }
-  const store = new SqliteStore(dbFile);
-  try {
-    const status = values.status?.split(',').map((s) => s.trim().toUpperCase()) as
-      ExecutionRecord['status'][] | undefined;
-    const { items, total } = await store.listExecutions({
-      limit: intOption('limit', values.limit, 20, 1),
-      offset: 0,
-      sort: '-created_at',
-      status,
-      parent_execution_id: 'none',
-    });
+  const status = values.status?.split(',').map((s) => s.trim().toUpperCase()) as
+    ExecutionRecord['status'][] | undefined;
+  const query: ListExecutionsQuery = {
+    limit: intOption('limit', values.limit, 20, 1),
+    offset: 0,
+    sort: '-created_at',
+    status,
+    parent_execution_id: 'none',
+  };
+  // A runner that owns the folder has the database open exclusively: ask it instead.
+  const owner = lockOwner(dataDir);
+  let found: { items: ExecutionRecord[]; total: number };
+  if (owner) {
+    found = await listFromRunner(dataDir, owner, query);
+  } else {
+    const lock = DataDirLock.acquire(dataDir);
+    const store = new SqliteStore(dbFile);
+    try {
+      found = await store.listExecutions(query);
+    } finally {
+      await store.close();
+      lock.release();
+    }
+  }
+  {
+    const { items, total } = found;
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ items, total }, null, 2)}\n`);
       return 0;
@@ -193,7 +242,5 @@ export async function list(argv: string[]): Promise<number> {
     }
     process.stdout.write(`${items.length} of ${total} top-level executions\n`);
     return 0;
-  } finally {
-    await store.close();
   }
 }
