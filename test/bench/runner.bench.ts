@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +15,43 @@ import { startRunner } from '../../runner/src/runner';
 import { figure, ms, percentile, target } from './stats';
 
 const python = process.env.FLOWS_PYTHON ?? 'python3';
+
+/**
+ * The floor of "one OS process per execution": an idle, warm Python that forks a child which
+ * exits at once, and reaps it. No socket, no flow, no store: what any fork-per-execution design
+ * pays on this machine before doing anything.
+ */
+function forkFloor(interpreter: string): { msPerFork: number } {
+  const script = [
+    'import os, time, gc',
+    'gc.freeze()',
+    'N = 1000',
+    't0 = time.perf_counter()',
+    'for _ in range(N):',
+    '    pid = os.fork()',
+    '    if pid == 0:',
+    '        os._exit(0)',
+    '    os.waitpid(pid, 0)',
+    'print((time.perf_counter() - t0) * 1000 / N)',
+  ].join('\n');
+  const out = spawnSync(interpreter, ['-c', script], { encoding: 'utf8' }).stdout.trim();
+  return { msPerFork: Number(out) };
+}
+
+/** CPU milliseconds of a process and of its reaped children (Linux /proc; zeros elsewhere). */
+function cpuOf(pid: number | undefined): { self: number; children: number } {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    return {
+      self: (Number(fields[11]) + Number(fields[12])) * tick,
+      children: (Number(fields[13]) + Number(fields[14])) * tick,
+    };
+  } catch {
+    return { self: 0, children: 0 };
+  }
+}
 
 async function main() {
   // Baseline: what starting a fresh interpreter per execution would cost.
@@ -40,12 +78,38 @@ async function main() {
   });
   await new Promise((r) => ws.once('open', r));
   ws.send(JSON.stringify({ type: 'subscribe', topics: ['logs', 'executions'] }));
+  // A plain keep-alive client: the runner is measured, not the client (fetch costs ~0.3 ms of
+  // this process's CPU per request, which the runner's cores would pay here).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
   const post = (body: object) =>
-    fetch(`${runner.url}/api/latest/execution`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${runner.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }).then((r) => r.json() as Promise<{ id: string }>);
+    new Promise<{ id: string }>((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = http.request(
+        `${runner.url}/api/latest/execution`,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${runner.token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(data),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            if (res.statusCode !== 201 && res.statusCode !== 200)
+              reject(new Error(`POST /execution answered ${res.statusCode}`));
+            else resolve(JSON.parse(Buffer.concat(chunks).toString()) as { id: string });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  const forkServerPid = (runner.engine.opts.workers as unknown as { forkServer?: { pid?: number } })
+    .forkServer?.pid;
 
   // Start latency over the whole path: HTTP request → fork → handler → log line on the WebSocket.
   const firstLine = new Map<string, () => void>();
@@ -76,6 +140,8 @@ async function main() {
 
   // Throughput: 10,000 trivial executions, created over HTTP, run, and persisted.
   const N = 10_000;
+  const node0 = process.cpuUsage();
+  const py0 = cpuOf(forkServerPid);
   const t0 = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < N; i += 50) {
@@ -88,6 +154,8 @@ async function main() {
   await Promise.all(ids.map((id) => runner.engine.waitForEnd(id)));
   await runner.engine.store.flush();
   const elapsed = performance.now() - t0;
+  const node1 = process.cpuUsage(node0);
+  const py1 = cpuOf(forkServerPid);
   const persisted = await runner.engine.list({
     flow_name: 'trivial',
     status: ['SUCCEEDED'],
@@ -96,7 +164,9 @@ async function main() {
     sort: '-created_at',
   });
   ws.close();
+  agent.destroy();
   await runner.stop();
+  const floor = forkFloor(interpreter);
 
   const p50 = percentile(startLatency, 50);
   const coldP50 = percentile(cold, 50);
@@ -120,6 +190,17 @@ async function main() {
     `${(elapsed / 1000).toFixed(2)} s total, accepted in ${(accepted / 1000).toFixed(2)} s`,
   );
   figure('persisted as SUCCEEDED', String(persisted.total));
+  const perExec = (v: number) => `${(v / N).toFixed(2)} ms`;
+  figure('CPU per execution: runner (Node, with this client)', perExec((node1.user + node1.system) / 1000));
+  figure(
+    'CPU per execution: fork server / worker process',
+    `${perExec(py1.self - py0.self)} / ${perExec(py1.children - py0.children)}`,
+  );
+  figure(
+    'floor: idle Python fork + exit + reap',
+    ms(floor.msPerFork),
+    `baseline: ≤ ${((os.cpus().length * 1000) / floor.msPerFork).toFixed(0)} /s on ${os.cpus().length} cores doing nothing else`,
+  );
   target('start latency p50 ≤ 5 ms', p50 <= 5);
   target(
     'throughput ≥ 1,000 executions/s, all persisted',
