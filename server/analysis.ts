@@ -13,7 +13,7 @@ import {
   type TextOf,
 } from './inference';
 import type { PythonParser } from './parser';
-import { readArguments, spanOf, type ArgInfo, type Span } from './syntax';
+import { detached, readArguments, spanOf, type ArgInfo, type Span } from './syntax';
 
 export interface ParamInfo {
   name: string;
@@ -181,7 +181,9 @@ export class Analyzer {
   }
 
   analyze(tree: Tree, text: string, previous?: Previous): Analysis {
-    const textOf: TextOf = (n) => text.slice(n.startIndex, n.endIndex);
+    // Names and strings the units keep are copies: a slice would keep this version of the whole
+    // text alive for as long as its unit is reused (see `detached` in syntax.ts).
+    const textOf: TextOf = (n) => detached(text.slice(n.startIndex, n.endIndex));
     // Top-level statements are read through a cursor: Node objects only where needed.
     const statements: { start: number; end: number }[] = [];
     const importNodes: Node[] = [];

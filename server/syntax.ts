@@ -76,6 +76,16 @@ export function readArguments(args: Node, textOf: TextOf): ArgInfo[] {
   return out;
 }
 
+/**
+ * A copy of a piece of a larger string that does not keep the larger one alive. V8 represents a
+ * slice of 13 characters or more as a view into its parent, so a name the analysis keeps would
+ * otherwise hold on to the whole document text of its version (hundreds of KB) for as long as its
+ * unit is reused, and every replaced text would outlive the young generation.
+ */
+export function detached(slice: string): string {
+  return (' ' + slice).slice(1);
+}
+
 export function spanOf(n: Node): Span {
   return { start: n.startIndex, end: n.endIndex };
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   CompletionRequest,
+  CompletionResolveRequest,
   HoverRequest,
   type CompletionItem,
   type CompletionList,
@@ -33,6 +34,8 @@ interface Measured {
   hover: number[];
   rssMb?: number;
   openMs: number;
+  /** Transport baseline (our server only): a no-op request instead of the completion. */
+  noop?: { inLoop: number[]; idle: number[] };
 }
 
 /** Lines before which `    this.` is typed (inside step functions, where `this` is annotated). */
@@ -66,7 +69,13 @@ function rssMb(pid: number | undefined): number | undefined {
 
 const itemsOf = (r: CompletionItem[] | CompletionList | null) => (Array.isArray(r) ? r : (r?.items ?? []));
 
-async function measure(name: string, command: string, args: string[], root: string): Promise<Measured> {
+async function measure(
+  name: string,
+  command: string,
+  args: string[],
+  root: string,
+  withBaseline = false,
+): Promise<Measured> {
   const file = path.join(root, 'big-flow.py');
   const uri = fileUri(file);
   const client = await LspClient.start({
@@ -83,22 +92,31 @@ async function measure(name: string, command: string, args: string[], root: stri
     await client.diagnosticsFor(uri, 1, 120_000);
     const openMs = performance.now() - t0;
 
-    const completion: number[] = [];
-    for (const [i, line] of completionLines().entries()) {
+    /** Types `    this.` before `line`, times `request`, then reverts and waits until idle again. */
+    const typeThisAt = async <T>(line: number, request: () => Promise<T>): Promise<[number, T]> => {
       const at = { line, character: 0 };
       await client.change(uri, [{ range: { start: at, end: at }, text: '    this.\n' }]);
       const start = performance.now();
-      const result = await client.connection.sendRequest(CompletionRequest.type, {
-        textDocument: { uri },
-        position: { line, character: 9 },
-      });
-      completion.push(performance.now() - start);
-      if (i === 0 && !itemsOf(result).some((item) => item.label === 'sleep_until'))
-        throw new Error(`${name}: completion after \`this.\` does not list the Execution methods`);
+      const result = await request();
+      const elapsed = performance.now() - start;
       const reverted = await client.change(uri, [
         { range: { start: at, end: { line: line + 1, character: 0 } }, text: '' },
       ]);
       await client.diagnosticsFor(uri, reverted, 120_000); // idle again, as between keystrokes
+      return [elapsed, result];
+    };
+
+    const completion: number[] = [];
+    for (const [i, line] of completionLines().entries()) {
+      const [elapsed, result] = await typeThisAt(line, () =>
+        client.connection.sendRequest(CompletionRequest.type, {
+          textDocument: { uri },
+          position: { line, character: 9 },
+        }),
+      );
+      completion.push(elapsed);
+      if (i === 0 && !itemsOf(result).some((item) => item.label === 'sleep_until'))
+        throw new Error(`${name}: completion after \`this.\` does not list the Execution methods`);
     }
 
     const hover: number[] = [];
@@ -112,7 +130,27 @@ async function measure(name: string, command: string, args: string[], root: stri
       if (i === 0 && !JSON.stringify(result?.contents ?? '').includes('flow'))
         throw new Error(`${name}: hover on \`flow\` shows no documentation`);
     }
-    return { completion, hover, rssMb: rssMb(client.pid), openMs };
+    const rss = rssMb(client.pid);
+
+    // The transport and the host without the completion's work: `completionItem/resolve` of an
+    // item with no data is answered as it came, without touching a document. Timed in the same
+    // edit loop (the request in place of the completion) and on an idle server; after the hovers and
+    // the memory figure, so that those are taken as before.
+    let noop: Measured['noop'];
+    if (withBaseline) {
+      const resolve = () => client.connection.sendRequest(CompletionResolveRequest.type, { label: 'noop' });
+      const inLoop: number[] = [];
+      for (const line of completionLines()) inLoop.push((await typeThisAt(line, resolve))[0]);
+      const idle: number[] = [];
+      for (let i = 0; i < POSITIONS; i++) {
+        const start = performance.now();
+        await resolve();
+        idle.push(performance.now() - start);
+      }
+      noop = { inLoop, idle };
+    }
+
+    return { completion, hover, rssMb: rss, openMs, noop };
   } finally {
     await client.stop();
   }
@@ -123,6 +161,19 @@ function report(name: string, m: Measured): void {
     `${name}: completion after \`this.\` p50 / p99`,
     `${ms(percentile(m.completion, 50))} / ${ms(percentile(m.completion, 99))}`,
   );
+  if (m.noop) {
+    const { inLoop, idle } = m.noop;
+    figure(
+      `${name}: no-op request in the same loop p50 / p99`,
+      `${ms(percentile(inLoop, 50))} / ${ms(percentile(inLoop, 99))}`,
+      '(transport baseline: `completionItem/resolve` in place of the completion)',
+    );
+    figure(
+      `${name}: no-op request, idle server p50 / p99`,
+      `${ms(percentile(idle, 50))} / ${ms(percentile(idle, 99))}`,
+      '(transport baseline: back to back, no edits)',
+    );
+  }
   figure(`${name}: hover p50 / p99`, `${ms(percentile(m.hover, 50))} / ${ms(percentile(m.hover, 99))}`);
   figure(`${name}: open → first diagnostics`, ms(m.openMs));
   if (m.rssMb) figure(`${name}: server RSS after the run`, `${m.rssMb.toFixed(0)} MB`);
@@ -205,7 +256,7 @@ async function main(): Promise<void> {
   );
   try {
     await parseFigures();
-    const ours = await measure('flows', process.execPath, [SERVER_JS, '--stdio'], root);
+    const ours = await measure('flows', process.execPath, [SERVER_JS, '--stdio'], root, true);
     report('flows', ours);
     const oursP99 = percentile(ours.completion, 99);
     target('flows completion p99 ≤ 5 ms', oursP99 <= 5);
