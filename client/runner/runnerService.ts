@@ -3,12 +3,11 @@
  * when something first needs it, restart it after a crash, stop it with the window. Everything
  * else asks `ensure()` for a connection and never sees processes.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readConfig } from '../config';
 import { log, openOutput, openSettings, UserError } from '../log';
-import { lockOwner } from '../../runner/src/store/dataDirLock';
+import { lockOwner, ownerConnection } from '../../runner/src/store/dataDirLock';
 import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
 import { RunnerApi } from './runnerApi';
@@ -101,10 +100,10 @@ export class RunnerService implements vscode.Disposable {
     // One runner per data folder (the runner enforces it): another window of this workspace,
     // or a `flows serve` in a terminal, may own it already. Then share that runner.
     const owner = lockOwner(config.dataFolder ?? path.join(config.flowsFolder, '.flows'));
-    if (owner?.url && owner.token_file) {
-      const token = fs.readFileSync(owner.token_file, 'utf8').trim();
-      log.info(`using the runner (pid ${owner.pid}) that already serves this folder at ${owner.url}`);
-      return this.connectionTo('external', owner.url, token);
+    const shared = owner && ownerConnection(owner);
+    if (shared) {
+      log.info(`using the runner (pid ${owner.pid}) that already serves this folder at ${shared.url}`);
+      return this.connectionTo('external', shared.url, shared.token);
     }
     const python = await findInterpreter(config.pythonPath, vscode.Uri.file(config.flowsFolder));
     log.info(`Python for flows: ${python.path} (from the ${python.source})`);

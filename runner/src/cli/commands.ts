@@ -11,7 +11,7 @@ import {
 } from '../../../protocol';
 import { flowNameOf } from '../engine/flowFiles';
 import { startRunner, VERSION } from '../runner';
-import { DataDirLock, lockOwner, type LockContent } from '../store/dataDirLock';
+import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
 import { duration, renderTree } from './executionTree';
 
@@ -153,7 +153,8 @@ async function listFromRunner(
   owner: LockContent,
   query: ListExecutionsQuery,
 ): Promise<{ items: ExecutionRecord[]; total: number }> {
-  if (!owner.url || !owner.token_file) {
+  const conn = ownerConnection(owner);
+  if (!conn) {
     throw new Error(
       `${dataDir} is in use by a running \`flows run\` (pid ${owner.pid}); list again when it has ended.`,
     );
@@ -165,11 +166,10 @@ async function listFromRunner(
     parent_execution_id: 'none',
   });
   if (query.status?.length) params.set('status', query.status.join(','));
-  const token = fs.readFileSync(owner.token_file, 'utf8').trim();
-  const res = await fetch(`${owner.url}/api/latest/execution?${params}`, {
-    headers: { authorization: `Bearer ${token}` },
+  const res = await fetch(`${conn.url}/api/latest/execution?${params}`, {
+    headers: { authorization: `Bearer ${conn.token}` },
   });
-  if (!res.ok) throw new Error(`the runner at ${owner.url} answered ${res.status}: ${await res.text()}`);
+  if (!res.ok) throw new Error(`the runner at ${conn.url} answered ${res.status}: ${await res.text()}`);
   return ExecutionList.parse(await res.json());
 }
 

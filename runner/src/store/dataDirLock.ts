@@ -84,6 +84,12 @@ export function lockOwner(dataDir: string): LockContent | undefined {
   return isAlive(owner) ? owner : undefined;
 }
 
+/** URL and token of a serving owner (undefined for an embedded `flows run`, which has no API). */
+export function ownerConnection(owner: LockContent): { url: string; token: string } | undefined {
+  if (!owner.url || !owner.token_file) return undefined;
+  return { url: owner.url, token: fs.readFileSync(owner.token_file, 'utf8').trim() };
+}
+
 export class DataDirLock {
   private released = false;
   private content: LockContent;

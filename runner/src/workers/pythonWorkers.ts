@@ -351,10 +351,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   /** Kill every worker and the fork server. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const id of [...this.workers.keys()]) {
-      this.signal(id, 'SIGCONT');
-      this.signal(id, 'SIGKILL');
-    }
+    for (const w of this.workers.values()) if (w.pid && !w.processGone) this.killPid(w.pid);
     if (this.forkServer) {
       // A worker forked just before this has no pid yet: its 'spawned' event is still in the
       // fork server's stdout, and is killed as it is read. So wait for the end of that, too.
