@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { FIXTURE_FLOWS, startTestRunner, tempDir } from './harness';
@@ -156,5 +157,119 @@ describe('runner: restart and CLI', function () {
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stdout, /FAILED\s+run\s+parent-of-failing/);
     assert.match(list.stdout, /2 of 2 top-level executions/);
+  });
+});
+
+/** `flows …` as a child process, awaited to its exit (spawnSync would block the test's timeout). */
+function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('runner: flows run on the serving runner of the same data folder', function () {
+  let flows: string;
+  let s: Awaited<ReturnType<typeof serve>>;
+
+  before(async () => {
+    flows = tempDir('flows-remote-');
+    for (const f of ['parent-async', 'child-echo', 'parent-of-failing', 'child-fails']) {
+      fs.copyFileSync(path.join(FIXTURE_FLOWS, `${f}.py`), path.join(flows, `${f}.py`));
+    }
+    fs.writeFileSync(
+      path.join(flows, 'leaves-a-child.py'),
+      "def handler(system, this):\n    this.flow('slow-child', run=False).run_async()\n    return this.success('left it running')\n",
+    );
+    // Slower than its parent, so that the tree is still open when the top execution ends.
+    fs.writeFileSync(
+      path.join(flows, 'slow-child.py'),
+      "import time\n\n\ndef handler(system, this):\n    time.sleep(0.3)\n    this.log('slow child done')\n",
+    );
+    s = await serve(['--flows', flows]); // data: <flows>/.flows, the folder flows run picks too
+  });
+
+  after(async () => {
+    const exited = new Promise((r) => s.child.once('exit', r));
+    s.child.kill('SIGTERM');
+    await exited;
+  });
+
+  it('runs the flow there and prints the tree; exit 0 on SUCCEEDED', async () => {
+    const ok = await cli(['run', path.join(flows, 'parent-async.py'), '--python', '/no/such/python']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stderr, /--python is ignored: the flow runs on the runner at http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(ok.stdout, /✔ SUCCEEDED parent-async/);
+    assert.equal((ok.stdout.match(/✔ SUCCEEDED child-echo/g) ?? []).length, 3);
+    assert.match(ok.stdout, /child 2 running/);
+    assert.match(ok.stdout, /message: all three done/);
+    // Proof that it ran on the serving runner: its API has the tree.
+    const short = /SUCCEEDED parent-async .* ([0-9a-f]{8})$/m.exec(ok.stdout)![1];
+    const top = (await s.api('GET', '/api/latest/execution?parent_execution_id=none')).body.items.find(
+      (r: { id: string }) => r.id.startsWith(short),
+    );
+    assert.equal(top?.status, 'SUCCEEDED');
+    const tree = await s.api('GET', `/api/latest/execution?top_execution_id=${top.id}`);
+    assert.equal(tree.body.total, 4);
+  });
+
+  it('exits 1 when the flow FAILED', async () => {
+    const bad = await cli(['run', path.join(flows, 'parent-of-failing.py'), '--try']);
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stdout, /✖ FAILED parent-of-failing/);
+    assert.match(bad.stdout, /ValueError: child failed: boom/);
+    const top = (await s.api('GET', '/api/latest/execution?flow_name=parent-of-failing')).body.items[0];
+    assert.deepEqual([top.status, top.is_productive], ['FAILED', false]);
+  });
+
+  it('waits for children that outlive their parent', async () => {
+    const ok = await cli(['run', path.join(flows, 'leaves-a-child.py')]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /✔ SUCCEEDED leaves-a-child/);
+    assert.match(ok.stdout, /└─ ✔ SUCCEEDED slow-child/);
+    assert.match(ok.stdout, /slow child done/);
+  });
+
+  it('--json prints the document an embedded run prints', async () => {
+    const args = ['run', path.join(flows, 'child-echo.py'), '--input', '{"n": 3}', '--json'];
+    const remote = await cli(args);
+    const embedded = await cli([...args, '--data', tempDir()]);
+    assert.equal(remote.status, 0, remote.stderr);
+    assert.equal(embedded.status, 0, embedded.stderr);
+    // Equal but for ids and times (field order included: both are the engine's records).
+    const neutral = (out: string) =>
+      out
+        .replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, 'ID')
+        .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'TIME')
+        .replace(/"seq": \d+/g, '"seq": N');
+    assert.equal(neutral(remote.stdout), neutral(embedded.stdout));
+  });
+
+  it('refuses, naming both folders, a file or --flows the serving runner would resolve differently', async () => {
+    const elsewhere = tempDir('flows-elsewhere-');
+    fs.copyFileSync(path.join(FIXTURE_FLOWS, 'child-echo.py'), path.join(elsewhere, 'child-echo.py'));
+    const data = path.join(flows, '.flows');
+    const outside = await cli(['run', path.join(elsewhere, 'child-echo.py'), '--data', data]);
+    assert.equal(outside.status, 1);
+    assert.match(
+      outside.stderr,
+      new RegExp(`${elsewhere}/child-echo.py is not inside ${flows}, the flows folder`),
+    );
+    assert.match(outside.stderr, /stop that runner, or give this run its own data folder with --data DIR/);
+    const otherFlows = await cli([
+      'run',
+      path.join(flows, 'child-echo.py'),
+      '--flows',
+      os.tmpdir(),
+      '--data',
+      data,
+    ]);
+    assert.equal(otherFlows.status, 1);
+    assert.match(otherFlows.stderr, new RegExp(`--flows ${os.tmpdir()} is not ${flows}, the flows folder`));
   });
 });

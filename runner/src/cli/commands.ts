@@ -2,18 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  ExecutionList,
-  isEnded,
-  type ExecutionRecord,
-  type ListExecutionsQuery,
-  type LogLine,
-} from '../../../protocol';
+import { ExecutionList, isEnded, type ExecutionRecord, type ListExecutionsQuery } from '../../../protocol';
 import { flowNameOf } from '../engine/flowFiles';
 import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
-import { duration, renderTree } from './executionTree';
+import { duration, printTree } from './executionTree';
+import { callRunner, runOnRunner } from './remoteRun';
 
 export class UsageError extends Error {}
 
@@ -26,7 +21,8 @@ Usage:
       is generated; it is written to <data>/runner.token (mode 0600).
   flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
       Run a flow on an embedded runner and print its execution tree, outputs and logs.
-      Exit code 0 only when it SUCCEEDED. --try runs it in development mode.
+      Exit code 0 only when it SUCCEEDED. --try runs it in development mode. When a serving
+      runner (flows serve, the extension's) owns the data folder, the flow runs on that one.
   flows list [--flows DIR] [--data DIR] [--limit N] [--status S] [--json]
       Recent executions, newest first.
 
@@ -107,7 +103,25 @@ export async function run(argv: string[]): Promise<number> {
   const flowsDir = path.resolve(values.flows ?? path.dirname(file));
   const flowName = flowNameOf(flowsDir, file);
   if (flowName.startsWith('..')) throw new UsageError(`${file} is not inside the flows folder ${flowsDir}`);
-  const runner = await startRunner({ flowsDir, dataDir: values.data, python: values.python });
+  const dataDir = path.resolve(values.data ?? path.join(flowsDir, '.flows'));
+  // A serving runner has the database to itself: run there. A `flows run` owner has no API, so
+  // startRunner below refuses by name (DataDirBusyError), as before.
+  const owner = lockOwner(dataDir);
+  const serving = owner && ownerConnection(owner);
+  if (serving) {
+    if (values.python !== undefined) {
+      process.stderr.write(`flows: --python is ignored: the flow runs on the runner at ${serving.url}\n`);
+    }
+    const { topId, tree } = await runOnRunner(serving, {
+      file,
+      flowsOption: values.flows,
+      dataDir,
+      input,
+      isProductive: !values.try,
+    });
+    return printTree(tree, topId, values.json === true);
+  }
+  const runner = await startRunner({ flowsDir, dataDir, python: values.python });
   try {
     const engine = runner.engine;
     const top = engine.create({
@@ -123,25 +137,12 @@ export async function run(argv: string[]): Promise<number> {
       if (rest.length === 0) break;
       await Promise.all(rest.map((a) => engine.waitForEnd(a.rec.id)));
     }
-    const { items } = await engine.list({
-      top_execution_id: top.id,
-      limit: 1000,
-      offset: 0,
-      sort: 'created_at',
-    });
-    const logs = new Map<string, LogLine[]>();
-    for (const r of items) logs.set(r.id, await engine.store.getLog(r.id, 0, 10_000));
-    const root = items.find((r) => r.id === top.id)!;
-    if (values.json) {
-      process.stdout.write(
-        `${JSON.stringify({ execution: root, tree: items, logs: Object.fromEntries(logs) }, null, 2)}\n`,
-      );
-    } else {
-      process.stdout.write(
-        `${renderTree(items, logs, { color: process.stdout.isTTY === true, rootId: top.id })}\n`,
-      );
-    }
-    return root.status === 'SUCCEEDED' ? 0 : 1;
+    const tree = {
+      records: async (topId: string, limit: number) =>
+        (await engine.list({ top_execution_id: topId, limit, offset: 0, sort: 'created_at' })).items,
+      log: (id: string, limit: number) => engine.store.getLog(id, 0, limit),
+    };
+    return await printTree(tree, top.id, values.json === true);
   } finally {
     await runner.stop();
   }
@@ -166,11 +167,7 @@ async function listFromRunner(
     parent_execution_id: 'none',
   });
   if (query.status?.length) params.set('status', query.status.join(','));
-  const res = await fetch(`${conn.url}/api/latest/execution?${params}`, {
-    headers: { authorization: `Bearer ${conn.token}` },
-  });
-  if (!res.ok) throw new Error(`the runner at ${conn.url} answered ${res.status}: ${await res.text()}`);
-  return ExecutionList.parse(await res.json());
+  return callRunner(conn, ExecutionList, `/api/latest/execution?${params}`);
 }
 
 export async function list(argv: string[]): Promise<number> {

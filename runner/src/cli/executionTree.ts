@@ -79,3 +79,32 @@ export function renderTree(
   if (root) visit(root, '', true, true);
   return out.join('\n');
 }
+
+/**
+ * Where an ended tree's records and logs come from: the embedded engine, or the REST API of the
+ * runner that serves the data folder. Both print the same, so `flows run` reads the same either way.
+ */
+export interface TreeSource {
+  /** Every execution with this top id (the top one included). */
+  records(topId: string, limit: number): Promise<ExecutionRecord[]>;
+  log(executionId: string, limit: number): Promise<LogLine[]>;
+}
+
+/** Prints the ended tree as text (or the --json document) and returns `flows run`'s exit code. */
+export async function printTree(source: TreeSource, topId: string, json: boolean): Promise<number> {
+  const items = await source.records(topId, 1000);
+  const logs = new Map<string, LogLine[]>();
+  for (const r of items) logs.set(r.id, await source.log(r.id, 10_000));
+  const root = items.find((r) => r.id === topId);
+  if (!root) throw new Error(`execution ${topId} is missing from its own tree`);
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ execution: root, tree: items, logs: Object.fromEntries(logs) }, null, 2)}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `${renderTree(items, logs, { color: process.stdout.isTTY === true, rootId: topId })}\n`,
+    );
+  }
+  return root.status === 'SUCCEEDED' ? 0 : 1;
+}

@@ -1,0 +1,271 @@
+/**
+ * `flows run` when a serving runner (`flows serve`, or the extension's) already owns the data
+ * folder. That runner has the database open exclusively, so the execution is submitted through
+ * its REST API and followed on its WebSocket until the whole tree has ended; then the tree is read
+ * back through the API and printed as an embedded run prints it.
+ *
+ * Events rather than polling: an ended execution is a message on the socket, so no sleep decides
+ * how late the CLI notices, and the subscription is confirmed (ping/pong) before the execution is
+ * created, so none of its events can be missed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import type { z } from 'zod';
+import {
+  ErrorBody,
+  ExecutionList,
+  ExecutionRecord,
+  isEnded,
+  LogList,
+  ServerMessage,
+  WS_PATH,
+  type CreateExecutionBody,
+} from '../../../protocol';
+import { flowNameOf } from '../engine/flowFiles';
+import type { TreeSource } from './executionTree';
+
+/** Where a serving runner listens and the token it wants (see `ownerConnection`). */
+export interface RunnerAddress {
+  url: string;
+  token: string;
+}
+
+/** One REST call (POST when there is a body); a refusal becomes an error naming runner and reason. */
+export async function callRunner<T>(
+  runner: RunnerAddress,
+  schema: z.ZodType<T>,
+  urlPath: string,
+  body?: unknown,
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${runner.url}${urlPath}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        authorization: `Bearer ${runner.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, …) is its cause.
+    const cause = (err as { cause?: Error }).cause ?? (err as Error);
+    throw new Error(`cannot reach the runner at ${runner.url}: ${cause.message}`, { cause: err });
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let reason = text;
+    try {
+      reason = ErrorBody.parse(JSON.parse(text)).message;
+    } catch {
+      // not the runner's error shape: show the answer as it is
+    }
+    throw new Error(`the runner at ${runner.url} answered ${res.status}: ${reason}`);
+  }
+  const answer: unknown = JSON.parse(text);
+  schema.parse(answer);
+  // Checked, but kept as sent: parsing would reorder the fields, and `flows run --json` must
+  // print the document an embedded run prints (the runner's records are that engine's records).
+  return answer as T;
+}
+
+type Hello = Extract<ServerMessage, { type: 'hello' }>;
+
+/** The runner's execution events on one WebSocket, reduced to "which executions are still open". */
+class ExecutionEvents {
+  private hello?: Hello;
+  private subscribed = false;
+  private failure?: Error;
+  private closing = false;
+  /** Top id and ended-or-not of every execution seen; once `topId` is known, of its tree only. */
+  private readonly seen = new Map<string, { top: string; ended: boolean }>();
+  private topId?: string;
+  /** Executions of the tree not ended yet (kept from `topId` on, so a check is O(1)). */
+  private readonly open = new Set<string>();
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly url: string,
+  ) {
+    ws.on('message', (data) => this.onMessage(data.toString()));
+    ws.on('error', (err) => this.fail(`cannot reach the runner at ${url}: ${err.message}`));
+    ws.on('close', (code, reason) =>
+      this.fail(
+        `lost the runner at ${url} (WebSocket closed, code ${code}${reason.length ? `, ${reason.toString()}` : ''})`,
+      ),
+    );
+  }
+
+  /** Connects, waits for the hello and for the subscription to be confirmed. */
+  static async connect(runner: RunnerAddress): Promise<ExecutionEvents> {
+    const ws = new WebSocket(`${runner.url.replace(/^http/, 'ws')}${WS_PATH}`, {
+      headers: { authorization: `Bearer ${runner.token}` },
+      handshakeTimeout: 15_000,
+    });
+    const events = new ExecutionEvents(ws, runner.url);
+    await events.until(() => events.hello !== undefined);
+    ws.send(JSON.stringify({ type: 'subscribe', topics: ['executions'] }));
+    ws.send(JSON.stringify({ type: 'ping', id: 1 }));
+    await events.until(() => events.subscribed);
+    return events;
+  }
+
+  /** The serving runner's flows folder, as its hello says. */
+  get flowsDir(): string | undefined {
+    return this.hello?.flows_dir;
+  }
+
+  /** Resolves when no execution of `top`'s tree is open any more. */
+  treeEnded(top: ExecutionRecord): Promise<void> {
+    this.topId = top.id;
+    for (const [id, s] of this.seen) {
+      if (s.top !== top.id) this.seen.delete(id);
+      else if (!s.ended) this.open.add(id);
+    }
+    // The create answer may arrive after the top's own events: it must not undo them.
+    if (!this.seen.has(top.id)) this.note(top);
+    return this.until(() => this.open.size === 0);
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ws.terminate();
+  }
+
+  private note(rec: ExecutionRecord): void {
+    if (this.topId !== undefined && rec.top_execution_id !== this.topId) return;
+    const ended = isEnded(rec.status);
+    this.seen.set(rec.id, { top: rec.top_execution_id, ended });
+    if (this.topId === undefined) return;
+    if (ended) this.open.delete(rec.id);
+    else this.open.add(rec.id);
+  }
+
+  private onMessage(raw: string): void {
+    let parsed;
+    try {
+      parsed = ServerMessage.safeParse(JSON.parse(raw));
+    } catch {
+      return this.fail(`the runner at ${this.url} sent something that is not JSON`);
+    }
+    if (!parsed.success) return; // a message of a topic this client did not ask for
+    const m = parsed.data;
+    if (m.type === 'hello') this.hello = m;
+    else if (m.type === 'pong') this.subscribed = true;
+    else if (m.type === 'error')
+      return this.fail(`the runner at ${this.url} refused a message: ${m.message}`);
+    else if (m.type === 'execution') this.note(m.record);
+    this.changed();
+  }
+
+  private fail(message: string): void {
+    if (this.closing) return;
+    this.failure ??= new Error(message);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  private until(condition: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.failure) reject(this.failure);
+        else if (condition()) resolve();
+        else return;
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
+
+const realPath = (p: string): string => {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return path.resolve(p);
+  }
+};
+
+export interface RemoteRunRequest {
+  file: string;
+  /** --flows as the user gave it; undefined when it defaulted to the file's folder. */
+  flowsOption: string | undefined;
+  dataDir: string;
+  input: unknown;
+  isProductive: boolean;
+}
+
+/**
+ * The flow's name on the serving runner: relative to that runner's flows folder, where it also
+ * resolves the flows this one calls. A file outside that folder, or a --flows that names another
+ * one, would run something else than asked, so both are refused with what to do instead.
+ */
+function flowNameOnRunner(runnerFlowsDir: string | undefined, req: RemoteRunRequest, url: string): string {
+  const owner = `the runner at ${url}, which owns the data folder ${req.dataDir}`;
+  const instead = 'stop that runner, or give this run its own data folder with --data DIR';
+  if (!runnerFlowsDir) throw new Error(`${owner}, does not say which flows folder it serves: ${instead}.`);
+  const theirs = realPath(runnerFlowsDir);
+  if (req.flowsOption !== undefined && realPath(req.flowsOption) !== theirs) {
+    throw new Error(
+      `--flows ${path.resolve(req.flowsOption)} is not ${runnerFlowsDir}, the flows folder of ${owner}: ` +
+        `flow names would resolve differently there. Leave out --flows, ${instead}.`,
+    );
+  }
+  const name = flowNameOf(theirs, realPath(req.file));
+  if (name.startsWith('..') || path.isAbsolute(name)) {
+    throw new Error(
+      `${req.file} is not inside ${runnerFlowsDir}, the flows folder of ${owner}. ` +
+        `Move the file into that folder, ${instead}.`,
+    );
+  }
+  return name;
+}
+
+/** The records and logs of an ended tree, read through the runner's REST API. */
+function treeOnRunner(runner: RunnerAddress): TreeSource {
+  return {
+    records: async (topId, limit) => {
+      const query = new URLSearchParams({
+        top_execution_id: topId,
+        sort: 'created_at',
+        limit: String(limit),
+        offset: '0',
+      });
+      return (await callRunner(runner, ExecutionList, `/api/latest/execution?${query}`)).items;
+    },
+    log: async (id, limit) =>
+      (
+        await callRunner(
+          runner,
+          LogList,
+          `/api/latest/execution/${encodeURIComponent(id)}/log?limit=${limit}`,
+        )
+      ).items,
+  };
+}
+
+/** Submits the flow to the serving runner and resolves once its whole tree has ended there. */
+export async function runOnRunner(
+  runner: RunnerAddress,
+  req: RemoteRunRequest,
+): Promise<{ topId: string; tree: TreeSource }> {
+  const events = await ExecutionEvents.connect(runner);
+  try {
+    const body: z.input<typeof CreateExecutionBody> = {
+      flow_name: flowNameOnRunner(events.flowsDir, req, runner.url),
+      input_value: req.input,
+      is_productive: req.isProductive,
+    };
+    const top = await callRunner(runner, ExecutionRecord, '/api/latest/execution', body);
+    await events.treeEnded(top);
+    return { topId: top.id, tree: treeOnRunner(runner) };
+  } finally {
+    events.close();
+  }
+}
