@@ -23,7 +23,13 @@ import {
   ThreadEvent,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { EXCEPTION_FILTERS, type DebugConfig, type ExecutionRecord, type LogLine } from '../protocol';
+import {
+  DEBUGGED_EXECUTION_EVENT,
+  EXCEPTION_FILTERS,
+  type DebugConfig,
+  type ExecutionRecord,
+  type LogLine,
+} from '../protocol';
 import { startRunner, type Runner } from '../runner/src/runner';
 import { Breakpoints } from './breakpoints';
 import { ExecutionThreads, type FlowThread, type ThreadChange } from './executionThreads';
@@ -180,6 +186,7 @@ export class FlowDebugSession extends LoggingDebugSession {
         // Attach: the tree was running before we subscribed; its records come over REST.
         const known = this.isLaunch ? [answer.execution] : await this.conn!.listTree(tree.topId);
         this.sendResponse(response);
+        this.sendEvent(new Event(DEBUGGED_EXECUTION_EVENT, { execution: answer.execution }));
         this.sessionId = answer.session_id;
         this.tree = tree;
         for (const rec of known) this.apply(tree.update(rec));

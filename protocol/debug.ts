@@ -25,6 +25,13 @@ export const DebugConfig = z.object({
 });
 export type DebugConfig = z.infer<typeof DebugConfig>;
 
+/**
+ * adapter → VS Code, a custom DAP event sent once a launch or attach has its execution: the
+ * extension selects it in the Executions view.
+ */
+export const DEBUGGED_EXECUTION_EVENT = 'flows.debuggedExecution';
+export const DebuggedExecutionBody = z.object({ execution: ExecutionRecord });
+
 /** adapter → runner */
 export const DebugClientMessages = [
   /** Start a flow in development mode with its whole tree debugged. */

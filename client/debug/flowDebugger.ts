@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { AttachArgs, LaunchArgs } from '../../debug-adapter/launchConfig';
+import { DEBUGGED_EXECUTION_EVENT, DebuggedExecutionBody } from '../../protocol';
 import type { Ctx } from '../ctx';
 import { UserError } from '../log';
 import { flowNameOf, isFlowSource, readsInputs } from '../flows/flowSource';
@@ -21,6 +22,12 @@ export function registerFlowDebugger(ctx: Ctx): vscode.Disposable[] {
     ),
     vscode.debug.registerDebugAdapterDescriptorFactory('flow', {
       createDebugAdapterDescriptor: (session) => createDebugAdapter(ctx, session),
+    }),
+    vscode.debug.onDidReceiveDebugSessionCustomEvent(({ session, event, body }) => {
+      if (session.type !== 'flow' || event !== DEBUGGED_EXECUTION_EVENT) return;
+      const parsed = DebuggedExecutionBody.safeParse(body);
+      // Run and Debug is in front while debugging: select it there once the user looks.
+      if (parsed.success) ctx.executions.revealWhenShown(parsed.data.execution);
     }),
   ];
 }

@@ -26,6 +26,8 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   private flushTimer: NodeJS.Timeout | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
+  /** Selected the next time the view is shown (see revealWhenShown). */
+  private pendingReveal: ExecutionRecord | undefined;
   /** Events that arrive while a page is loading, applied on top of it. */
   private heldBack: ExecutionRecord[] | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -39,7 +41,12 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     this.disposables.push(
       this.view,
       this.changes,
-      this.view.onDidChangeVisibility(() => this.updateTicker()),
+      this.view.onDidChangeVisibility(({ visible }) => {
+        this.updateTicker();
+        const pending = this.pendingReveal;
+        this.pendingReveal = undefined;
+        if (visible && pending) void this.reveal(pending, false);
+      }),
       runner.onDidChangeState(() => this.onRunnerState()),
     );
     this.onRunnerState();
@@ -88,6 +95,19 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     } catch {
       // Not drawn yet (the view is hidden); nothing to reveal.
     }
+  }
+
+  /**
+   * Like reveal, but without bringing the view to the front or expanding the row: a hidden view
+   * selects the record when it is next shown (for F5, where Run and Debug must stay in front).
+   */
+  revealWhenShown(rec: ExecutionRecord): void {
+    if (this.view.visible) {
+      void this.reveal(rec, false);
+      return;
+    }
+    if (this.model.loaded) this.apply(rec);
+    this.pendingReveal = rec;
   }
 
   private onRecord(rec: ExecutionRecord): void {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import type { SourceBreakpoint } from '../../protocol';
+import { DEBUGGED_EXECUTION_EVENT, type SourceBreakpoint } from '../../protocol';
 
 export const ADAPTER = path.resolve(__dirname, '../../dist/debugAdapter.js');
 export const DEBUG_FLOWS = path.resolve(__dirname, '../fixtures/debug');
@@ -23,6 +23,7 @@ const EVENTS = [
   'breakpoint',
   'exited',
   'terminated',
+  DEBUGGED_EXECUTION_EVENT,
 ];
 const WAIT_MS = 20_000;
 

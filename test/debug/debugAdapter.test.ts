@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { startTestRunner, tempDir, type TestRunner } from '../runner/harness';
+import { DEBUGGED_EXECUTION_EVENT } from '../../protocol';
 import { DEBUG_FLOWS, FlowDebugClient, flowFile } from './dapClient';
 
 const BASICS = flowFile('basics');
@@ -80,9 +81,12 @@ describe('flow debug adapter (DAP)', function () {
     assert.match(report, /"total": 6/);
   });
 
-  it('stops on entry', async () => {
+  it('stops on entry, and names the execution it debugs (the extension selects it in its tree)', async () => {
     await launch(BASICS, {}, { stopOnEntry: true });
     const { frame, threadId } = await client.stopped('entry');
+    const announced = await client.next(DEBUGGED_EXECUTION_EVENT);
+    assert.equal(announced.body.execution.id, (await latest('basics')).id);
+    assert.equal(announced.body.execution.is_productive, false, 'debugging is a try');
     assert.equal(frame.source?.path, BASICS);
     assert.equal(frame.line, 7, 'the first line of handler');
     await client.dc.continueRequest({ threadId });
