@@ -76,7 +76,13 @@ export class StatusBar implements vscode.Disposable {
         break;
       case 'running': {
         const n = this.inProgress.size;
-        const where = state.connection.kind === 'bundled' ? 'bundled runner' : 'external runner';
+        const { kind, sharedPid } = state.connection;
+        const where =
+          kind === 'bundled'
+            ? 'Bundled runner'
+            : sharedPid
+              ? `Shared runner (pid ${sharedPid}, started by another window or \`flows serve\`)`
+              : 'External runner';
         item.text = n ? `$(sync~spin) Flows: ${n} running` : '$(pass) Flows';
         item.tooltip = `${where} at ${state.connection.url}${n ? `\n${n} execution(s) in progress` : ''}\nClick to show the executions.`;
         item.command = 'flows.executions.focus';

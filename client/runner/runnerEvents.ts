@@ -18,6 +18,7 @@ export class RunnerEvents implements vscode.Disposable {
   private logIds: string[] | undefined;
 
   private readonly connected = new vscode.EventEmitter<void>();
+  private readonly disconnected = new vscode.EventEmitter<void>();
   private readonly executionEmitter = new vscode.EventEmitter<Event<'execution'>>();
   private readonly logEmitter = new vscode.EventEmitter<LogLine>();
   private readonly messageEmitter = new vscode.EventEmitter<Event<'message'>>();
@@ -25,6 +26,8 @@ export class RunnerEvents implements vscode.Disposable {
 
   /** Fired on every (re)connection, after the subscriptions are sent. */
   readonly onDidConnect = this.connected.event;
+  /** Fired when an open connection drops (not on dispose); reconnecting goes on. */
+  readonly onDidDisconnect = this.disconnected.event;
   readonly onExecution = this.executionEmitter.event;
   readonly onLog = this.logEmitter.event;
   readonly onMessage = this.messageEmitter.event;
@@ -69,8 +72,12 @@ export class RunnerEvents implements vscode.Disposable {
     });
     ws.on('message', (data) => this.dispatch(data.toString()));
     ws.on('error', (err) => log.debug(`runner WebSocket: ${err.message}`));
+    let opened = false;
+    ws.on('open', () => (opened = true));
     ws.on('close', () => {
       if (this.ws !== ws || this.disposed) return;
+      if (opened) this.disconnected.fire();
+      if (this.disposed) return; // a listener gave this connection up
       // Back off up to 5 s: the runner may be restarting, or a slow window was cut off.
       const delay = Math.min(5000, 200 * 2 ** this.retries++);
       this.retryTimer = setTimeout(() => this.connect(), delay);
@@ -116,6 +123,7 @@ export class RunnerEvents implements vscode.Disposable {
     this.ws?.close();
     this.ws = undefined;
     this.connected.dispose();
+    this.disconnected.dispose();
     this.executionEmitter.dispose();
     this.logEmitter.dispose();
     this.messageEmitter.dispose();

@@ -15,6 +15,8 @@ import { RunnerEvents } from './runnerEvents';
 
 export interface RunnerConnection {
   kind: 'bundled' | 'external';
+  /** An external runner that owns this workspace's data folder: another window's, or a `flows serve`. */
+  sharedPid?: number;
   url: string;
   token: string;
   api: RunnerApi;
@@ -27,6 +29,11 @@ export type RunnerState =
   | { kind: 'running'; connection: RunnerConnection }
   | { kind: 'failed'; message: string };
 
+/** How often the owner of a shared runner's folder is looked at while its connection is down. */
+const SHARED_CHECK_MS = 250;
+/** How long a runner that won the race for the folder may take to publish its address. */
+const OWNER_ADDRESS_WAIT_MS = 10_000;
+
 /** Crashes within this window count together; more than MAX_RESTARTS and we stop trying. */
 const CRASH_WINDOW_MS = 60_000;
 const MAX_RESTARTS = 3;
@@ -36,6 +43,8 @@ export class RunnerService implements vscode.Disposable {
   private starting: Promise<RunnerConnection> | undefined;
   private process: StartedRunner | undefined;
   private crashes: number[] = [];
+  /** While a shared runner's connection is down: the timer that looks at its folder's owner. */
+  private sharedCheck: NodeJS.Timeout | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<RunnerState>();
   readonly onDidChangeState = this.stateEmitter.event;
 
@@ -99,12 +108,9 @@ export class RunnerService implements vscode.Disposable {
     }
     // One runner per data folder (the runner enforces it): another window of this workspace,
     // or a `flows serve` in a terminal, may own it already. Then share that runner.
-    const owner = lockOwner(config.dataFolder ?? path.join(config.flowsFolder, '.flows'));
-    const shared = owner && ownerConnection(owner);
-    if (shared) {
-      log.info(`using the runner (pid ${owner.pid}) that already serves this folder at ${shared.url}`);
-      return this.connectionTo('external', shared.url, shared.token);
-    }
+    const dataDir = config.dataFolder ?? path.join(config.flowsFolder, '.flows');
+    const shared = this.shareOwner(dataDir);
+    if (shared) return shared;
     const python = await findInterpreter(config.pythonPath, vscode.Uri.file(config.flowsFolder));
     log.info(`Python for flows: ${python.path} (from the ${python.source})`);
     let started: StartedRunner;
@@ -117,6 +123,11 @@ export class RunnerService implements vscode.Disposable {
         concurrency: config.concurrency,
       });
     } catch (err) {
+      // Another window started one on this folder at the same moment (both saw it free).
+      if (err instanceof RunnerStartError && /in use by another Flows runner/.test(err.message)) {
+        const winner = await this.waitForOwnerAddress(dataDir);
+        if (winner) return winner;
+      }
       if (err instanceof RunnerStartError && /python/i.test(err.message)) {
         throw new UserError(
           `The flows runner needs Python 3.8 or newer: ${firstLine(err.message)}`,
@@ -134,6 +145,51 @@ export class RunnerService implements vscode.Disposable {
     log.info(`runner ${started.pid} listening on ${started.url}`);
     void started.exited.then((exit) => this.onExit(started, exit));
     return this.connectionTo('bundled', started.url, started.token);
+  }
+
+  /** A connection to the runner that owns `dataDir` and serves an API, if one does. */
+  private shareOwner(dataDir: string): RunnerConnection | undefined {
+    const owner = lockOwner(dataDir);
+    const address = owner && ownerConnection(owner);
+    if (!address) return undefined;
+    log.info(`using the runner (pid ${owner.pid}) that already serves this folder at ${address.url}`);
+    const connection = { ...this.connectionTo('external', address.url, address.token), sharedPid: owner.pid };
+    connection.events.onDidDisconnect(() => this.watchSharedOwner(connection, dataDir, owner.pid));
+    return connection;
+  }
+
+  /**
+   * A shared runner's connection dropped. A blip reconnects by itself; but when its window
+   * closed (or its `flows serve` stopped), this window starts its own runner, or shares the one
+   * that took the folder over, instead of reconnecting to nothing until "Restart Runner".
+   */
+  private watchSharedOwner(connection: RunnerConnection, dataDir: string, pid: number): void {
+    clearTimeout(this.sharedCheck);
+    const check = () => {
+      this.sharedCheck = undefined;
+      if (this.connection !== connection || connection.events.isConnected) return;
+      if (lockOwner(dataDir)?.pid === pid) {
+        this.sharedCheck = setTimeout(check, SHARED_CHECK_MS);
+        return;
+      }
+      log.info(`the runner (pid ${pid}) this window shared has stopped; taking over its folder`);
+      connection.events.dispose();
+      this.setState({ kind: 'stopped' });
+      this.ensure().catch((err) => log.error(`taking over the runner failed: ${(err as Error).message}`));
+    };
+    check();
+  }
+
+  /** After losing the race for the folder: the winner's connection once it serves. */
+  private async waitForOwnerAddress(dataDir: string): Promise<RunnerConnection | undefined> {
+    const deadline = Date.now() + OWNER_ADDRESS_WAIT_MS;
+    while (Date.now() < deadline) {
+      const shared = this.shareOwner(dataDir);
+      if (shared) return shared;
+      if (!lockOwner(dataDir)) return undefined; // the winner is gone again: report our error
+      await new Promise((resolve) => setTimeout(resolve, SHARED_CHECK_MS));
+    }
+    return undefined;
   }
 
   private connectionTo(kind: RunnerConnection['kind'], url: string, token: string): RunnerConnection {
@@ -172,6 +228,7 @@ export class RunnerService implements vscode.Disposable {
 
   async stop(): Promise<void> {
     await this.starting?.catch(() => undefined);
+    clearTimeout(this.sharedCheck);
     const process = this.process;
     this.process = undefined;
     this.connection?.events.dispose();

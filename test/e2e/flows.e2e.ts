@@ -4,6 +4,7 @@
  * test-results/e2e/. Run with `npm run test:e2e`.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,8 @@ import {
 import { SHOTS_DIR, Workbench } from './workbench';
 
 const EXAMPLES = path.resolve(__dirname, '../../examples');
+/** The runner as the CLI (`flows serve`), the way a user starts one in a terminal. */
+const RUNNER_JS = path.resolve(__dirname, '../../dist/runner.js');
 
 /** Flows a user of the workspace writes during the session, beside the examples. */
 const EXTRA_FLOWS: Record<string, string> = {
@@ -284,6 +287,37 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('runner-restarted');
   });
 
+  it('shares a runner that already serves the folder, and takes the folder over when it stops', async () => {
+    const status = page.locator('.statusbar-item', { hasText: 'Flows' });
+    await wb.command('Flows: Stop Runner');
+    await status.locator('.codicon-debug-stop').waitFor();
+    // A `flows serve` started in a terminal on the same folder (and so the same history).
+    const workspace = path.join(stateDir, 'examples');
+    const serve = spawn(process.execPath, [RUNNER_JS, 'serve', '--flows', workspace, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        serve.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('"ready"') && resolve());
+        serve.once('exit', (code) => reject(new Error(`flows serve exited with ${code}`)));
+      });
+      await wb.command('Flows: Start Runner');
+      await page.locator(`.statusbar-item[aria-label^="Shared runner (pid ${serve.pid},"]`).waitFor();
+      assert.equal(runnerPid(stateDir), undefined, 'the window started no runner of its own');
+      await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first(), /succeeded/);
+      await wb.shot('runner-shared');
+    } finally {
+      serve.kill('SIGTERM');
+      await exited;
+    }
+    // Its runner gone, the window starts its own on the folder, with the history kept.
+    await page.locator('.statusbar-item[aria-label^="Bundled runner"]').waitFor();
+    assert.ok(runnerPid(stateDir), 'the window runs a runner of its own');
+    await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first(), /succeeded/);
+    await wb.shot('runner-taken-over');
+  });
+
   it('stops at a breakpoint set in the gutter, shows variables, steps, continues', async () => {
     await wb.openFile('order-pipeline.py');
     await wb.toggleBreakpoint(19);
@@ -306,6 +340,8 @@ describe('Flows for VS Code, in code-server', function () {
     const executions = wb.pane('Executions');
     const debugged = wb.rowNamed(executions, 'order-pipeline').first();
     await wb.waitForLabel(debugged, /, paused,.*try/);
+    // F5 left Run and Debug in front; the Executions view selects the debugged run once shown.
+    await executions.locator('.monaco-list-row.selected', { hasText: 'order-pipeline' }).waitFor();
     await debugged.locator('.monaco-tl-twistie').click();
     await wb.rowNamed(executions, 'checks/fraud-score').first().waitFor();
     await wb.shot('children-while-stopped');
