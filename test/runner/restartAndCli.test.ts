@@ -123,6 +123,12 @@ describe('runner: restart and CLI', function () {
     await t.stop();
   });
 
+  it('Ctrl-C during flows run stops the whole tree and prints it (the flows get no KeyboardInterrupt)', async () => {
+    const r = await ctrlCDuringRun(tempDir('flows-ctrl-c-'), []);
+    assertStoppedByCtrlC(r);
+    assert.match(r.stdout, /message: cancelled from the terminal/);
+  });
+
   it('flows run prints the tree and exits 0 only when the flow SUCCEEDED', () => {
     const data = tempDir();
     const ok = spawnSync(
@@ -173,6 +179,87 @@ function cli(args: string[]): Promise<{ status: number | null; stdout: string; s
   });
 }
 
+/** A flow whose child marks when it runs, then waits to be stopped. */
+const WAITS_FOR_CTRL_C = `import time
+
+
+def handler(system, this):
+    this.flow('sleeper', wait=False)
+    time.sleep(60)
+`;
+// The child makes no API call, so it has no I/O thread: a SIGINT reaching its process would
+// interrupt its sleep at once (with that thread, the signal may land there and wait). It sets
+// Python's own handler because a test run in the background inherits SIGINT ignored.
+const SLEEPER = `import signal
+import time
+
+
+def handler(system, this):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    open('started.marker', 'w').close()
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        open('interrupted.marker', 'w').close()  # the terminal's Ctrl-C reached the flow
+        raise
+`;
+
+/** Resolves once `file` exists (watching its folder; no polling). */
+function fileAppears(file: string): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = fs.watch(path.dirname(file), () => check());
+    const check = () => {
+      if (!fs.existsSync(file)) return;
+      watcher.close();
+      resolve();
+    };
+    check();
+  });
+}
+
+/**
+ * `flows run` in a process group of its own, as a terminal's foreground job, and Ctrl-C (SIGINT
+ * to the whole group, as the terminal sends it) once the flow runs.
+ */
+async function ctrlCDuringRun(flowsDir: string, args: string[]) {
+  fs.writeFileSync(path.join(flowsDir, 'waits-for-ctrl-c.py'), WAITS_FOR_CTRL_C);
+  fs.writeFileSync(path.join(flowsDir, 'sleeper.py'), SLEEPER);
+  const marker = path.join(flowsDir, 'started.marker');
+  fs.rmSync(marker, { force: true });
+  fs.rmSync(path.join(flowsDir, 'interrupted.marker'), { force: true });
+  const child = spawn(
+    process.execPath,
+    [RUNNER, 'run', path.join(flowsDir, 'waits-for-ctrl-c.py'), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await Promise.race([fileAppears(marker), closed]);
+  process.kill(-child.pid!, 'SIGINT');
+  const status = await closed;
+  return { status, stdout, stderr, flowGotSigint: fs.existsSync(path.join(flowsDir, 'interrupted.marker')) };
+}
+
+/** What Ctrl-C during `flows run` must leave: the tree STOPPED (not a KeyboardInterrupt), exit 130. */
+function assertStoppedByCtrlC(r: Awaited<ReturnType<typeof ctrlCDuringRun>>): void {
+  assert.equal(r.status, 130, r.stderr);
+  assert.equal(
+    r.flowGotSigint,
+    false,
+    "the flow got a KeyboardInterrupt: its process is in the terminal's group",
+  );
+  assert.match(r.stderr, /cancelling the execution/);
+  assert.match(r.stdout, /■ STOPPED waits-for-ctrl-c/);
+  assert.match(r.stdout, /└─ ■ STOPPED sleeper/);
+  assert.doesNotMatch(r.stdout, /KeyboardInterrupt/);
+}
+
 describe('runner: flows run on the serving runner of the same data folder', function () {
   let flows: string;
   let s: Awaited<ReturnType<typeof serve>>;
@@ -216,6 +303,13 @@ describe('runner: flows run on the serving runner of the same data folder', func
     assert.equal(top?.status, 'SUCCEEDED');
     const tree = await s.api('GET', `/api/latest/execution?top_execution_id=${top.id}`);
     assert.equal(tree.body.total, 4);
+  });
+
+  it('Ctrl-C cancels the tree on the serving runner, which keeps serving', async () => {
+    assertStoppedByCtrlC(await ctrlCDuringRun(flows, []));
+    const top = (await s.api('GET', '/api/latest/execution?flow_name=waits-for-ctrl-c')).body.items[0];
+    assert.equal(top.status, 'STOPPED');
+    assert.equal(s.child.exitCode, null, 'flows serve is still running');
   });
 
   it('exits 1 when the flow FAILED', async () => {

@@ -8,6 +8,7 @@ import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
 import { duration, printTree } from './executionTree';
+import { INTERRUPTED, interruptSignal, onAbort } from './interrupt';
 import { callRunner, runOnRunner } from './remoteRun';
 
 export class UsageError extends Error {}
@@ -77,6 +78,16 @@ export async function serve(argv: string[]): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const interrupt = interruptSignal();
+  try {
+    const code = await runFlow(argv, interrupt.signal);
+    return interrupt.signal.aborted ? INTERRUPTED : code;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function runFlow(argv: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -118,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       dataDir,
       input,
       isProductive: !values.try,
+      signal,
     });
     return printTree(tree, topId, values.json === true);
   }
@@ -130,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
       input_value: input,
       is_productive: !values.try,
     });
+    onAbort(signal, () => engine.cancel(top.id, 'cancelled from the terminal'));
     await engine.waitForEnd(top.id);
     // Fire-and-forget children may still run; the tree is done when all of it has ended.
     for (;;) {

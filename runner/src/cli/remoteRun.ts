@@ -23,6 +23,7 @@ import {
   type CreateExecutionBody,
 } from '../../../protocol';
 import { flowNameOf } from '../engine/flowFiles';
+import { onAbort } from './interrupt';
 import type { TreeSource } from './executionTree';
 
 /** Where a serving runner listens and the token it wants (see `ownerConnection`). */
@@ -199,6 +200,8 @@ export interface RemoteRunRequest {
   dataDir: string;
   input: unknown;
   isProductive: boolean;
+  /** Aborted (Ctrl-C): the execution is cancelled on the runner, and the wait goes on to its end. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -263,6 +266,9 @@ export async function runOnRunner(
       is_productive: req.isProductive,
     };
     const top = await callRunner(runner, ExecutionRecord, '/api/latest/execution', body);
+    onAbort(req.signal, () =>
+      callRunner(runner, ExecutionRecord, `/api/latest/execution/${encodeURIComponent(top.id)}/cancel`, {}),
+    );
     await events.treeEnded(top);
     return { topId: top.id, tree: treeOnRunner(runner) };
   } finally {

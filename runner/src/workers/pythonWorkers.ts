@@ -16,6 +16,15 @@ import path from 'node:path';
 import { ForkServerEvent, WorkerMessage, type WorkerJob } from '../../../protocol';
 import { jsonLine, readJsonLines } from './jsonLines';
 
+/**
+ * Python processes get a process group of their own (POSIX): Ctrl-C in the terminal of
+ * `flows run` or `flows serve` goes to the whole foreground group, and would otherwise raise
+ * KeyboardInterrupt in every running flow (FAILED instead of STOPPED) and kill the fork server
+ * with a traceback. The runner alone decides: it cancels or stops them. (On Windows `detached`
+ * opens a console window per process, so there they stay attached.)
+ */
+const DETACHED = process.platform !== 'win32';
+
 export interface WorkerExit {
   code: number | null;
   signal: string | null;
@@ -171,6 +180,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     const child = spawn(this.opts.python, ['-u', script], {
       env: this.env(),
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: DETACHED,
     });
     this.forkServer = child;
     // A write racing the fork server's exit fails with EPIPE; the exit handler deals with that.
@@ -264,6 +274,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     const child = spawn(this.opts.python, ['-u', script, JSON.stringify(job)], {
       env: this.env(),
       stdio: 'ignore',
+      detached: DETACHED,
     });
     w.child = child;
     w.pid = child.pid;
