@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { ConfigError } from './config';
-import { RunnerUnreachableError } from './runner/runnerApi';
+import { RunnerUnreachableError } from '../protocol/runnerApi';
 
 export const log = vscode.window.createOutputChannel('Flows', { log: true });
 

@@ -5,14 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import {
-  ExecutionList,
-  ServerMessage,
-  WS_PATH,
-  type ClientMessage,
-  type ExecutionRecord,
-  type LogLine,
-} from '../protocol';
+import { ServerMessage, WS_PATH, type ClientMessage, type ExecutionRecord, type LogLine } from '../protocol';
+import { RunnerApi } from '../protocol/runnerApi';
 
 type DebugClientMessage = Extract<ClientMessage, { type: `debug.${string}` }>;
 type WithoutId<M> = M extends unknown ? Omit<M, 'request_id'> : never;
@@ -151,12 +145,8 @@ export class RunnerConnection extends EventEmitter<RunnerConnectionEvents> {
 
   /** The executions of one tree, over REST (for attach: the tree exists before we subscribe). */
   async listTree(topId: string): Promise<ExecutionRecord[]> {
-    const res = await fetch(
-      `${this.baseUrl}/api/latest/execution?top_execution_id=${encodeURIComponent(topId)}&limit=1000`,
-      { headers: { authorization: `Bearer ${this.token}` } },
-    );
-    if (!res.ok) throw new Error(`the runner answered HTTP ${res.status} listing execution ${topId}`);
-    return ExecutionList.parse(await res.json()).items;
+    const api = new RunnerApi(this.baseUrl, this.token);
+    return (await api.listExecutions({ top_execution_id: topId, limit: 1000 })).items;
   }
 
   close(): void {

@@ -10,7 +10,7 @@ import { log, openOutput, openSettings, UserError } from '../log';
 import { lockOwner, ownerConnection } from '../../runner/src/store/dataDirLock';
 import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
-import { RunnerApi } from './runnerApi';
+import { RunnerApi } from '../../protocol/runnerApi';
 import { RunnerEvents } from './runnerEvents';
 
 export interface RunnerConnection {

@@ -2,14 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ExecutionList, isEnded, type ExecutionRecord, type ListExecutionsQuery } from '../../../protocol';
+import { isEnded, type ExecutionRecord, type ListExecutionsQuery } from '../../../protocol';
+import { RunnerApi } from '../../../protocol/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
 import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
 import { duration, printTree } from './executionTree';
 import { INTERRUPTED, interruptSignal, onAbort } from './interrupt';
-import { callRunner, runOnRunner } from './remoteRun';
+import { runOnRunner } from './remoteRun';
 
 export class UsageError extends Error {}
 
@@ -173,14 +174,13 @@ async function listFromRunner(
       `${dataDir} is in use by a running \`flows run\` (pid ${owner.pid}); list again when it has ended.`,
     );
   }
-  const params = new URLSearchParams({
-    limit: String(query.limit),
-    offset: '0',
+  return new RunnerApi(conn.url, conn.token).listExecutions({
+    limit: query.limit,
+    offset: 0,
     sort: query.sort,
     parent_execution_id: 'none',
+    status: query.status,
   });
-  if (query.status?.length) params.set('status', query.status.join(','));
-  return callRunner(conn, ExecutionList, `/api/latest/execution?${params}`);
 }
 
 export async function list(argv: string[]): Promise<number> {

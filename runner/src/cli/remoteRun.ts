@@ -11,17 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import type { z } from 'zod';
-import {
-  ErrorBody,
-  ExecutionList,
-  ExecutionRecord,
-  isEnded,
-  LogList,
-  ServerMessage,
-  WS_PATH,
-  type CreateExecutionBody,
-} from '../../../protocol';
+import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord } from '../../../protocol';
+import { RunnerApi } from '../../../protocol/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
 import { onAbort } from './interrupt';
 import type { TreeSource } from './executionTree';
@@ -30,45 +21,6 @@ import type { TreeSource } from './executionTree';
 export interface RunnerAddress {
   url: string;
   token: string;
-}
-
-/** One REST call (POST when there is a body); a refusal becomes an error naming runner and reason. */
-export async function callRunner<T>(
-  runner: RunnerAddress,
-  schema: z.ZodType<T>,
-  urlPath: string,
-  body?: unknown,
-): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(`${runner.url}${urlPath}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: {
-        authorization: `Bearer ${runner.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    // fetch says only "fetch failed"; the reason (ECONNREFUSED, …) is its cause.
-    const cause = (err as { cause?: Error }).cause ?? (err as Error);
-    throw new Error(`cannot reach the runner at ${runner.url}: ${cause.message}`, { cause: err });
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let reason = text;
-    try {
-      reason = ErrorBody.parse(JSON.parse(text)).message;
-    } catch {
-      // not the runner's error shape: show the answer as it is
-    }
-    throw new Error(`the runner at ${runner.url} answered ${res.status}: ${reason}`);
-  }
-  const answer: unknown = JSON.parse(text);
-  schema.parse(answer);
-  // Checked, but kept as sent: parsing would reorder the fields, and `flows run --json` must
-  // print the document an embedded run prints (the runner's records are that engine's records).
-  return answer as T;
 }
 
 type Hello = Extract<ServerMessage, { type: 'hello' }>;
@@ -231,25 +183,11 @@ function flowNameOnRunner(runnerFlowsDir: string | undefined, req: RemoteRunRequ
 }
 
 /** The records and logs of an ended tree, read through the runner's REST API. */
-function treeOnRunner(runner: RunnerAddress): TreeSource {
+function treeOnRunner(api: RunnerApi): TreeSource {
   return {
-    records: async (topId, limit) => {
-      const query = new URLSearchParams({
-        top_execution_id: topId,
-        sort: 'created_at',
-        limit: String(limit),
-        offset: '0',
-      });
-      return (await callRunner(runner, ExecutionList, `/api/latest/execution?${query}`)).items;
-    },
-    log: async (id, limit) =>
-      (
-        await callRunner(
-          runner,
-          LogList,
-          `/api/latest/execution/${encodeURIComponent(id)}/log?limit=${limit}`,
-        )
-      ).items,
+    records: async (topId, limit) =>
+      (await api.listExecutions({ top_execution_id: topId, sort: 'created_at', limit, offset: 0 })).items,
+    log: (id, limit) => api.getLog(id, 0, limit),
   };
 }
 
@@ -258,19 +196,17 @@ export async function runOnRunner(
   runner: RunnerAddress,
   req: RemoteRunRequest,
 ): Promise<{ topId: string; tree: TreeSource }> {
+  const api = new RunnerApi(runner.url, runner.token);
   const events = await ExecutionEvents.connect(runner);
   try {
-    const body: z.input<typeof CreateExecutionBody> = {
+    const top = await api.createExecution({
       flow_name: flowNameOnRunner(events.flowsDir, req, runner.url),
       input_value: req.input,
       is_productive: req.isProductive,
-    };
-    const top = await callRunner(runner, ExecutionRecord, '/api/latest/execution', body);
-    onAbort(req.signal, () =>
-      callRunner(runner, ExecutionRecord, `/api/latest/execution/${encodeURIComponent(top.id)}/cancel`, {}),
-    );
+    });
+    onAbort(req.signal, () => api.act(top.id, 'cancel'));
     await events.treeEnded(top);
-    return { topId: top.id, tree: treeOnRunner(runner) };
+    return { topId: top.id, tree: treeOnRunner(api) };
   } finally {
     events.close();
   }

@@ -1,6 +1,7 @@
 /**
- * The runner's REST API as typed calls. Every answer is parsed with the protocol's zod schemas,
- * so a runner of another version fails here with a clear message instead of deep in a view.
+ * The runner's REST API as typed calls, for every client of it: the extension, the debug
+ * adapter and the `flows` CLI. Every answer is parsed with the protocol's zod schemas, so a
+ * runner of another version fails here with a clear message instead of deep in a view.
  */
 import { z } from 'zod';
 import {
@@ -20,7 +21,7 @@ import {
   type UpdateScheduleBody,
   type ExecutionStatus,
   type ExecutionType,
-} from '../../protocol';
+} from './index';
 
 /** The runner answered with an error body (its `message` is written for people). */
 export class RunnerRequestError extends Error {
@@ -77,9 +78,9 @@ export class RunnerApi {
         signal: signal ?? AbortSignal.timeout(30_000),
       });
     } catch (err) {
-      throw new RunnerUnreachableError(
-        `The flows runner at ${this.url} cannot be reached (${(err as Error).message}).`,
-      );
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, …) is its cause.
+      const reason = ((err as { cause?: Error }).cause ?? (err as Error)).message;
+      throw new RunnerUnreachableError(`The flows runner at ${this.url} cannot be reached (${reason}).`);
     }
     const text = await res.text();
     let json: unknown;
@@ -130,10 +131,10 @@ export class RunnerApi {
     return this.request('POST', `/api/latest/execution/${encodeURIComponent(id)}/${action}`, ExecutionRecord);
   }
 
-  async getLog(id: string, after = 0): Promise<z.output<typeof LogList>['items']> {
+  async getLog(id: string, after = 0, limit?: number): Promise<z.output<typeof LogList>['items']> {
     const res = await this.request(
       'GET',
-      `/api/latest/execution/${encodeURIComponent(id)}/log?after=${after}`,
+      `/api/latest/execution/${encodeURIComponent(id)}/log?after=${after}${limit ? `&limit=${limit}` : ''}`,
       LogList,
     );
     return res.items;
