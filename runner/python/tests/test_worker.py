@@ -183,7 +183,13 @@ class WorkerTest(RunnerTestCase):
         self.assertIsNone(run.end)
 
     def test_worker_exits_when_the_runner_goes_away(self):
-        self.runner.write_flow("orphan", "import time\n\ndef handler(system, this):\n    time.sleep(60)\n")
+        # Short sleeps: a SIGIO that lands between the last bytecode and the sleep syscall is
+        # handled only when that sleep ends (CPython checks signals between bytecodes), so a
+        # single 60 s sleep made this test time out about one run in ten. The worker still exits
+        # when the runner goes away; a flow inside one long sleep may finish that sleep first.
+        self.runner.write_flow(
+            "orphan", "import time\n\ndef handler(system, this):\n    for _ in range(600):\n        time.sleep(0.1)\n"
+        )
         run = self.runner.spawn(self.runner.job(flow_name="orphan"))
         self.runner.wait_for(lambda: run.started_at is not None)
         run.sock.shutdown(socket.SHUT_RDWR)
