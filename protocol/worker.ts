@@ -3,6 +3,7 @@
  * version). Python cannot import these, so the runner validates everything a worker sends.
  */
 import { z } from 'zod';
+import { EXECUTION_STATUSES, EXECUTION_TYPES } from './records';
 
 /** fork server stdout → runner */
 export const ForkServerEvent = z.discriminatedUnion('event', [
@@ -70,6 +71,50 @@ export interface WorkerJob {
   debug: unknown;
 }
 
+/**
+ * Machine-readable reason of an error reply, so Python can raise the right exception class
+ * without parsing messages. Absent for errors that fit none of these.
+ */
+export const CALL_ERROR_CODES = ['not_found', 'lock_timeout', 'timeout', 'invalid'] as const;
+export type CallErrorCode = (typeof CALL_ERROR_CODES)[number];
+
+/** runner → worker: the answer to a `call`. */
+export const WorkerReply = z.union([
+  z.object({ type: z.literal('reply'), id: z.number().int(), result: z.unknown() }),
+  z.object({
+    type: z.literal('reply'),
+    id: z.number().int(),
+    error: z.object({ message: z.string(), code: z.enum(CALL_ERROR_CODES).optional() }),
+  }),
+]);
+export type WorkerReply = z.infer<typeof WorkerReply>;
+
+/**
+ * Kinds of records a flow can keep through `record.*` calls. Any lower-case identifier is a
+ * generic type stored by the runner ('setting', 'connection', 'vault_config', …); the types
+ * in RECORD_VIEW_TYPES are views of data the runner keeps elsewhere.
+ */
+export const RecordType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,62}$/, 'a lower-case identifier (letters, digits, "_")');
+export const RECORD_VIEW_TYPES = ['webhook', 'schedule', 'message'] as const;
+
+const RecordKey = {
+  type: RecordType,
+  key: z.string().min(1),
+  by: z.enum(['name', 'id']).default('name'),
+};
+const RecordRef = z.object(RecordKey);
+export type RecordRef = z.infer<typeof RecordRef>;
+
+/** `return_when` of execution.wait, named like Python's concurrent.futures. */
+export const WAIT_CONDITIONS = ['ALL_ENDED', 'ALL_SUCCEEDED', 'FIRST_ENDED', 'FIRST_SUCCEEDED'] as const;
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
+
+/** One value or a list of them (Python callers pass either). */
+const oneOrMany = <T extends z.ZodType>(item: T) =>
+  z.union([item, z.array(item)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+
 /** Parameters of the calls a worker makes (method → schema). Unknown methods are an error reply. */
 export const WorkerCallParams = {
   'execution.create': z.object({
@@ -86,9 +131,19 @@ export const WorkerCallParams = {
     start: z.boolean().default(true),
   }),
   'execution.start': z.object({ id: z.string() }),
-  'execution.wait': z.object({ ids: z.array(z.string()), timeout: z.number().nullish() }),
+  'execution.wait': z.object({
+    ids: z.array(z.string()),
+    timeout: z.number().min(0).nullish(),
+    return_when: z.enum(WAIT_CONDITIONS).nullish(),
+  }),
   'execution.get': z.object({ id: z.string() }),
-  'execution.list': z.object({ parent_execution_id: z.string() }),
+  'execution.list': z.object({
+    parent_execution_id: z.string().nullish(),
+    status: oneOrMany(z.enum(EXECUTION_STATUSES)).nullish(),
+    flow_name: z.string().nullish(),
+    type: oneOrMany(z.enum(EXECUTION_TYPES)).nullish(),
+    limit: z.number().int().min(1).max(1000).nullish(),
+  }),
   'execution.update': z.object({
     id: z.string(),
     fields: z.object({
@@ -106,10 +161,19 @@ export const WorkerCallParams = {
     content_type: z.string().nullish(),
     encoding: z.enum(['text', 'base64']).default('text'),
   }),
-  'setting.get': z.object({ name: z.string() }),
-  'setting.exists': z.object({ name: z.string() }),
-  'setting.save': z.object({ name: z.string(), value: z.unknown() }),
-  'setting.delete': z.object({ name: z.string() }),
+  'record.get': RecordRef,
+  'record.exists': RecordRef,
+  'record.save': z.object({
+    ...RecordKey,
+    key: RecordKey.key.nullish(),
+    fields: z.record(z.string(), z.unknown()).default({}),
+  }),
+  'record.delete': RecordRef,
+  'record.archive': RecordRef,
+  'record.list': z.object({ type: RecordType, include_archived: z.boolean().nullish() }),
+  'lock.acquire': z.object({ name: z.string().min(1), timeout: z.number().min(0).nullish() }),
+  'lock.release': z.object({ name: z.string().min(1) }),
+  /** Older spelling of record.* with type 'setting', kept while flow_api moves over. */
   'message.create': z.object({
     subject: z.string(),
     body: z.unknown().optional(),

@@ -137,6 +137,9 @@ async function assemble(
   await scheduler?.start();
   const webhooks = new Webhooks(engine);
   await webhooks.load();
+  // record.* calls on webhooks and schedules go through their services (routes, timers).
+  engine.records.owners.webhook = webhooks;
+  if (scheduler) engine.records.owners.schedule = scheduler;
   const runs = new Runs({ engine, batches, scheduler, log });
   await runs.load();
 

@@ -22,10 +22,13 @@ import {
 } from '../../../protocol';
 import type { Store, StoredExecution } from '../store/store';
 import type { PythonWorkers, WorkerExit } from '../workers/pythonWorkers';
-import { resolveConnector } from './connectors';
+import { replyError } from './callError';
+import { resolveConnector, storedConnection } from './connectors';
 import { resolveFlow } from './flowFiles';
 import { uuidv7 } from './ids';
+import { Locks } from './locks';
 import { PriorityQueue } from './priorityQueue';
+import { Records } from './records';
 import { handleWorkerCall } from './workerCalls';
 
 /** A log line longer than this is cut; an execution logging more lines than this is cut off. */
@@ -58,6 +61,8 @@ export interface NewExecution {
   schedule_id?: string | null;
   webhook_id?: string | null;
   start?: boolean;
+  /** The data of the `connection` record named connector_name, looked up by the caller. */
+  connection?: Record<string, unknown>;
 }
 
 export interface WebhookResponse {
@@ -120,12 +125,15 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** While a tree is being stopped, no queued execution starts (it would only be killed next). */
   private stoppingTrees = 0;
   readonly messageWaiters = new Map<string, Array<(msg: MessageRecord) => void>>();
+  readonly locks = new Locks();
+  readonly records: Records;
   /** Set by the debug relay: the debugger settings for an execution about to start, if any. */
   debugConfigFor?: (rec: ExecutionRecord) => unknown;
 
   constructor(readonly opts: EngineOptions) {
     super();
     this.setMaxListeners(0);
+    this.records = new Records(opts.store);
     opts.workers.on('message', (id, msg) => this.onWorkerMessage(id, msg));
     opts.workers.on('exit', (id, exit) => this.onWorkerExit(id, exit));
   }
@@ -154,7 +162,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         failed++;
         continue;
       }
-      this.prepareJob(a);
+      this.prepareJob(a, await storedConnection(this.store, rec));
       if (rec.status === 'QUEUED' || rec.status === 'SCHEDULED') {
         this.enqueue(a);
         requeued++;
@@ -229,7 +237,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const a = this.track(rec);
     this.store.putExecution(rec);
     this.emit('execution', 'created', publicRecord(rec));
-    this.prepareJob(a);
+    this.prepareJob(a, spec.connection);
     if (a.invalidReason) {
       this.finish(a, 'INVALID', { message: a.invalidReason });
     } else if (spec.start !== false) {
@@ -240,7 +248,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Work out what the worker will run; a flow that cannot be found makes the execution INVALID. */
-  private prepareJob(a: Active): void {
+  private prepareJob(a: Active, connection?: Record<string, unknown>): void {
     const r = a.rec;
     const base = {
       execution_id: r.id,
@@ -259,10 +267,16 @@ export class Engine extends EventEmitter<EngineEvents> {
         string,
         unknown
       >;
-      const found = resolveConnector(this.opts.flowsDir, r.connector_name, r.connector_type, params);
+      const found = resolveConnector(
+        this.opts.flowsDir,
+        r.connector_name,
+        r.connector_type,
+        params,
+        connection,
+      );
       if (!found.ok) a.invalidReason = found.reason;
       else {
-        // A named connector's type comes from .flows/config.json; the record shows it too.
+        // A named connector's type comes from its record or .flows/config.json; show it.
         r.connector_type = found.type;
         a.job = { ...base, kind: 'connection', connector_type: found.type, connector_params: found.params };
       }
@@ -356,6 +370,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!a.rec.started_at) fields.started_at = null;
     this.update(a, fields);
     this.active.delete(a.rec.id);
+    this.locks.forget(a.rec.id);
     if (a.rec.parent_execution_id) this.childrenOf.get(a.rec.parent_execution_id)?.delete(a.rec.id);
     const rec = publicRecord(a.rec);
     for (const w of a.endWaiters.splice(0)) w(rec);
@@ -378,8 +393,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       case 'call':
         handleWorkerCall(this, a, msg.method, msg.params).then(
           (result) => this.opts.workers.send(id, { type: 'reply', id: msg.id, result: result ?? null }),
-          (err: Error) =>
-            this.opts.workers.send(id, { type: 'reply', id: msg.id, error: { message: err.message } }),
+          (err: unknown) => this.opts.workers.send(id, { type: 'reply', id: msg.id, error: replyError(err) }),
         );
         break;
       case 'status':

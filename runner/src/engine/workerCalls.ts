@@ -1,11 +1,15 @@
 /**
  * What a running flow can ask the runner for (the `call` messages of docs/worker-protocol.md):
- * children, waiting, its own record, settings and forms. Each answer is the reply's `result`;
- * a thrown error becomes the reply's `error` and a FlowApiError in Python.
+ * children, waiting, its own record, records (settings, connections, …), locks and forms. Each
+ * answer is the reply's `result`; a thrown error becomes the reply's `error` (with the `code`
+ * of a CallError) and an exception in Python.
  */
 import crypto from 'node:crypto';
 import { WorkerCallParams, type ExecutionRecord, type MessageRecord } from '../../../protocol';
+import { CallError, withTimeout } from './callError';
+import { storedConnection } from './connectors';
 import { EngineError, publicRecord, type Active, type Engine } from './engine';
+import { waitForExecutions } from './waits';
 
 type Params = Record<string, unknown>;
 
@@ -13,14 +17,14 @@ function parse<M extends keyof typeof WorkerCallParams>(method: M, params: Param
   const r = WorkerCallParams[method].safeParse(params);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new Error(`${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
+    throw new CallError('invalid', `${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
   }
   return r.data as ReturnType<(typeof WorkerCallParams)[M]['parse']>;
 }
 
 async function mustGet(engine: Engine, id: string): Promise<ExecutionRecord> {
   const rec = await engine.get(id);
-  if (!rec) throw new Error(`no execution ${id}`);
+  if (!rec) throw new CallError('not_found', `execution '${id}' does not exist`);
   return rec;
 }
 
@@ -30,9 +34,16 @@ export async function handleWorkerCall(
   method: string,
   params: Params,
 ): Promise<unknown> {
+  if (method.startsWith('record.')) {
+    return recordCall(engine, method, params);
+  }
   switch (method) {
     case 'execution.create': {
       const p = parse(method, params);
+      const connection = await storedConnection(engine.store, {
+        type: p.type,
+        connector_name: p.connector_name ?? null,
+      });
       return engine.create(
         {
           type: p.type,
@@ -46,6 +57,7 @@ export async function handleWorkerCall(
           is_productive: p.is_productive ?? undefined,
           scheduled_for: p.scheduled_for,
           start: p.start,
+          connection,
         },
         caller,
       );
@@ -54,33 +66,28 @@ export async function handleWorkerCall(
       return engine.start(parse(method, params).id);
     case 'execution.wait': {
       const p = parse(method, params);
-      const pending = p.ids.filter((id) => engine.active.has(id));
-      if (pending.length === 0) return { records: await Promise.all(p.ids.map((id) => mustGet(engine, id))) };
-      engine.block(caller, `waiting for ${pending.length} execution${pending.length === 1 ? '' : 's'}`);
-      try {
-        const all = Promise.all(p.ids.map((id) => engine.waitForEnd(id)));
-        const records = p.timeout != null ? await withTimeout(all, p.timeout, 'execution.wait') : await all;
-        return { records };
-      } finally {
-        if (engine.active.get(caller.rec.id) === caller) engine.unblock(caller);
-      }
+      const when = p.return_when ?? 'ALL_ENDED';
+      return { records: await waitForExecutions(engine, caller, p.ids, when, p.timeout) };
     }
     case 'execution.get':
       return mustGet(engine, parse(method, params).id);
     case 'execution.list': {
       const p = parse(method, params);
       const { items } = await engine.list({
-        parent_execution_id: p.parent_execution_id,
-        limit: 1000,
+        parent_execution_id: p.parent_execution_id ?? undefined,
+        status: p.status ?? undefined,
+        type: p.type ?? undefined,
+        flow_name: p.flow_name ?? undefined,
+        limit: p.limit ?? 1000,
         offset: 0,
-        sort: 'created_at',
+        sort: '-created_at',
       });
       return { records: items };
     }
     case 'execution.update': {
       const p = parse(method, params);
       const target = engine.active.get(p.id);
-      if (!target) throw new Error(`execution ${p.id} has ended and can no longer be changed`);
+      if (!target) throw new CallError('invalid', `execution ${p.id} has ended and can no longer be changed`);
       const fields: Record<string, unknown> = {};
       if ('output_value' in p.fields) fields.output_value = p.fields.output_value;
       if (p.fields.message !== undefined) fields.message = p.fields.message;
@@ -96,21 +103,21 @@ export async function handleWorkerCall(
       caller.webhookResponse = parse(method, params);
       return null;
     }
-    case 'setting.get': {
-      const { name } = parse(method, params);
-      const s = await engine.store.getSetting(name);
-      if (!s) throw new Error(`setting '${name}' does not exist`);
-      return s.value;
-    }
-    case 'setting.exists':
-      return (await engine.store.getSetting(parse(method, params).name)) !== undefined;
-    case 'setting.save': {
+    case 'lock.acquire': {
       const p = parse(method, params);
-      engine.store.putSetting(p.name, p.value);
-      return null;
+      let blocked = false;
+      try {
+        await engine.locks.acquire(caller.rec.id, p.name, p.timeout ?? null, () => {
+          blocked = true;
+          engine.block(caller, `waiting for lock '${p.name}'`);
+        });
+        return null;
+      } finally {
+        if (blocked && engine.active.get(caller.rec.id) === caller) engine.unblock(caller);
+      }
     }
-    case 'setting.delete':
-      return engine.store.deleteSetting(parse(method, params).name);
+    case 'lock.release':
+      return engine.locks.release(caller.rec.id, parse(method, params).name);
     case 'message.create': {
       const p = parse(method, params);
       const msg: MessageRecord = {
@@ -130,7 +137,7 @@ export async function handleWorkerCall(
     case 'message.wait': {
       const p = parse(method, params);
       const msg = await engine.store.getMessage(p.id);
-      if (!msg) throw new Error(`no message ${p.id}`);
+      if (!msg) throw new CallError('not_found', `message '${p.id}' does not exist`);
       if (msg.responded_at) return { response: msg.response };
       engine.block(caller, `waiting for an answer to "${msg.subject}"`);
       try {
@@ -150,18 +157,25 @@ export async function handleWorkerCall(
   }
 }
 
-function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} timed out after ${seconds} s`)), seconds * 1000);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
+/** `record.*`: records the runner keeps (settings, connections, ...; see records.ts). */
+async function recordCall(engine: Engine, method: string, params: Params): Promise<unknown> {
+  const records = engine.records;
+  switch (method) {
+    case 'record.get':
+      return records.get(parse(method, params));
+    case 'record.exists':
+      return records.exists(parse(method, params));
+    case 'record.save':
+      return records.save(parse(method, params));
+    case 'record.delete':
+      return records.delete(parse(method, params));
+    case 'record.archive':
+      return records.archive(parse(method, params));
+    case 'record.list': {
+      const p = parse(method, params);
+      return { records: await records.list(p.type, p.include_archived ?? false) };
+    }
+    default:
+      throw new EngineError(400, `unknown call '${method}'`);
+  }
 }

@@ -91,4 +91,26 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX runs_action ON runs(action_name);
   `,
+  // 3: generic records (flow_api's record API): settings, connections and whatever else a flow
+  // keeps by type and name. Settings move over as type 'setting' with data {"value": …}; their
+  // new ids are random UUIDs (v4, built from randomblob).
+  `
+  CREATE TABLE records (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    modified_at TEXT NOT NULL,
+    UNIQUE (type, name)
+  );
+  INSERT INTO records (id, type, name, data, archived, created_at, modified_at)
+    SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+             || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2)
+             || '-' || hex(randomblob(6))),
+           'setting', name, json_object('value', json(value)), 0, updated_at, updated_at
+    FROM settings;
+  DROP TABLE settings;
+  `,
 ];

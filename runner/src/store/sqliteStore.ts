@@ -21,8 +21,10 @@ import {
 } from '../../../protocol';
 import { MIGRATIONS } from './migrations';
 import type {
+  RecordLookup,
   RunWithExecution,
   Store,
+  StoredRecord,
   StoredExecution,
   StoredRun,
   StoredSchedule,
@@ -143,6 +145,18 @@ const RUN_SELECT = `SELECT e.*, r.action_name AS run_action_name, r.execution_mo
   r.inputs_count AS run_inputs_count, r.schedule_id AS run_schedule_id, r.callback AS run_callback,
   r.created_at AS run_created_at FROM runs r JOIN executions e ON e.id = r.id`;
 
+function rowToRecord(row: Row): StoredRecord {
+  return {
+    id: String(row.id),
+    type: String(row.type),
+    name: String(row.name),
+    data: (fromJson(row.data) ?? {}) as Record<string, unknown>,
+    archived: row.archived === 1,
+    created_at: String(row.created_at),
+    modified_at: String(row.modified_at),
+  };
+}
+
 function rowToMessage(row: Row): MessageRecord {
   return {
     id: String(row.id),
@@ -160,7 +174,7 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   private readonly pendingExecutions = new Map<string, StoredExecution>();
   private pendingLogs: LogLine[] = [];
-  private pendingSettings = new Map<string, unknown>();
+  private pendingRecords = new Map<string, StoredRecord>();
   private pendingMessages = new Map<string, MessageRecord>();
   private pendingInserts: StoredExecution[] = [];
   /** Schedules as JSON without their inputs (which change rarely and can be large); null = delete. */
@@ -246,8 +260,8 @@ export class SqliteStore implements Store {
     this.schedule();
   }
 
-  putSetting(name: string, value: unknown): void {
-    this.pendingSettings.set(name, value);
+  putRecord(rec: StoredRecord): void {
+    this.pendingRecords.set(rec.id, { ...rec, data: { ...rec.data } });
     this.schedule();
   }
 
@@ -358,7 +372,7 @@ export class SqliteStore implements Store {
     if (
       this.pendingExecutions.size === 0 &&
       this.pendingLogs.length === 0 &&
-      this.pendingSettings.size === 0 &&
+      this.pendingRecords.size === 0 &&
       this.pendingMessages.size === 0 &&
       this.pendingInserts.length === 0 &&
       this.pendingSchedules.size === 0 &&
@@ -372,22 +386,22 @@ export class SqliteStore implements Store {
     this.pendingInserts = [];
     const executions = [...this.pendingExecutions.values()];
     const logs = this.pendingLogs;
-    const settings = [...this.pendingSettings];
+    const records = [...this.pendingRecords.values()];
     const messages = [...this.pendingMessages.values()];
     this.pendingExecutions.clear();
     this.pendingLogs = [];
-    this.pendingSettings.clear();
+    this.pendingRecords.clear();
     this.pendingMessages.clear();
-    const now = new Date().toISOString();
     this.db.exec('BEGIN');
     try {
       this.writeInserts(inserts);
       for (const e of executions) this.upsertExecution.run(executionToRow(e));
       for (const l of logs) this.insertLog.run([l.execution_id, l.seq, l.ts, l.stream, l.text]);
-      for (const [name, value] of settings) {
+      for (const r of records) {
         this.db.run(
-          'INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-          [name, JSON.stringify(value ?? null), now],
+          `INSERT INTO records (id, type, name, data, archived, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET name = excluded.name, data = excluded.data, archived = excluded.archived, modified_at = excluded.modified_at`,
+          [r.id, r.type, r.name, JSON.stringify(r.data), r.archived ? 1 : 0, r.created_at, r.modified_at],
         );
       }
       for (const m of messages) {
@@ -488,15 +502,28 @@ export class SqliteStore implements Store {
     return Number(row?.n ?? 0);
   }
 
-  async getSetting(name: string): Promise<{ value: unknown } | undefined> {
-    if (this.pendingSettings.has(name)) return { value: this.pendingSettings.get(name) };
-    const row = this.db.get('SELECT value FROM settings WHERE name = ?', name) as Row | null;
-    return row ? { value: fromJson(row.value) } : undefined;
+  // Record reads flush first rather than consult the queue: a rename leaves the old name in
+  // the database until then, and the queue is keyed by id.
+  async getRecord(type: string, by: RecordLookup, key: string): Promise<StoredRecord | undefined> {
+    this.flushSync();
+    const col = by === 'id' ? 'id' : 'name';
+    const row = this.db.get(`SELECT * FROM records WHERE type = ? AND ${col} = ?`, [type, key]) as Row | null;
+    return row ? rowToRecord(row) : undefined;
   }
 
-  async deleteSetting(name: string): Promise<boolean> {
+  async deleteRecord(type: string, by: RecordLookup, key: string): Promise<boolean> {
     this.flushSync();
-    return this.db.run('DELETE FROM settings WHERE name = ?', name).changes > 0;
+    const col = by === 'id' ? 'id' : 'name';
+    return this.db.run(`DELETE FROM records WHERE type = ? AND ${col} = ?`, [type, key]).changes > 0;
+  }
+
+  async listRecords(type: string, opts: { includeArchived?: boolean } = {}): Promise<StoredRecord[]> {
+    this.flushSync();
+    const rows = this.db.all(
+      `SELECT * FROM records WHERE type = ? ${opts.includeArchived ? '' : 'AND archived = 0'} ORDER BY name`,
+      type,
+    ) as Row[];
+    return rows.map(rowToRecord);
   }
 
   async getMessage(id: string): Promise<MessageRecord | undefined> {

@@ -43,6 +43,22 @@ export interface StoredRun {
   created_at: string;
 }
 
+/**
+ * A record a flow keeps by type and name (a setting, a connection, …): `data` holds its
+ * type-specific fields. Names are unique per type; ids never change.
+ */
+export interface StoredRecord {
+  id: string;
+  type: string;
+  name: string;
+  data: Record<string, unknown>;
+  archived: boolean;
+  created_at: string;
+  modified_at: string;
+}
+
+export type RecordLookup = 'name' | 'id';
+
 export interface RunWithExecution {
   run: StoredRun;
   execution: StoredExecution;
@@ -62,9 +78,12 @@ export interface Store {
   getLog(executionId: string, after: number, limit: number): Promise<LogLine[]>;
   lastLogSeq(executionId: string): Promise<number>;
 
-  getSetting(name: string): Promise<{ value: unknown } | undefined>;
-  putSetting(name: string, value: unknown): void;
-  deleteSetting(name: string): Promise<boolean>;
+  getRecord(type: string, by: RecordLookup, key: string): Promise<StoredRecord | undefined>;
+  /** Insert or replace by id; the caller keeps (type, name) unique. */
+  putRecord(rec: StoredRecord): void;
+  deleteRecord(type: string, by: RecordLookup, key: string): Promise<boolean>;
+  /** Sorted by name. */
+  listRecords(type: string, opts?: { includeArchived?: boolean }): Promise<StoredRecord[]>;
 
   putMessage(msg: MessageRecord): void;
   getMessage(id: string): Promise<MessageRecord | undefined>;
