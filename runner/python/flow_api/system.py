@@ -1,205 +1,163 @@
-"""``system``: the flow's door to settings, files, other flows, messages and the user."""
+"""``system``: the flow's door to the records of the workspace, other executions and the user."""
 
-import getpass
-import os
+from __future__ import annotations
 
-from . import _runtime
-from ._runtime import call
-from .errors import FlowApiError
+from typing import Any, ClassVar, Iterator, Optional, Union
+
 from .execution import Execution
+from .records import Filter
+from .resources import (
+    Client,
+    Connection,
+    File,
+    Flow,
+    Message,
+    Schedule,
+    Setting,
+    User,
+    VaultConfig,
+    Webhook,
+    create_message,
+)
+from .return_when import ReturnWhen
+
+#: How ``system.<type>(select)`` names a record: its name or id (None: a new record).
+Select = Optional[Union[str, int]]
 
 
 class System:
-    """The workspace the flow runs in; passed to ``handler(system, this)``."""
+    """The workspace the flow runs in; passed to ``handler(system, this)``.
 
-    def execution(self, id):
-        """The execution with this id, as an :class:`Execution`."""
-        return Execution(id)
+    ``system.<type>(name_or_id, by='name'|'id', **init)`` returns a record handle (with init
+    fields it creates or updates the record); ``system.<type>s(filter=...)`` lists records.
+    """
 
-    def file(self, name):
-        """A text file in the workspace's files folder (``name`` may contain ``/``)."""
-        return File(name)
+    #: The conditions for waiting on children: ``system.return_when.ALL_ENDED`` and friends.
+    return_when: ClassVar[type[ReturnWhen]] = ReturnWhen
 
-    def flow(self, name):
-        """The flow called ``name`` (its path in the flows folder, without ``.py``)."""
-        return Flow(name)
+    # ----- one record --------------------------------------------------------------------
 
-    def get_own_user(self):
+    def execution(self, select: Select = None, by: str = "id") -> Execution:
+        """The execution with this id (``by='id'``, the default)."""
+        return Execution(select, by)
+
+    def setting(self, select: Select = None, by: str = "name", **init: Any) -> Setting:
+        """The setting ``select``; ``.get('value')`` reads it, ``.save(value=...)`` writes it."""
+        return Setting(select, by, **init)
+
+    def file(self, select: Select = None, by: str = "name", **init: Any) -> File:
+        """The file ``select`` in the workspace's files folder (``/`` allowed in names)."""
+        handle = File(select, by)
+        if init:
+            handle.save(**init)
+        return handle
+
+    def flow(self, select: Select = None, by: str = "name", **init: Any) -> Flow:
+        """The flow ``select`` (its path in the flows folder, without ``.py``)."""
+        return Flow(select, by, **init)
+
+    def connection(self, select: Select = None, by: str = "name", **init: Any) -> Connection:
+        """The connection ``select``: a connector type and its parameters (``value``)."""
+        return Connection(select, by, **init)
+
+    def webhook(self, select: Select = None, by: str = "name", **init: Any) -> Webhook:
+        """The webhook ``select``."""
+        return Webhook(select, by, **init)
+
+    def schedule(self, select: Select = None, by: str = "name", **init: Any) -> Schedule:
+        """The schedule ``select``."""
+        return Schedule(select, by, **init)
+
+    def user(self, select: Select = None, by: str = "name", **init: Any) -> User:
+        """The user ``select`` (locally: only the operating-system user exists)."""
+        return User(select, by, **init)
+
+    def client(self, select: Select = None, by: str = "name", **init: Any) -> Client:
+        """The client ``select`` (locally: only this machine exists)."""
+        return Client(select, by, **init)
+
+    def vault_config(self, select: Select = None, by: str = "name", **init: Any) -> VaultConfig:
+        """The vault configuration ``select``."""
+        return VaultConfig(select, by, **init)
+
+    def message(
+        self,
+        subject: Optional[str] = None,
+        message: Optional[str] = None,
+        *,
+        body: Any = None,
+        request: Optional[str] = None,
+        message_type: str = "POPUP",
+        id: Optional[str] = None,
+    ) -> Message:
+        """Create a message (a form answered in VS Code) without waiting: ``.wait()`` for the
+        answer, then ``.get('response')``. With ``id=`` the existing message is returned."""
+        if id is not None:
+            return Message(id, "id")
+        return create_message(subject or "", message, body, request, message_type)
+
+    def get_own_user(self) -> User:
         """The user the flow runs as (locally: the operating-system user)."""
-        return User()
+        return User(None, "name")
 
-    def message(self, subject, body=None, message_type="POPUP"):
-        """Create a message (a form answered in VS Code); ``.wait()`` for the response."""
-        params = {"subject": str(subject), "message_type": message_type}
-        if body is not None:
-            params["body"] = body
-        result = call("message.create", params)
-        return Message(result["id"], subject, body, message_type)
+    def get_own_client(self) -> Client:
+        """The client the flow runs on (locally: this machine)."""
+        return Client(None, "name")
 
-    def setting(self, name):
-        """The workspace setting ``name``."""
-        return Setting(name)
+    def get_env_name(self) -> str:
+        """The name of the environment: ``local`` for the bundled runner."""
+        return "local"
 
+    # ----- listings ----------------------------------------------------------------------
 
-class Setting:
-    """A named value kept by the runner for the workspace, shared by all flows."""
+    def executions(self, filter: Optional[Filter] = None) -> Iterator[Execution]:
+        """The executions of the workspace, newest first (the latest 1,000), that match
+        ``filter`` (``{'field': 'status', 'op': 'eq', 'value': 'ENDED_ERROR'}``)."""
+        return Execution._listing(filter)
 
-    def __init__(self, name):
-        self._name = str(name)
+    def settings(self, filter: Optional[Filter] = None, include_archived: bool = False) -> Iterator[Setting]:
+        """The settings that match ``filter``, by name."""
+        return Setting._listing(filter, include_archived)
 
-    def __repr__(self):
-        return f"<Setting {self._name!r}>"
+    def connections(self, filter: Optional[Filter] = None, include_archived: bool = False) -> Iterator[Connection]:
+        """The connections that match ``filter``, by name."""
+        return Connection._listing(filter, include_archived)
 
-    def get(self):
-        """The setting's value."""
-        return call("setting.get", {"name": self._name})
+    def vault_configs(self, filter: Optional[Filter] = None, include_archived: bool = False) -> Iterator[VaultConfig]:
+        """The vault configurations that match ``filter``, by name."""
+        return VaultConfig._listing(filter, include_archived)
 
-    def save(self, value):
-        """Store ``value`` (anything JSON can hold) as the setting's value."""
-        call("setting.save", {"name": self._name, "value": value})
-        return self
+    def webhooks(self, filter: Optional[Filter] = None) -> Iterator[Webhook]:
+        """The webhooks that match ``filter``."""
+        return Webhook._listing(filter)
 
-    def exists(self):
-        """Whether the setting exists."""
-        return bool(call("setting.exists", {"name": self._name}))
+    def schedules(self, filter: Optional[Filter] = None) -> Iterator[Schedule]:
+        """The schedules that match ``filter``."""
+        return Schedule._listing(filter)
 
-    def delete(self):
-        """Delete the setting; returns whether it existed."""
-        return bool(call("setting.delete", {"name": self._name}))
+    def messages(self, filter: Optional[Filter] = None) -> Iterator[Message]:
+        """The messages that match ``filter``."""
+        return Message._listing(filter)
 
+    def flows(self, filter: Optional[Filter] = None) -> Iterator[Flow]:
+        """The flows of the flows folder that match ``filter``, by name."""
+        return Flow._listing(filter)
 
-class File:
-    """A text file in the workspace's files folder (``files_dir`` of the runner)."""
+    def users(self, filter: Optional[Filter] = None) -> Iterator[User]:
+        """The users (locally: the operating-system user)."""
+        return User._listing(filter)
 
-    def __init__(self, name):
-        self._name = str(name)
+    def clients(self, filter: Optional[Filter] = None) -> Iterator[Client]:
+        """The clients (locally: this machine)."""
+        return Client._listing(filter)
 
-    def __repr__(self):
-        return f"<File {self._name!r}>"
+    def files(self, filter: Optional[Filter] = None, dir: Optional[str] = None, glob: str = "*") -> Iterator[File]:
+        """The files in the files folder, or in its folder ``dir``, whose names match ``glob``
+        (``**`` descends into folders) and ``filter``."""
+        from .records import compile_filter
 
-    def _path(self):
-        # A name is a path inside the files folder and must stay inside it, whatever the
-        # `..` or symlinks say.
-        root = os.path.realpath(_runtime.job.get("files_dir") or "files")
-        if not self._name or os.path.isabs(self._name) or "\0" in self._name:
-            raise FlowApiError(f"file name '{self._name}' must be a relative path")
-        path = os.path.realpath(os.path.join(root, self._name))
-        if not _inside(root, path) or path == root:
-            raise FlowApiError(f"file name '{self._name}' points outside the files folder")
-        return path
-
-    def exists(self):
-        """Whether the file exists."""
-        return os.path.isfile(self._path())
-
-    def get_text(self, encoding="utf-8"):
-        """The file's content as text."""
-        try:
-            with open(self._path(), encoding=encoding) as f:
-                return f.read()
-        except FileNotFoundError:
-            raise FlowApiError(f"file '{self._name}' does not exist") from None
-
-    def save_text(self, text, encoding="utf-8"):
-        """Write ``text`` to the file, creating it (and its folders) if needed."""
-        path = self._path()
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding=encoding) as f:
-            f.write(str(text))
-        return self
-
-    def delete(self):
-        """Delete the file; returns whether it existed."""
-        try:
-            os.remove(self._path())
-            return True
-        except FileNotFoundError:
-            return False
-
-
-class Flow:
-    """A flow file in the flows folder."""
-
-    _FIELDS = ("name", "script", "path")
-
-    def __init__(self, name):
-        self._name = str(name)
-
-    def __repr__(self):
-        return f"<Flow {self._name!r}>"
-
-    def _path(self):
-        root = os.path.realpath(_runtime.job.get("flows_dir") or ".")
-        name = self._name if self._name.endswith(".py") else self._name + ".py"
-        path = os.path.realpath(os.path.join(root, name))
-        if os.path.isabs(self._name) or not _inside(root, path):
-            raise FlowApiError(f"flow name '{self._name}' points outside the flows folder")
-        return path
-
-    def exists(self):
-        """Whether the flow exists."""
-        return os.path.isfile(self._path())
-
-    def get(self, field="script"):
-        """A field of the flow: ``name``, ``script`` (its source) or ``path``."""
-        if field == "name":
-            return self._name
-        if field == "path":
-            return self._path()
-        if field == "script":
-            try:
-                with open(self._path(), encoding="utf-8") as f:
-                    return f.read()
-            except FileNotFoundError:
-                raise FlowApiError(f"flow '{self._name}' does not exist") from None
-        raise FlowApiError(f"flows have no field '{field}': use one of {', '.join(self._FIELDS)}")
-
-
-class Message:
-    """A message (form) shown to the user; its response arrives when the user answers."""
-
-    def __init__(self, id, subject=None, body=None, message_type="POPUP"):
-        self._record = {
-            "id": str(id),
-            "subject": subject,
-            "body": body,
-            "message_type": message_type,
-            "response": None,
-        }
-
-    def __repr__(self):
-        return f"<Message {self._record['id']}>"
-
-    def get(self, field="response"):
-        """A field of the message: ``id``, ``subject``, ``body``, ``message_type``, ``response``."""
-        if field not in self._record:
-            raise FlowApiError(f"messages have no field '{field}'")
-        return self._record[field]
-
-    def wait(self, timeout=None):
-        """Wait until the user responded (status BLOCKED meanwhile); returns this Message."""
-        params = {"id": self._record["id"]}
-        if timeout is not None:
-            params["timeout"] = timeout
-        self._record["response"] = (call("message.wait", params) or {}).get("response")
-        return self
-
-
-class User:
-    """A user of the workspace (locally: the operating-system user)."""
-
-    def get(self, field="name"):
-        """A field of the user; ``name`` is the login name."""
-        if field != "name":
-            raise FlowApiError(f"users have no field '{field}': use 'name'")
-        try:
-            return getpass.getuser()
-        except Exception:  # no USER variable and no passwd entry (containers)
-            return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-def _inside(root, path):
-    try:
-        return os.path.commonpath([root, path]) == root
-    except ValueError:  # different drives (Windows)
-        return False
+        matches = compile_filter(filter)
+        for record in File._list(False, dir, glob):
+            handle = File(record["name"], "name")
+            if matches(lambda field, h=handle: h.get(field) if field not in record else record[field]):
+                yield handle

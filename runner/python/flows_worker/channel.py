@@ -19,8 +19,8 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
-from flow_api._runtime import dumps
-from flow_api.errors import FlowApiError
+from flow_api.exceptions import FlowApiError
+from flows_worker.wire import dumps, error_from_reply
 
 # Log lines longer than this are cut: one runaway print must not become a 100 MB message.
 MAX_LOG_LINE = 64 * 1024
@@ -122,8 +122,7 @@ class Channel:
             raise FlowApiError("the connection to the runner is lost")
         error = reply.get("error")
         if error is not None:
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise FlowApiError(f"{method}: {message}")
+            raise error_from_reply(method, error)
         return reply.get("result")
 
     def wait_resume(self):

@@ -408,9 +408,9 @@ class Debugger:
 
     @staticmethod
     def _ignored(exc):
-        from flow_api._runtime import EndExecution
+        from flow_api.exceptions import LifecycleSignal
 
-        if isinstance(exc, (StopIteration, StopAsyncIteration, GeneratorExit, EndExecution)):
+        if isinstance(exc, (StopIteration, StopAsyncIteration, GeneratorExit, LifecycleSignal)):
             return True
         return isinstance(exc, SystemExit) and exc.code in (None, 0)
 

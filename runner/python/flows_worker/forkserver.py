@@ -31,7 +31,7 @@ import traceback
 import urllib.request  # noqa: F401
 
 import flow_api  # noqa: F401
-import flow_api.connectors  # noqa: F401
+import flows_worker.connectors  # noqa: F401
 from flows_worker import capture, loader, worker
 
 

@@ -17,14 +17,15 @@ import json
 import os
 import sys
 
-from flow_api import _runtime
-from flow_api._runtime import EndExecution
-from flow_api.connectors import ConnectorError, run_connector
+from flow_api.exceptions import LifecycleSignal
 from flow_api.execution import Execution
+from flow_api.records import Record
+from flow_api.statuses import runner_status
 from flow_api.system import System
-from flows_worker import debugger, failure, loader
+from flows_worker import context, debugger, failure, loader
 from flows_worker.capture import Capture
 from flows_worker.channel import Channel, connect
+from flows_worker.connectors import ConnectorError, run_connector
 
 
 def run(job):
@@ -41,8 +42,7 @@ def run(job):
     channel.watch_socket()
     capture = Capture(channel)
     capture.install()
-    _runtime.channel = channel
-    _runtime.job = job
+    context.install(job, channel)
     debugger.setup(job, channel)  # the `debug` handler; the debugger itself only if job.debug
     _enter_flows_dir(job.get("flows_dir"))
     try:
@@ -89,14 +89,15 @@ def _execute(job, channel):
         debugger.on_uncaught(exc)
         return _ended_by(exc, flow.filename, job)
     end = {"status": "SUCCEEDED", "message": None, "error": None}
-    if result is not None:
+    # `return this.save(...)` returns the execution itself: its output is saved already.
+    if result is not None and not isinstance(result, Record):
         end["output_value"] = result
     return end
 
 
 def _ended_by(exc, filename, job):
-    if isinstance(exc, EndExecution):
-        return {"status": exc.status, "message": exc.message, "error": None}
+    if isinstance(exc, LifecycleSignal):  # this.success() / error() / end() / cancel()
+        return {"status": runner_status(exc.status), "message": exc.message, "error": None}
     if isinstance(exc, SystemExit) and exc.code in (None, 0):
         return {"status": "SUCCEEDED", "message": None, "error": None}
     return {
@@ -112,7 +113,8 @@ def _run_connector(job, channel):
     try:
         output = run_connector(connector_type, job.get("connector_params"))
     except ConnectorError as exc:
-        end = {"status": "FAILED", "message": str(exc), "error": None}
+        text = str(exc) if type(exc) is ConnectorError else f"{type(exc).__mro__[2].__name__}: {exc}"
+        end = {"status": "FAILED", "message": text, "error": None}
         if exc.output is not None:
             end["output_value"] = exc.output
         return end

@@ -9,7 +9,7 @@ import sys
 import time
 import unittest
 
-from tests.fake_runner import FakeRunner, RunnerTestCase, WORKER
+from tests.fake_runner import WORKER, FakePlatform, FakeRunner, RunnerTestCase
 
 
 class WorkerTest(RunnerTestCase):
@@ -29,11 +29,12 @@ class WorkerTest(RunnerTestCase):
             def handler(system: flow_api.System, this: flow_api.Execution):
                 this.log('hello', {'a': 1}, 2)
                 this.log('careful', level='warning')
+                this.log(status=200, body={'ok': True})
                 return {'answer': 42}
             """
         )
         self.assertEqual(run.messages[0], {"type": "started"})
-        self.assertEqual(run.logs("log"), ['hello {"a": 1} 2', "[WARNING] careful"])
+        self.assertEqual(run.logs("log"), ['hello {"a": 1} 2', "[WARNING] careful", "status: 200", 'body: {"ok": true}'])
         self.assertEqual(run.end["status"], "SUCCEEDED")
         self.assertEqual(run.end["output_value"], {"answer": 42})
         self.assertEqual(run.exited["code"], 0)
@@ -155,6 +156,11 @@ class WorkerTest(RunnerTestCase):
         self.assertEqual((run.end["status"], run.end["message"]), ("FAILED", "bad input"))
         self.assertIsNone(run.end["error"])
 
+    def test_end_with_the_platforms_status_names(self):
+        for status, expected in (("ENDED_ERROR", "FAILED"), ("cancelled", "STOPPED"), ("ENDED_SUCCESS", "SUCCEEDED")):
+            run = self.runner.run_flow(f"def handler(system, this):\n    this.end('{status}', 'why')\n")
+            self.assertEqual((run.end["status"], run.end["message"]), (expected, "why"), status)
+
     def test_cancel_on_this_stops(self):
         run = self.runner.run_flow("def handler(system, this):\n    this.cancel()\n")
         self.assertEqual(run.end["status"], "STOPPED")
@@ -240,9 +246,11 @@ class TcpAddressTest(unittest.TestCase):
     def test_worker_connects_over_tcp_loopback(self):
         runner = FakeRunner(tcp=True)
         try:
-            runner.on_call = lambda run, method, params: {"value": params["name"]}
-            run = runner.run_flow("def handler(system, this):\n    return system.setting('s').get()\n")
-            self.assertEqual(run.end["output_value"], {"value": "s"})
+            platform = FakePlatform()
+            platform.add_record("setting", "s", value="over tcp")
+            runner.on_call = platform
+            run = runner.run_flow("def handler(system, this):\n    return system.setting('s').get('value')\n")
+            self.assertEqual(run.end["output_value"], "over tcp")
         finally:
             runner.close()
 

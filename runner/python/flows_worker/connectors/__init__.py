@@ -9,6 +9,16 @@ from .base import ConnectorError
 
 CONNECTORS = {"REST": rest.run, "SQLITE": sqlite.run, "SHELL": shell.run}
 
+#: What each built-in connector does and takes, shown by the editor (``npm run generate``).
+CONNECTOR_DOCS = {
+    "REST": "One HTTP request: `url`, `method`, `headers`, `params`, `json` or `data`, `timeout`. "
+    "Output: `{status_code, headers, text, json}`.",
+    "SQLITE": "One statement against a SQLite database file: `database` and one of `execute`, "
+    "`fetchall`, `fetchone`, `fetchval`; `params` for placeholders.",
+    "SHELL": "One command on the runner machine: `command`, `cwd`, `env`, `input`, `timeout`, `check`. "
+    "Output: `{returncode, stdout, stderr}`.",
+}
+
 
 def run_connector(connector_type, params):
     """Run the built-in connector ``connector_type`` with ``params``; returns its output.
@@ -23,4 +33,4 @@ def run_connector(connector_type, params):
     return run(dict(params or {}))
 
 
-__all__ = ["CONNECTORS", "ConnectorError", "run_connector"]
+__all__ = ["CONNECTORS", "CONNECTOR_DOCS", "ConnectorError", "run_connector"]
