@@ -30,7 +30,10 @@ function copyAssets() {
   fs.cpSync('runner/python', 'dist/python', {
     recursive: true,
     filter: (src) =>
-      !src.includes('__pycache__') && !src.endsWith('.pyc') && !src.includes(`${path.sep}tests`),
+      !src.includes('__pycache__') &&
+      !src.endsWith('.pyc') &&
+      !src.includes(`${path.sep}tests`) &&
+      !src.startsWith(path.join('runner', 'python', 'tools')), // the build-time generator: not shipped
   });
   if (fs.existsSync('server/stubs')) fs.cpSync('server/stubs', 'dist/stubs', { recursive: true });
 }

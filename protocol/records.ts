@@ -4,41 +4,25 @@
  * `flow_api.execution.Execution` class reference (seed 003).
  */
 import { z } from 'zod';
+// The vocabulary is generated from runner/python/flow_api/statuses.py (`npm run generate`).
+import {
+  ENDED_EXECUTION_STATUSES,
+  EXECUTION_STATUSES,
+  EXECUTION_TYPES,
+  PLATFORM_STATUS as GENERATED_PLATFORM_STATUS,
+} from './generated/statuses';
 
-export const EXECUTION_STATUSES = [
-  'CREATED',
-  'QUEUED',
-  'SCHEDULED',
-  'BLOCKED',
-  'RUNNING',
-  'PAUSED',
-  'SUCCEEDED',
-  'FAILED',
-  'STOPPED',
-  'INVALID',
-  'PARTIAL_SUCCEEDED',
-] as const;
+export { EXECUTION_STATUSES, EXECUTION_TYPES };
 export const ExecutionStatus = z.enum(EXECUTION_STATUSES);
 export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
 
 /** Statuses after which nothing more happens to an execution. */
-export const ENDED_STATUSES: ReadonlySet<ExecutionStatus> = new Set([
-  'SUCCEEDED',
-  'FAILED',
-  'STOPPED',
-  'INVALID',
-  'PARTIAL_SUCCEEDED',
-]);
+export const ENDED_STATUSES: ReadonlySet<ExecutionStatus> = new Set(ENDED_EXECUTION_STATUSES);
 export const isEnded = (s: ExecutionStatus): boolean => ENDED_STATUSES.has(s);
 
 /** The platform's older names, kept so flows and API users that use them keep working. */
-export const PLATFORM_STATUS: Readonly<Record<string, ExecutionStatus>> = {
-  ENDED_SUCCESS: 'SUCCEEDED',
-  ENDED_ERROR: 'FAILED',
-  ENDED_CANCELLED: 'STOPPED',
-};
+export const PLATFORM_STATUS: Readonly<Record<string, ExecutionStatus>> = GENERATED_PLATFORM_STATUS;
 
-export const EXECUTION_TYPES = ['FLOW', 'SCRIPT', 'CONNECTION', 'SCHEDULE'] as const;
 export const ExecutionType = z.enum(EXECUTION_TYPES);
 export type ExecutionType = z.infer<typeof ExecutionType>;
 

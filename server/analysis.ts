@@ -3,7 +3,7 @@
 // errors. Each top-level statement is one unit; units the edit did not touch are kept (shifted)
 // from the previous parse, so a keystroke in a 5,000-line flow re-reads one function, not all.
 import type { Node, Query, Tree, TreeCursor } from 'web-tree-sitter';
-import { CLASS_NAMES, findMethod, type ClassName, type Method } from './catalogue';
+import { CLASSES, findMethod, moduleMembers, type ClassName, type Method } from './catalogue';
 import {
   annotationType,
   attributeType,
@@ -347,9 +347,9 @@ export class Analyzer {
             break;
           }
           const receiver = infer(object);
-          if (receiver?.kind !== 'module' && receiver?.kind !== 'instance') break;
-          if (!attributeType(receiver, textOf(member)))
-            unit.unknownMembers.push({ receiver, name: textOf(member), span: track(member) });
+          const name = textOf(member);
+          if (provesMissing(receiver, name) && !attributeType(receiver, name))
+            unit.unknownMembers.push({ receiver: receiver!, name, span: track(member) });
           break;
         }
         case 'call': {
@@ -375,7 +375,8 @@ export class Analyzer {
           };
           unit.calls.push(call);
           const first = args[0];
-          if (method.name === 'flow' && first?.kind === 'positional' && first.str)
+          const slot = method.params.find((p) => p.kind === 'normal');
+          if (slot?.values === 'flows' && first?.kind === 'positional' && first.str)
             unit.flowRefs.push({ name: first.str.value, span: first.str.span, call });
           break;
         }
@@ -383,6 +384,19 @@ export class Analyzer {
     }
     return unit;
   }
+}
+
+/**
+ * Whether a missing `receiver.name` is certainly an AttributeError: on the flow_api module and
+ * its submodules, and on instances of plain flow_api classes, whose every public member the
+ * generated data lists (methods, attributes, inherited ones). Enums and exceptions also have the
+ * members of `str` / `Exception`, and class objects those of `type`, so those stay unchecked;
+ * `_private` names are left alone too.
+ */
+function provesMissing(receiver: ApiType | undefined, name: string): boolean {
+  if (name.startsWith('_')) return false;
+  if (receiver?.kind === 'module') return true;
+  return receiver?.kind === 'instance' && CLASSES[receiver.cls]?.kind === 'class';
 }
 
 const DANGLING_DOT =
@@ -453,24 +467,37 @@ function readImports(statements: Node[], textOf: TextOf): Imports {
     if (st.type === 'import_statement') {
       for (const n of st.namedChildren) {
         const name = n?.type === 'aliased_import' ? n.childForFieldName('name') : n;
-        if (!n || !name || textOf(name).split('.')[0] !== 'flow_api') continue;
+        const path = name ? textOf(name).split('.') : [];
+        if (!n || !name || path[0] !== 'flow_api') continue;
         importsFlowApi = true;
         const alias = n.type === 'aliased_import' ? n.childForFieldName('alias') : null;
-        names.set(alias ? textOf(alias) : 'flow_api', { kind: 'module' });
+        // `import flow_api.exceptions` binds `flow_api`; `… as exc` binds the submodule itself.
+        if (alias)
+          names.set(
+            textOf(alias),
+            path.length > 1 ? { kind: 'module', module: path[1] } : { kind: 'module' },
+          );
+        else names.set('flow_api', { kind: 'module' });
       }
     } else if (st.type === 'import_from_statement') {
       const from = st.childForFieldName('module_name');
-      if (!from || textOf(from) !== 'flow_api') continue;
+      const moduleName = from ? textOf(from) : '';
+      if (!from || (moduleName !== 'flow_api' && !moduleName.startsWith('flow_api.'))) continue;
       importsFlowApi = true;
+      // `from flow_api.exceptions import X`: members of the submodule.
+      const submodule = moduleName === 'flow_api' ? undefined : moduleName.slice('flow_api.'.length);
       for (const n of st.namedChildren) {
         if (!n || n.equals(from)) continue;
         if (n.type === 'wildcard_import') {
-          for (const cls of CLASS_NAMES) names.set(cls, { kind: 'class', cls });
+          for (const m of moduleMembers(submodule)) {
+            const type = moduleMemberType(m.name, submodule);
+            if (type) names.set(m.name, type);
+          }
           continue;
         }
         const name = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
         const alias = n.type === 'aliased_import' ? n.childForFieldName('alias') : n;
-        const type = name ? moduleMemberType(textOf(name)) : undefined;
+        const type = name ? moduleMemberType(textOf(name), submodule) : undefined;
         if (type && alias) names.set(textOf(alias), type);
       }
     }

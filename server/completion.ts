@@ -9,20 +9,22 @@ import {
 } from 'vscode-languageserver';
 import {
   CLASSES,
+  findAttribute,
   findMethod,
   isClassName,
   keywordParams,
-  MODULE_MEMBERS,
+  moduleMembers,
   signatureLabel,
-  STATUSES,
+  STATUS_VALUES,
   valuesOf,
   type ClassName,
   type Field,
+  type ModuleMember,
 } from './catalogue';
 import { cursorContext, paramOfArgument, type CallSite } from './cursorContext';
 import type { FlowDocument } from './document';
 import type { ApiType } from './inference';
-import { markdown, memberDoc, methodDoc, paramDoc } from './markdown';
+import { attributeDoc, markdown, memberDoc, methodDoc, paramDoc } from './markdown';
 import type { PythonParser } from './parser';
 import type { FlowIndex } from './workspaceFlows';
 
@@ -43,7 +45,7 @@ export function completions(doc: FlowDocument, offset: number, env: CompletionEn
     case 'string': {
       const range = { start: doc.positionAt(ctx.contentStart), end: doc.positionAt(offset) };
       const values: Value[] = ctx.status
-        ? [...STATUSES]
+        ? [...STATUS_VALUES]
         : ctx.direct
           ? stringValues(doc, ctx.call, env.flows)
           : [];
@@ -62,34 +64,68 @@ export function completions(doc: FlowDocument, offset: number, env: CompletionEn
 }
 
 /** What `completionItem/resolve` needs to add the documentation (kept out of the list's payload). */
-type ItemData = { member: string } | { cls: ClassName; method: string; param?: string };
+type ItemData =
+  | { member: string; module?: string }
+  | { cls: ClassName; method: string; param?: string }
+  | { cls: ClassName; attribute: string };
 
-/** Member lists never change: built once per class (nothing mutates them; the server serialises them). */
-const memberLists = new Map<ClassName | 'module', CompletionItem[]>();
+/** Member lists never change: built once per receiver (nothing mutates them; the server serialises them). */
+const memberLists = new Map<string, CompletionItem[]>();
+
+const MEMBER_KINDS: Record<ModuleMember['kind'], CompletionItemKind> = {
+  class: CompletionItemKind.Class,
+  exception: CompletionItemKind.Class,
+  constant: CompletionItemKind.Constant,
+  module: CompletionItemKind.Module,
+};
 
 function memberItems(receiver: ApiType | undefined): CompletionItem[] {
-  const key =
-    receiver?.kind === 'instance' ? receiver.cls : receiver?.kind === 'module' ? 'module' : undefined;
-  if (!key) return [];
+  let key: string;
+  if (receiver?.kind === 'module') key = `module:${receiver.module ?? ''}`;
+  else if (receiver?.kind === 'instance' || receiver?.kind === 'class')
+    key = `${receiver.kind}:${receiver.cls}`;
+  else return [];
   let items = memberLists.get(key);
   if (!items) {
     items =
-      key === 'module'
-        ? MODULE_MEMBERS.map((m) => ({
-            label: m.name,
-            kind: m.kind === 'constant' ? CompletionItemKind.Constant : CompletionItemKind.Class,
-            detail: m.kind === 'constant' ? m.type : m.kind,
-            data: { member: m.name } satisfies ItemData,
-          }))
-        : CLASSES[key].methods.map((m) => ({
-            label: m.name,
-            kind: CompletionItemKind.Method,
-            detail: signatureLabel(m),
-            data: { cls: key, method: m.name } satisfies ItemData,
-          }));
+      receiver.kind === 'module' ? moduleItems(receiver.module) : classItems(receiver.cls, receiver.kind);
     memberLists.set(key, items);
   }
   return items;
+}
+
+function moduleItems(module: string | undefined): CompletionItem[] {
+  return moduleMembers(module).map((m) => ({
+    label: m.name,
+    kind: MEMBER_KINDS[m.kind],
+    detail: m.kind === 'constant' ? m.type : m.kind,
+    data: { member: m.name, module } satisfies ItemData,
+  }));
+}
+
+/**
+ * Members of an instance, or of the class object itself (class attributes such as enum members
+ * and `FIELDS`, and the methods). Members of an enum's instances are its `str` methods: none here.
+ */
+function classItems(cls: ClassName, of: 'instance' | 'class'): CompletionItem[] {
+  const c = CLASSES[cls];
+  if (of === 'instance' && c.kind === 'enum') return [];
+  const attributes = c.attributes
+    .filter((a) => of === 'instance' || a.classVar)
+    .map((a) => ({
+      label: a.name,
+      kind: a.value !== undefined ? CompletionItemKind.EnumMember : CompletionItemKind.Property,
+      detail: a.value !== undefined ? `${cls}.${a.name}` : a.type,
+      data: { cls, attribute: a.name } satisfies ItemData,
+    }));
+  const methods = c.methods.map((m) => ({
+    label: m.name,
+    kind: CompletionItemKind.Method,
+    detail: signatureLabel(m),
+    data: { cls, method: m.name } satisfies ItemData,
+  }));
+  // Enum members are what `system.return_when.` is typed for: they come first.
+  return c.kind === 'enum' ? [...attributes, ...methods] : [...methods, ...attributes];
 }
 
 /** Adds the documentation to an item of the list (`completionItem/resolve`). */
@@ -97,10 +133,15 @@ export function resolveCompletion(item: CompletionItem): CompletionItem {
   const data = item.data as ItemData | undefined;
   if (!data || item.documentation) return item;
   if ('member' in data) {
-    const member = MODULE_MEMBERS.find((m) => m.name === data.member);
-    return member ? { ...item, documentation: markdown(memberDoc(member)) } : item;
+    const member = moduleMembers(data.module).find((m) => m.name === data.member);
+    return member ? { ...item, documentation: markdown(memberDoc(member, data.module)) } : item;
   }
-  const method = isClassName(data.cls) ? findMethod(data.cls, data.method) : undefined;
+  if (!isClassName(data.cls)) return item;
+  if ('attribute' in data) {
+    const attribute = findAttribute(data.cls, data.attribute);
+    return attribute ? { ...item, documentation: markdown(attributeDoc(data.cls, attribute)) } : item;
+  }
+  const method = findMethod(data.cls, data.method);
   const param = data.param === undefined ? undefined : method?.params.find((p) => p.name === data.param);
   if (!method) return item;
   const doc = param ? paramDoc(data.cls, method, param) : methodDoc(data.cls, method);

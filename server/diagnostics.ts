@@ -7,9 +7,10 @@ import { DiagnosticSeverity, type Diagnostic, type TextEdit } from 'vscode-langu
 import {
   acceptsAnyKeyword,
   CLASSES,
-  EXECUTION_FIELDS,
+  fieldsOf,
   keywordParams,
-  MODULE_MEMBERS,
+  memberNames,
+  moduleMembers,
   type ClassName,
   type Method,
 } from './catalogue';
@@ -86,20 +87,24 @@ function problemsOf(unit: Unit): Problem[] {
   }));
   for (const u of unit.unknownMembers) {
     const instance = u.receiver.kind === 'instance' ? u.receiver.cls : undefined;
-    if (instance === 'Execution' && EXECUTION_FIELDS.some((f) => f.name === u.name)) {
+    if (instance && fieldsOf(instance).some((f) => f.name === u.name)) {
+      // A record field read as an attribute: the record API reads it with get().
       const read = `get('${u.name}')`;
       out.push({
         span: u.span,
         severity: DiagnosticSeverity.Error,
         code: 'unknown-member',
-        message: `\`${u.name}\` is a field of the execution record, not an attribute: read it with \`.${read}\`.`,
+        message: `\`${u.name}\` is a field of the ${CLASSES[instance].resource} record, not an attribute: read it with \`.${read}\`.`,
         fixes: [{ title: `Change to \`${read}\``, span: u.span, newText: read }],
       });
       continue;
     }
-    const names = instance ? CLASSES[instance].methods.map((m) => m.name) : MODULE_MEMBERS.map((m) => m.name);
+    const module = u.receiver.kind === 'module' ? u.receiver.module : undefined;
+    const names = instance ? memberNames(instance) : moduleMembers(module).map((m) => m.name);
     const guess = closest(u.name, names);
-    const what = instance ? `\`${instance}\` has no method` : '`flow_api` has no member';
+    const what = instance
+      ? `\`${instance}\` has no attribute`
+      : `\`flow_api${module ? `.${module}` : ''}\` has no member`;
     out.push({
       span: u.span,
       severity: DiagnosticSeverity.Error,
@@ -117,7 +122,7 @@ function flowProblem(
   resolve: (name: string) => ReturnType<FlowIndex['resolve']>,
   names: () => string[],
 ): Problem | undefined {
-  if (ref.call.cls !== 'Execution') return undefined; // system.flow(name) may ask whether a flow exists
+  if (ref.call.cls === 'System') return undefined; // system.flow(name) may ask whether a flow exists
   const target = resolve(ref.name);
   if (!target.known || target.uri) return undefined;
   const guess = closest(ref.name, names());
@@ -200,13 +205,15 @@ function checkArguments(call: ApiCall, out: Problem[]): void {
   const missing = shape.required.filter(
     (p) => !filledByPosition.has(p.name) && !call.args.some((a) => a.name === p.name),
   );
-  if (missing.length)
+  if (missing.length) {
+    const docs = missing.map((p) => p.doc).filter(Boolean);
     out.push({
       span: call.nameSpan,
       severity: DiagnosticSeverity.Error,
       code: 'missing-argument',
-      message: `${where} needs ${missing.map((p) => `\`${p.name}\``).join(' and ')}: ${missing.map((p) => p.doc).join(' ')}`,
+      message: `${where} needs ${missing.map((p) => `\`${p.name}\``).join(' and ')}${docs.length ? `: ${docs.join(' ')}` : '.'}`,
     });
+  }
 }
 
 function callName(cls: ClassName, method: Method): string {

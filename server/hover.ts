@@ -3,11 +3,11 @@
 // Hover reads the current tree (the server reparses a changed document before asking).
 import type { Hover } from 'vscode-languageserver';
 import type { Node } from 'web-tree-sitter';
-import { CLASSES, keywordParams, STATUSES, valuesOf } from './catalogue';
+import { CLASSES, findAttribute, keywordParams, STATUS_VALUES, valueSetLabel, valuesOf } from './catalogue';
 import { callSite, comparedWithStatus, lookupAt, paramOfArgument } from './cursorContext';
 import type { FlowDocument } from './document';
 import { attributeType, describeType, inferType, type TextOf } from './inference';
-import { markdown, memberDoc, methodDoc, paramDoc, valueDoc } from './markdown';
+import { attributeDoc, classDoc, markdown, memberDoc, methodDoc, paramDoc, valueDoc } from './markdown';
 import { nodeAt, stringAround, stringValue } from './syntax';
 import type { FlowIndex } from './workspaceFlows';
 
@@ -37,11 +37,19 @@ function describe(
   if (node.type === 'identifier') {
     if (parent?.type === 'attribute' && parent.childForFieldName('attribute')?.equals(node)) {
       const object = parent.childForFieldName('object');
-      const type = attributeType(object ? inferType(object, textOf, lookup) : undefined, textOf(node));
+      const receiver = object ? inferType(object, textOf, lookup) : undefined;
+      const name = textOf(node);
+      const type = attributeType(receiver, name);
       if (type?.kind === 'method') return methodDoc(type.cls, type.method);
-      if (type?.kind === 'member') return memberDoc(type.member);
-      if (type?.kind === 'class')
-        return memberDoc({ name: type.cls, kind: 'class', doc: CLASSES[type.cls].doc });
+      if (!type) return undefined;
+      // An attribute (`system.return_when`, an enum member) reads as itself, whatever its type.
+      const owner = receiver?.kind === 'instance' || receiver?.kind === 'class' ? receiver.cls : undefined;
+      const attribute = owner ? findAttribute(owner, name) : undefined;
+      if (owner && attribute) return attributeDoc(owner, attribute);
+      if (type.kind === 'member')
+        return memberDoc(type.member, receiver?.kind === 'module' ? receiver.module : undefined);
+      if (type.kind === 'module') return `\`\`\`python\n(module) flow_api.${type.module}\n\`\`\``;
+      if (type.kind === 'class') return classDoc(type.cls);
       return undefined;
     }
     if (parent?.type === 'keyword_argument' && parent.childForFieldName('name')?.equals(node)) {
@@ -53,7 +61,8 @@ function describe(
     }
     const type = lookup(textOf(node));
     if (type && type.kind !== 'method') {
-      const doc = type.kind === 'instance' || type.kind === 'list' ? `\n\n${CLASSES[type.cls].doc}` : '';
+      const doc =
+        type.kind === 'instance' || type.kind === 'list' ? `\n\n${CLASSES[type.cls]?.doc ?? ''}` : '';
       return '```python\n' + `${textOf(node)}: ${describeType(type)}` + '\n```' + doc;
     }
     return undefined;
@@ -63,8 +72,8 @@ function describe(
   const content = stringValue(str, textOf)?.value;
   if (content === undefined) return undefined;
   if (comparedWithStatus(str, textOf, lookup)) {
-    const status = STATUSES.find((s) => s.name === content);
-    return status && valueDoc('execution status', { ...status, type: 'str' });
+    const status = STATUS_VALUES.find((s) => s.name === content);
+    return status && valueDoc('execution status', status);
   }
   const call = callSite(str, offset, textOf, lookup);
   const param = call && paramOfArgument(call);
@@ -77,5 +86,5 @@ function describe(
       : `No flow \`${content}\` in the flows folder.`;
   }
   const value = valuesOf(param.values).find((v) => v.name === content);
-  return value && valueDoc(param.values === 'connectorTypes' ? 'connector type' : 'field', value);
+  return value && valueDoc(valueSetLabel(param.values), value);
 }

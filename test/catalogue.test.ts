@@ -1,132 +1,68 @@
-// The editor's catalogue (server/catalogue.ts) and the Python package (runner/python/flow_api)
-// must describe the same API: same module members, same public methods per class, same
-// parameters. A failure lists the difference and which side has what.
+// The editor's catalogue, the stubs and the status list are generated from the Python package
+// (runner/python/tools/gen_api.py). They must be up to date, and the catalogue must give every
+// class all of its members, inherited ones included.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { CLASS_NAMES, CLASSES, MODULE_MEMBERS, type ClassName } from '../server/catalogue';
+import { CLASSES, fieldsOf, findAttribute, findMethod, memberNames, valuesOf } from '../server/catalogue';
+import { EXECUTION_STATUSES } from '../protocol/records';
 
-interface PyParam {
-  name: string;
-  kind: 'normal' | 'varargs' | 'keyword' | 'kwargs' | 'positional';
-  default: string | null;
-}
-interface Introspection {
-  module: string[];
-  classes: Record<string, Record<string, PyParam[]> | null>;
-}
+const REPO = path.join(__dirname, '..');
+const GENERATOR = path.join(REPO, 'runner', 'python', 'tools', 'gen_api.py');
 
-const INTROSPECT = `
-import inspect, json, sys
-import flow_api
-KINDS = {
-    inspect.Parameter.POSITIONAL_ONLY: "positional",
-    inspect.Parameter.POSITIONAL_OR_KEYWORD: "normal",
-    inspect.Parameter.VAR_POSITIONAL: "varargs",
-    inspect.Parameter.KEYWORD_ONLY: "keyword",
-    inspect.Parameter.VAR_KEYWORD: "kwargs",
-}
-public = getattr(flow_api, "__all__", None) or [
-    n for n, v in vars(flow_api).items() if not n.startswith("_") and not inspect.ismodule(v)
-]
-out = {"module": sorted(public), "classes": {}}
-for name in sys.argv[1:]:
-    cls = getattr(flow_api, name, None)
-    if not inspect.isclass(cls):
-        out["classes"][name] = None
-        continue
-    methods = {}
-    for attr, value in inspect.getmembers(cls):
-        if attr.startswith("_") or not callable(value):
-            continue
-        params = list(inspect.signature(value).parameters.values())[1:]
-        methods[attr] = [
-            {"name": p.name, "kind": KINDS[p.kind], "default": None if p.default is p.empty else repr(p.default)}
-            for p in params
-        ]
-    out["classes"][name] = methods
-print(json.dumps(out))
-`;
-
-/** "only in the catalogue: …; only in flow_api: …" */
-function setDiff(catalogue: Iterable<string>, python: Iterable<string>): string {
-  const c = new Set(catalogue);
-  const p = new Set(python);
-  const onlyC = [...c].filter((x) => !p.has(x)).sort();
-  const onlyP = [...p].filter((x) => !c.has(x)).sort();
-  return [
-    onlyC.length ? `only in server/catalogue.ts: ${onlyC.join(', ')}` : '',
-    onlyP.length ? `only in runner/python/flow_api: ${onlyP.join(', ')}` : '',
-  ]
-    .filter(Boolean)
-    .join('; ');
-}
-
-describe('catalogue ↔ Python flow_api package', () => {
-  let py: Introspection;
-
-  before(function () {
-    const result = spawnSync('python3', ['-c', INTROSPECT, ...CLASS_NAMES], {
-      env: { ...process.env, PYTHONPATH: path.join(__dirname, '..', 'runner', 'python') },
-      encoding: 'utf8',
-    });
-    if (result.error) {
-      console.log(`    (skipped: python3 cannot run: ${result.error.message})`);
+describe('generated flow_api catalogue (runner/python/tools/gen_api.py)', () => {
+  it('is up to date with runner/python/flow_api (gen_api.py --check)', function () {
+    this.timeout(30_000);
+    const run = spawnSync('python3', [GENERATOR, '--check'], { cwd: REPO, encoding: 'utf8' });
+    if (run.error) {
+      console.log(`    (skipped: python3 cannot run: ${run.error.message})`);
       this.skip();
     }
-    assert.equal(result.status, 0, `introspecting flow_api failed:\n${result.stderr}`);
-    py = JSON.parse(result.stdout) as Introspection;
-  });
-
-  it('module members', () => {
-    const diff = setDiff(
-      MODULE_MEMBERS.map((m) => m.name),
-      py.module,
+    assert.equal(
+      run.status,
+      0,
+      `generated files are stale, run \`npm run generate\`:\n${run.stdout}${run.stderr}`,
     );
-    assert.equal(diff, '', `flow_api members differ: ${diff}`);
   });
 
-  for (const name of CLASS_NAMES) {
-    it(`${name}: public methods`, () => {
-      const methods = py.classes[name];
-      assert.ok(methods, `flow_api.${name} is missing`);
-      const diff = setDiff(
-        CLASSES[name].methods.map((m) => m.name),
-        Object.keys(methods),
-      );
-      assert.equal(diff, '', `flow_api.${name} methods differ: ${diff}`);
-    });
+  it('lists inherited methods in every record class', () => {
+    for (const name of ['Setting', 'File', 'Flow', 'Message', 'User', 'Client', 'Connection', 'Execution']) {
+      for (const method of ['get', 'load', 'save', 'exists', 'delete', 'archive'])
+        assert.ok(findMethod(name, method), `${name}.${method}`);
+      assert.ok(findAttribute(name, 'FIELDS'), `${name}.FIELDS`);
+    }
+    assert.ok(findMethod('Setting', 'acquire'));
+    assert.equal(findMethod('Setting', 'get')?.from, 'Record');
+    assert.equal(findMethod('File', 'save')?.from, 'File');
+  });
 
-    it(`${name}: parameters of each method`, () => {
-      const problems = parameterProblems(name, py.classes[name] ?? {});
-      assert.deepEqual(problems, [], `flow_api.${name}:\n  ${problems.join('\n  ')}`);
-    });
-  }
+  it('has attributes, enum members and record fields', () => {
+    assert.equal(findAttribute('System', 'return_when')?.type, 'type[ReturnWhen]');
+    assert.deepEqual(
+      CLASSES.ReturnWhen.attributes.filter((a) => a.value !== undefined).map((a) => a.name),
+      ['ALL_ENDED', 'ALL_SUCCEEDED', 'FIRST_ENDED', 'FIRST_SUCCEEDED'],
+    );
+    assert.equal(findAttribute('DependencyFailedError', 'execution')?.type, 'Execution | None');
+    assert.ok(fieldsOf('Setting').some((f) => f.name === 'value'));
+    assert.ok(memberNames('Execution').includes('RESOURCE'));
+  });
+
+  it('derives string values and record-field keywords from parameter names', () => {
+    const flow = findMethod('Execution', 'flow')!;
+    assert.equal(flow.params[0].values, 'flows');
+    assert.ok(flow.params.some((p) => p.name === 'priority' && p.field));
+    assert.equal(findMethod('Execution', 'task')?.params[0].values, 'connectorTypes');
+    assert.equal(findMethod('Setting', 'get')?.params[0].values, 'fields:Setting');
+    assert.ok(valuesOf('fields:Setting').some((f) => f.name === 'value'));
+    assert.deepEqual(
+      valuesOf('connectorTypes').map((f) => f.name),
+      ['REST', 'SQLITE', 'SHELL'],
+    );
+    assert.ok(findMethod('System', 'setting')?.params.some((p) => p.name === 'value' && p.field));
+  });
+
+  it('gives the protocol the status list of flow_api/statuses.py', () => {
+    assert.ok(EXECUTION_STATUSES.includes('SUCCEEDED'));
+    assert.ok(EXECUTION_STATUSES.includes('PARTIAL_SUCCEEDED'));
+  });
 });
-
-/**
- * Compares names, kinds and defaults. Record fields the catalogue names as keywords
- * (`priority=` …) reach Python through `**kwargs`, so they only require that one exists.
- */
-function parameterProblems(cls: ClassName, python: Record<string, PyParam[]>): string[] {
-  const problems: string[] = [];
-  for (const method of CLASSES[cls].methods) {
-    const pyParams = python[method.name];
-    if (!pyParams) continue; // reported by the method-set test
-    const ours = method.params.filter((p) => !p.field);
-    const fieldsOnly = method.params.some((p) => p.field) && !ours.some((p) => p.kind === 'kwargs');
-    // save(**fields) takes only the named record fields: its **kwargs carries exactly those.
-    const theirs = fieldsOnly ? pyParams.filter((p) => p.kind !== 'kwargs') : pyParams;
-    const describe = (ps: { name: string; kind: string; default?: string | null }[]) =>
-      ps.map((p) => `${p.kind} ${p.name}${p.default ? `=${p.default}` : ''}`).join(', ');
-    const catalogueSig = describe(ours.map((p) => ({ ...p, default: p.default ?? null })));
-    const pythonSig = describe(theirs);
-    if (catalogueSig !== pythonSig)
-      problems.push(`${method.name}: catalogue (${catalogueSig}) ≠ python (${pythonSig})`);
-    if (method.params.some((p) => p.field) && !pyParams.some((p) => p.kind === 'kwargs'))
-      problems.push(
-        `${method.name}: the catalogue names record fields as keywords, but Python has no **kwargs`,
-      );
-  }
-  return problems;
-}

@@ -20,11 +20,12 @@ import { Analyzer } from '../../server/analysis';
 import { completions } from '../../server/completion';
 import { FlowDocument } from '../../server/document';
 import { loadParser } from '../../server/parser';
-import { STUB_PATH } from '../../server/stubgen';
 import { generateFlow } from '../server/generateFlow';
 import { ensureServerBuilt, fileUri, LspClient, REPO, SERVER_JS } from '../server/lspClient';
 import { figure, ms, percentile, target } from './stats';
 
+/** The generated flow_api stubs (runner/python/tools/gen_api.py). */
+const STUBS = path.join(REPO, 'server', 'stubs');
 const LINES = 5000;
 const POSITIONS = 200;
 const TEXT = generateFlow(LINES);
@@ -89,7 +90,7 @@ async function measure(
     args,
     root,
     settings: {
-      'python.analysis': { stubPath: path.dirname(path.dirname(STUB_PATH)), diagnosticMode: 'openFilesOnly' },
+      'python.analysis': { stubPath: STUBS, diagnosticMode: 'openFilesOnly' },
     },
   });
   try {
@@ -265,7 +266,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(root, 'child.py'), 'def handler(system, this):\n    pass\n');
   fs.writeFileSync(
     path.join(root, 'pyrightconfig.json'),
-    JSON.stringify({ stubPath: path.dirname(path.dirname(STUB_PATH)), reportMissingModuleSource: false }),
+    JSON.stringify({ stubPath: STUBS, reportMissingModuleSource: false }),
   );
   const load = () =>
     os

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import type { CompletionItem, MarkupContent } from 'vscode-languageserver';
-import { CLASSES, EXECUTION_FIELDS, STATUSES } from '../../server/catalogue';
+import { fieldsOf, memberNames, STATUS_VALUES } from '../../server/catalogue';
 import { completions, resolveCompletion } from '../../server/completion';
 import type { Engines } from '../../server/document';
 import { docAt, fakeFlows, loadEngines, typedAt } from './helpers';
 
 const flows = fakeFlows(['child', 'reports/daily']);
-const methods = (cls: keyof typeof CLASSES) => CLASSES[cls].methods.map((m) => m.name);
+/** What `x.` offers on an instance: every member, methods first. */
+const methods = (cls: string) => memberNames(cls);
 const labels = (items: CompletionItem[]) => items.map((i) => i.label);
 
 describe('completion (provider)', () => {
@@ -35,18 +36,18 @@ describe('completion (provider)', () => {
     const items = complete('import flow_api\n\ndef handler(system, this):\n    this.|\n');
     const flow = items.find((i) => i.label === 'flow')!;
     assert.equal(flow.documentation, undefined);
-    assert.match((resolveCompletion(flow).documentation as MarkupContent).value, /FLOW child execution/);
+    assert.match((resolveCompletion(flow).documentation as MarkupContent).value, /as a child execution/);
     const keyword = complete("def handler(system, this):\n    this.flow('child', |)\n").find(
       (i) => i.label === 'priority=',
     )!;
     assert.match(
       (resolveCompletion(keyword).documentation as MarkupContent).value,
-      /Execution field of the child\) priority/,
+      /\(field of the child execution\) priority=/,
     );
     const member = complete('import flow_api\ndef handler(system, this):\n    flow_api.|\n').find(
       (i) => i.label === 'STATUSES',
     )!;
-    assert.match((resolveCompletion(member).documentation as MarkupContent).value, /SUCCEEDED/);
+    assert.match((resolveCompletion(member).documentation as MarkupContent).value, /lifecycle order/);
   });
 
   it('types handler parameters by position when unannotated, whatever their names', () => {
@@ -101,6 +102,46 @@ describe('completion (provider)', () => {
     assert.deepEqual(labels(complete(base + '    child = 3\n    child.|\n')), []);
   });
 
+  it('completes enum members after `system.return_when.`, with their docs', () => {
+    const items = complete('def handler(system, this):\n    this.flow("x", wait=system.return_when.|)\n');
+    assert.deepEqual(labels(items).slice(0, 4), [
+      'ALL_ENDED',
+      'ALL_SUCCEEDED',
+      'FIRST_ENDED',
+      'FIRST_SUCCEEDED',
+    ]);
+    const doc = (resolveCompletion(items[0]).documentation as MarkupContent).value;
+    assert.match(doc, /\(enum member\) ReturnWhen\.ALL_ENDED/);
+    assert.match(doc, /a failed child does not raise/);
+  });
+
+  it('completes record classes returned by system.<type>() and yielded by listings', () => {
+    const base = 'def handler(system, this):\n';
+    const setting = labels(complete(base + "    system.setting('x').|\n"));
+    for (const name of ['get', 'load', 'save', 'acquire', 'release', 'exists', 'delete', 'FIELDS'])
+      assert.ok(setting.includes(name), name);
+    assert.deepEqual(
+      labels(complete(base + "    for s in system.settings(filter={'field': 'name'}):\n        s.|\n")),
+      methods('Setting'),
+    );
+    assert.deepEqual(labels(complete(base + '    for f in system.files():\n        f.|\n')), methods('File'));
+    assert.deepEqual(labels(complete(base + "    this.using('retry').|\n")), methods('Wrapped'));
+    assert.deepEqual(labels(complete(base + '    p = this.parent()\n    p.|\n')), methods('Execution'));
+    assert.deepEqual(
+      labels(complete(base + "    system.setting('x').get('|')\n")),
+      fieldsOf('Setting').map((f) => f.name),
+    );
+    assert.deepEqual(labels(complete(base + "    this.using('|')\n")), ['retry', 'timeout']);
+  });
+
+  it('completes flow_api.exceptions and its members', () => {
+    const base = 'import flow_api\n\ndef handler(system, this):\n';
+    assert.ok(labels(complete(base + '    flow_api.|\n')).includes('exceptions'));
+    const names = labels(complete(base + '    flow_api.exceptions.|\n'));
+    for (const name of ['DependencyFailedError', 'EngineException', 'LockTimeoutError'])
+      assert.ok(names.includes(name));
+  });
+
   it('answers from the stale tree while the reparse is pending', () => {
     const text = "def handler(system, this):\n    child = this.flow('x')\n|\n    return this.success()\n";
     assert.deepEqual(labels(completeTyped(text, '    child.')), methods('Execution'));
@@ -118,7 +159,7 @@ describe('completion (provider)', () => {
     const multi = labels(
       completeTyped("def handler(system, this):\n    x = this.connect(\n        'db',\n|\n", '        ru'),
     );
-    assert.deepEqual(multi.slice(0, 4), ['connector_type=', 'run=', 'wait=', 'name=']);
+    assert.deepEqual(multi.slice(0, 5), ['connector_type=', 'run=', 'wait=', 'save=', 'name=']);
     assert.ok(!multi.includes('connector_name='));
   });
 
@@ -141,7 +182,7 @@ describe('completion (provider)', () => {
       'SQLITE',
       'SHELL',
     ]);
-    const fields = EXECUTION_FIELDS.map((f) => f.name);
+    const fields = fieldsOf('Execution').map((f) => f.name);
     assert.deepEqual(
       labels(complete("def handler(system, this):\n    this.get('output_value', '|')\n")),
       fields,
@@ -154,7 +195,7 @@ describe('completion (provider)', () => {
   });
 
   it('completes status names compared with a status', () => {
-    const statuses = STATUSES.map((s) => s.name);
+    const statuses = STATUS_VALUES.map((s) => s.name);
     assert.deepEqual(
       labels(
         completeTyped(

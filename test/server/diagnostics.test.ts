@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Diagnostic } from 'vscode-languageserver';
+import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
 import { quickFixes } from '../../server/codeActions';
 import { diagnostics } from '../../server/diagnostics';
 import type { Engines } from '../../server/document';
 import { docAt, fakeFlows, loadEngines, URI } from './helpers';
+import { PLATFORM_FLOW } from './platformFlow';
 
 const flows = fakeFlows(['child', 'reports/daily']);
 
@@ -37,11 +38,8 @@ describe('diagnostics (provider)', () => {
       '5:6-9 unknown-member',
       '6:13-21 unknown-member',
     ]);
-    assert.equal(list[0].message, '`Execution` has no method `sleeep`. Did you mean `sleep`?');
-    assert.match(
-      String(list[1].message),
-      /^`Setting` has no method `lod`\. Did you mean `get`\?|Available: delete, exists, get, save\./,
-    );
+    assert.equal(list[0].message, '`Execution` has no attribute `sleeep`. Did you mean `sleep`?');
+    assert.equal(list[1].message, '`Setting` has no attribute `lod`. Did you mean `load`?');
     assert.equal(list[2].message, '`flow_api` has no member `Executon`. Did you mean `Execution`?');
     const fixes = quickFixes(URI, [list[0]]);
     assert.equal(fixes[0].title, 'Change to `sleep`');
@@ -56,32 +54,63 @@ describe('diagnostics (provider)', () => {
       "`input_value` is a field of the execution record, not an attribute: read it with `.get('input_value')`.",
     );
     assert.equal(quickFixes(URI, [d])[0].edit?.changes?.[URI][0].newText, "get('input_value')");
+    const [v] = check(handler("    x = system.setting('a').value"));
+    assert.match(String(v.message), /^`value` is a field of the setting record/);
+  });
+
+  it('finds nothing wrong in a realistic platform flow', () => {
+    assert.deepEqual(check(PLATFORM_FLOW), []);
+  });
+
+  it('knows every real member: attributes, inherited methods, submodules, enum members', () => {
+    assert.deepEqual(
+      check(
+        handler(
+          "    system.return_when.ALL_ENDED\n    system.setting('a').archive()\n    system.setting('a').FIELDS\n    flow_api.exceptions.DependencyFailedError\n    flow_api.CloudomationException\n    this.RESOURCE\n    this._record\n    system.return_when.ALL_ENDED.lower()",
+        ),
+      ),
+      [],
+    );
+    const [d] = check(handler('    flow_api.exceptions.DependencyFailed'));
+    assert.equal(
+      d.message,
+      '`flow_api.exceptions` has no member `DependencyFailed`. Did you mean `DependencyFailedError`?',
+    );
+  });
+
+  it('never reports keywords of a method that takes **kwargs', () => {
+    assert.deepEqual(
+      check(
+        handler(
+          "    this.log(response=1)\n    this.set_output(a=1)\n    this.save(outptu_value=1)\n    system.setting(name='x', value=1)\n    this.connect('REST', anything=1)",
+        ),
+      ),
+      [],
+    );
   });
 
   it('suggests sleep_until for a misspelt sleep_until', () => {
     const [d] = check(handler("    this.sleep_untill('2030-01-01')"));
-    assert.equal(d.message, '`Execution` has no method `sleep_untill`. Did you mean `sleep_until`?');
+    assert.equal(d.message, '`Execution` has no attribute `sleep_untill`. Did you mean `sleep_until`?');
   });
 
   it('checks keyword and positional arguments against the catalogue', () => {
     const list = check(
       handler(
-        "    this.save(outptu_value=1)\n    this.sleep()\n    this.set_output('a', 1, 2)\n    this.flow(flow_name='child')\n    this.webhook_json_response({}, status=201)",
+        "    this.sleep(secnds=1)\n    this.sleep()\n    this.set_output('a', 1, 2)\n    this.flow(flow_name='child')\n    this.webhook_json_response({}, status=201)",
       ),
     );
     assert.deepEqual(brief(list), [
-      '3:14-26 unknown-keyword',
+      '3:15-21 unknown-keyword',
+      '3:9-14 missing-argument',
       '4:9-14 missing-argument',
       '5:28-29 too-many-arguments',
       '7:35-41 unknown-keyword',
     ]);
-    assert.equal(
-      list[0].message,
-      '`this.save()` has no keyword argument `outptu_value`. Did you mean `output_value`?',
-    );
-    assert.match(String(list[1].message), /^`this\.sleep\(\)` needs `seconds`/);
-    assert.match(String(list[2].message), /takes 2 positional arguments \(key, value\)/);
-    assert.match(String(list[3].message), /Did you mean `status_code`\?/);
+    assert.equal(list[0].message, '`this.sleep()` has no keyword argument `secnds`. Did you mean `seconds`?');
+    assert.match(String(list[2].message), /^`this\.sleep\(\)` needs `seconds`/);
+    assert.match(String(list[3].message), /takes 2 positional arguments \(key, value\)/);
+    assert.match(String(list[4].message), /Did you mean `status_code`\?/);
   });
 
   it('leaves calls with *args / **kwargs and free keyword inputs alone', () => {
@@ -96,6 +125,7 @@ describe('diagnostics (provider)', () => {
       handler("    this.flow('chld')\n    this.flow('reports/daily')\n    system.flow('nothing').exists()"),
     );
     assert.deepEqual(brief(list), ['3:15-19 unknown-flow']);
+    assert.equal(list[0].severity, DiagnosticSeverity.Warning);
     assert.equal(
       list[0].message,
       'No flow `chld` in the flows folder (expected `chld.py`). Did you mean `child`?',

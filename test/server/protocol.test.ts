@@ -110,7 +110,7 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.ok(help);
     const param = help.signatures[0].parameters![help.activeParameter!];
     const [a, b] = param.label as [number, number];
-    assert.equal(help.signatures[0].label.slice(a, b), 'priority: int | None = None');
+    assert.equal(help.signatures[0].label.slice(a, b), 'priority=…');
     const diagnostics = await client.diagnosticsFor(uri, character - 3);
     assert.equal(diagnostics[0]?.code, 'syntax');
   });
@@ -130,7 +130,7 @@ describe('language server over stdio (dist/server.js)', function () {
       'import flow_api\n\ndef handler(system, this):\n    this.sleep_untill(3)\n    return this.success()\n',
     );
     const [d] = await client.diagnosticsFor(uri, 1);
-    assert.equal(d.message, '`Execution` has no method `sleep_untill`. Did you mean `sleep_until`?');
+    assert.equal(d.message, '`Execution` has no attribute `sleep_untill`. Did you mean `sleep_until`?');
     assert.deepEqual(d.range, { start: { line: 3, character: 9 }, end: { line: 3, character: 21 } });
     const actions = await client.connection.sendRequest(CodeActionRequest.type, {
       textDocument: { uri },

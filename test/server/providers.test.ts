@@ -26,7 +26,7 @@ describe('signature help, hover, definition, symbols (providers)', () => {
       const p = h.signatures[0].parameters?.[h.activeParameter ?? -1];
       if (!p) return undefined;
       const [a, b] = p.label as [number, number];
-      return h.signatures[0].label.slice(a, b).split(':')[0];
+      return h.signatures[0].label.slice(a, b).split(/[:=]/)[0];
     };
     const base = 'def handler(system, this):\n    ';
 
@@ -34,12 +34,12 @@ describe('signature help, hover, definition, symbols (providers)', () => {
       const h = help(base + "this.flow('child', |)");
       assert.ok(h);
       assert.match(h.signatures[0].label, /^flow\(flow_name: str, \*, run: bool = True/);
-      assert.match((h.signatures[0].documentation as MarkupContent).value, /FLOW child execution/);
+      assert.match((h.signatures[0].documentation as MarkupContent).value, /as a child execution/);
       assert.equal(activeName(base + "this.flow('ch|')"), 'flow_name');
       assert.equal(activeName(base + "this.flow('child', priority=|)"), 'priority');
-      assert.equal(activeName(base + "this.flow('child', order=|)"), '**kwargs');
+      assert.equal(activeName(base + "this.flow('child', order=|)"), '**inputs_and_fields');
       assert.equal(activeName(base + '|', "this.flow('child', max_r"), 'max_runtime_minutes');
-      assert.equal(activeName(base + "system.message('subject', 'body', |)"), 'message_type');
+      assert.equal(activeName(base + "system.message('subject', |)"), 'message');
       assert.equal(activeName(base + "this.get('a', 'b', |)"), '*fields');
     });
 
@@ -61,17 +61,45 @@ describe('signature help, hover, definition, symbols (providers)', () => {
     it('describes API methods, module members, keywords and API variables', () => {
       assert.match(
         String(hoverAt(base + 'this.sle|ep(3)')),
-        /\(method\) Execution\.sleep\(seconds: float\) -> None[\s\S]*Sleeps/,
+        /\(method\) Execution\.sleep\(seconds: float\) -> None[\s\S]*Let the running flow wait/,
       );
       assert.match(String(hoverAt(base + 'x = flow_api.STA|TUSES')), /\(constant\) flow_api\.STATUSES/);
       assert.match(
         String(hoverAt(base + "this.flow('child', prio|rity=3)")),
-        /Execution field of the child\) priority: int/,
+        /\(field of the child execution\) priority=…[\s\S]*higher runs first/,
       );
       assert.match(String(hoverAt(base + "this.flow('child', ord|er=3)")), /input of the child flow/);
       assert.match(String(hoverAt(base + "c = this.flow('child')\n    c|.log(1)")), /c: flow_api\.Execution/);
       assert.match(String(hoverAt(base + 'th|is.log(1)')), /this: flow_api\.Execution/);
       assert.equal(hoverAt(base + 'pri|nt(1)'), undefined);
+    });
+
+    it('describes this.connect, attributes, enum members, exceptions and record fields', () => {
+      const connect = String(hoverAt(base + "this.con|nect('REST', url='u')"));
+      assert.match(
+        connect,
+        /\(method\) Execution\.connect\(connector_name: str \| None = None, \*, connector_type/,
+      );
+      assert.match(connect, /-> Execution/);
+      assert.match(connect, /Run a connection as a child execution of type CONNECTION/);
+      assert.match(
+        String(hoverAt(base + 'system.return_wh|en')),
+        /\(attribute\) System\.return_when: type\[ReturnWhen\][\s\S]*ALL_ENDED/,
+      );
+      assert.match(
+        String(hoverAt(base + 'system.return_when.ALL_EN|DED')),
+        /\(enum member\) ReturnWhen\.ALL_ENDED = 'ALL_ENDED'[\s\S]*does not raise/,
+      );
+      assert.match(
+        String(hoverAt(base + 'flow_api.exceptions.DependencyFail|edError')),
+        /class flow_api\.DependencyFailedError\(EngineException\)/,
+      );
+      assert.match(String(hoverAt(base + 'flow_api.excep|tions')), /\(module\) flow_api\.exceptions/);
+      assert.match(
+        String(hoverAt(base + "system.setting('x').get('val|ue')")),
+        /\*\*value\*\* — field of the setting record/,
+      );
+      assert.match(String(hoverAt(base + "system.setting('x').acq|uire()")), /\(method\) Setting\.acquire/);
     });
 
     it('describes string arguments: flows, fields, connector types, statuses', () => {
