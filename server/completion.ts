@@ -17,6 +17,7 @@ import {
   signatureLabel,
   STATUS_VALUES,
   valuesOf,
+  type Attribute,
   type ClassName,
   type Field,
   type ModuleMember,
@@ -111,7 +112,7 @@ function classItems(cls: ClassName, of: 'instance' | 'class'): CompletionItem[] 
   const c = CLASSES[cls];
   if (of === 'instance' && c.kind === 'enum') return [];
   const attributes = c.attributes
-    .filter((a) => of === 'instance' || a.classVar)
+    .filter((a) => (of === 'class' ? a.classVar : !isClassMetadata(a)))
     .map((a) => ({
       label: a.name,
       kind: a.value !== undefined ? CompletionItemKind.EnumMember : CompletionItemKind.Property,
@@ -126,6 +127,14 @@ function classItems(cls: ClassName, of: 'instance' | 'class'): CompletionItem[] 
   }));
   // Enum members are what `system.return_when.` is typed for: they come first.
   return c.kind === 'enum' ? [...attributes, ...methods] : [...methods, ...attributes];
+}
+
+/**
+ * `RESOURCE`, `FIELDS`, `DEFAULT_BY`: class-level constants that describe a record type. They
+ * are offered after `flow_api.Setting.`, not among the methods of every record a flow holds.
+ */
+function isClassMetadata(a: Attribute): boolean {
+  return a.classVar && a.value === undefined && a.name === a.name.toUpperCase();
 }
 
 /** Adds the documentation to an item of the list (`completionItem/resolve`). */

@@ -6,8 +6,8 @@ import type { Engines } from '../../server/document';
 import { docAt, fakeFlows, loadEngines, typedAt } from './helpers';
 
 const flows = fakeFlows(['child', 'reports/daily']);
-/** What `x.` offers on an instance: every member, methods first. */
-const methods = (cls: string) => memberNames(cls);
+/** What an instance offers: its members, less class constants such as `FIELDS` or `WRAPPERS`. */
+const methods = (cls: string) => memberNames(cls).filter((n) => n !== n.toUpperCase());
 const labels = (items: CompletionItem[]) => items.map((i) => i.label);
 
 describe('completion (provider)', () => {
@@ -118,8 +118,9 @@ describe('completion (provider)', () => {
   it('completes record classes returned by system.<type>() and yielded by listings', () => {
     const base = 'def handler(system, this):\n';
     const setting = labels(complete(base + "    system.setting('x').|\n"));
-    for (const name of ['get', 'load', 'save', 'acquire', 'release', 'exists', 'delete', 'FIELDS'])
+    for (const name of ['get', 'load', 'save', 'acquire', 'release', 'exists', 'delete'])
       assert.ok(setting.includes(name), name);
+    assert.ok(!setting.includes('FIELDS'), 'record metadata constants are not offered on instances');
     assert.deepEqual(
       labels(complete(base + "    for s in system.settings(filter={'field': 'name'}):\n        s.|\n")),
       methods('Setting'),
