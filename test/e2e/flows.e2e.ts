@@ -282,8 +282,12 @@ describe('Flows for VS Code, in code-server', function () {
     assert.ok(pid, 'the bundled runner runs');
     process.kill(pid, 'SIGKILL');
     await wb.notification(/flows runner was killed \(SIGKILL\); it has been restarted/).waitFor();
-    // Running again: the status bar item shows its check mark, the views their rows.
-    await page.locator('.statusbar-item', { hasText: 'Flows' }).locator('.codicon-pass').waitFor();
+    // Running again: the status bar item shows its check mark (once the fan-out's children that
+    // were still queued at the kill have run again), the views their rows.
+    await page
+      .locator('.statusbar-item', { hasText: 'Flows' })
+      .locator('.codicon-pass')
+      .waitFor({ timeout: 90_000 });
     await wb.row(wb.pane('Schedules'), 'hello').first().waitFor();
     await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first(), /succeeded/);
     const restarted = runnerPid(stateDir);
