@@ -16,7 +16,8 @@ export const ForkServerEvent = z.discriminatedUnion('event', [
     code: z.number().int().nullable(),
     signal: z.number().int().nullable(),
   }),
-  z.object({ event: z.literal('error'), message: z.string() }),
+  /** With `execution_id` when it is about one spawn command: that execution was not started. */
+  z.object({ event: z.literal('error'), message: z.string(), execution_id: z.string().optional() }),
 ]);
 export type ForkServerEvent = z.infer<typeof ForkServerEvent>;
 
@@ -143,6 +144,9 @@ export const WorkerCallParams = {
     flow_name: z.string().nullish(),
     type: oneOrMany(z.enum(EXECUTION_TYPES)).nullish(),
     limit: z.number().int().min(1).max(1000).nullish(),
+    /** Pages: skip this many (a parent's children, oldest first, page stably this way). */
+    offset: z.number().int().min(0).nullish(),
+    sort: z.enum(['created_at', '-created_at']).nullish(),
   }),
   'execution.update': z.object({
     id: z.string(),

@@ -174,8 +174,8 @@ class Execution(Record):
         raise PermissionDenied("executions cannot be archived from a flow")
 
     @classmethod
-    def _list(cls, include_archived: bool) -> list[dict[str, Any]]:
-        return cls._call("execution.list", {})["records"]
+    def _list(cls, include_archived: bool) -> Iterable[dict[str, Any]]:
+        return _pages({"sort": "-created_at"})
 
     # ----- logging ------------------------------------------------------------------------
 
@@ -343,9 +343,9 @@ class Execution(Record):
         return _wait(children, _return_when(return_when), timeout)
 
     def children(self) -> list["Execution"]:
-        """The child executions of this execution."""
-        records = self._call("execution.list", {"parent_execution_id": self._ident()["key"]})["records"]
-        return [Execution(r["id"], _record=r) for r in records]
+        """All child executions of this execution, oldest first."""
+        query = {"parent_execution_id": self._ident()["key"], "sort": "created_at"}
+        return [Execution(r["id"], _record=r) for r in _pages(query)]
 
     def parent(self) -> Optional["Execution"]:
         """The execution that started this one, or None for a top-level execution."""
@@ -560,6 +560,26 @@ class Wrapped:
 
 
 # ----- helpers ---------------------------------------------------------------------------------
+
+
+#: How many execution records one ``execution.list`` call returns at most.
+PAGE_SIZE = 1000
+
+
+def _pages(query: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """Every record ``execution.list`` has for ``query``, a page at a time, each once (records
+    created while paging newest-first shift the pages; the ids seen already are skipped)."""
+    seen: set[str] = set()
+    offset = 0
+    while True:
+        page = _context.call("execution.list", {**query, "limit": PAGE_SIZE, "offset": offset})["records"]
+        for record in page:
+            if record["id"] not in seen:
+                seen.add(record["id"])
+                yield record
+        if len(page) < PAGE_SIZE:
+            return
+        offset += len(page)
 
 
 def _child_spec(base: dict[str, Any], inputs: Optional[dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:

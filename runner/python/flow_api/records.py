@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Callable, ClassVar, Dict, Iterator, List, Optional, TypeVar, Union
+from typing import Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, TypeVar, Union
 
 from . import _context
 from .exceptions import FlowApiError
@@ -174,7 +174,7 @@ class Record:
         self._call("record.delete", self._ident())
 
     @classmethod
-    def _list(cls, include_archived: bool) -> list[dict[str, Any]]:
+    def _list(cls, include_archived: bool) -> Iterable[dict[str, Any]]:
         params = {"type": cls.RESOURCE, "include_archived": include_archived}
         return cls._call("record.list", params)["records"]
 

@@ -111,8 +111,9 @@ class System:
     # ----- listings ----------------------------------------------------------------------
 
     def executions(self, filter: Optional[Filter] = None) -> Iterator[Execution]:
-        """The executions of the workspace, newest first (the latest 1,000), that match
-        ``filter`` (``{'field': 'status', 'op': 'eq', 'value': 'ENDED_ERROR'}``)."""
+        """The executions of the workspace, newest first, that match ``filter``
+        (``{'field': 'status', 'op': 'eq', 'value': 'ENDED_ERROR'}``); read a page at a time
+        while the loop goes on, so breaking out early reads little."""
         return Execution._listing(filter)
 
     def settings(self, filter: Optional[Filter] = None, include_archived: bool = False) -> Iterator[Setting]:

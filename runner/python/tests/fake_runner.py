@@ -460,7 +460,10 @@ class FakePlatform:
         with self._cond:
             parent = params.get("parent_execution_id")
             records = [dict(r) for r in self.executions.values() if parent is None or r["parent_execution_id"] == parent]
-            return {"records": records}
+            if params.get("sort", "-created_at") == "-created_at":
+                records.reverse()  # insertion order stands in for created_at
+            offset = params.get("offset") or 0
+            return {"records": records[offset : offset + (params.get("limit") or 1000)]}
 
     def execution_update(self, run, params):
         with self._cond:

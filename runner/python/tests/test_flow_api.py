@@ -664,7 +664,20 @@ class ExecutionUnitTest(InProcessTestCase):
         either = {"field": "status", "op": "in", "value": ["FAILED", "ENDED_SUCCESS"]}
         self.assertEqual(len(list(self.system.executions(filter=either))), 3)
         self.assertEqual(len(self.this.children()), 3)
-        self.assertEqual(self.platform.called("execution.list")[-1], {"parent_execution_id": "e1"})
+        self.assertEqual(
+            self.platform.called("execution.list")[-1],
+            {"parent_execution_id": "e1", "sort": "created_at", "limit": 1000, "offset": 0},
+        )
+
+    def test_children_pages_past_one_thousand(self):
+        from flow_api import execution
+
+        for i in range(2500):
+            self.platform.executions[f"c{i}"] = {"id": f"c{i}", "parent_execution_id": "e1", "status": "SUCCEEDED"}
+        children = self.this.children()
+        self.assertEqual([c.get("id") for c in children], [f"c{i}" for i in range(2500)])
+        offsets = [p["offset"] for p in self.platform.called("execution.list")]
+        self.assertEqual(offsets, [0, execution.PAGE_SIZE, 2 * execution.PAGE_SIZE])
 
     def test_messages(self):
         answered = self.this.message("Approve?", request="Your name?")

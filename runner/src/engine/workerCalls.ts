@@ -79,8 +79,8 @@ export async function handleWorkerCall(
         type: p.type ?? undefined,
         flow_name: p.flow_name ?? undefined,
         limit: p.limit ?? 1000,
-        offset: 0,
-        sort: '-created_at',
+        offset: p.offset ?? 0,
+        sort: p.sort ?? '-created_at',
       });
       return { records: items };
     }

@@ -146,7 +146,7 @@ class Execution(Record):
         ...
 
     def children(self) -> list[Execution]:
-        """The child executions of this execution."""
+        """All child executions of this execution, oldest first."""
         ...
 
     def clone(self, *, run: bool = True, wait: bool | ReturnWhen | str = True, **fields_and_inputs: Any) -> Execution:
@@ -482,8 +482,9 @@ class System:
         ...
 
     def executions(self, filter: dict[str, Any] | list[Any] | None = None) -> Iterator[Execution]:
-        """The executions of the workspace, newest first (the latest 1,000), that match
-        ``filter`` (``{'field': 'status', 'op': 'eq', 'value': 'ENDED_ERROR'}``).
+        """The executions of the workspace, newest first, that match ``filter``
+        (``{'field': 'status', 'op': 'eq', 'value': 'ENDED_ERROR'}``); read a page at a time
+        while the loop goes on, so breaking out early reads little.
         """
         ...
 
