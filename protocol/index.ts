@@ -7,3 +7,4 @@ export * from './debug';
 export * from './schedules';
 export * from './webhooks';
 export * from './runs';
+export * from './limits';

@@ -10,7 +10,7 @@ import { Batches } from './engine/batches';
 import { Engine } from './engine/engine';
 import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
-import { startHttpServer } from './http/httpServer';
+import { startHttpServer, type HttpLimits } from './http/httpServer';
 import { openApiDocument } from './http/openapi';
 import { Router } from './http/router';
 import { runsRoutes } from './http/runsRoutes';
@@ -28,6 +28,32 @@ import { PythonWorkers } from './workers/pythonWorkers';
 
 export const VERSION = '0.1.0';
 
+/**
+ * The last resort of a serving runner: an error that escapes every request's and execution's own
+ * handling (a bug, a callback that throws) is logged and the runner keeps serving, instead of
+ * dying with every execution and connection it holds. Installed while a runner serves HTTP.
+ */
+const lastResortLogs = new Set<(msg: string) => void>();
+const onUncaught = (err: unknown, origin?: string) => {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  for (const log of lastResortLogs)
+    log(`${origin ?? 'uncaughtException'} (the runner keeps serving): ${text}`);
+};
+const onUnhandled = (reason: unknown) => onUncaught(reason, 'unhandledRejection');
+
+function keepServing(log: (msg: string) => void): () => void {
+  if (lastResortLogs.size === 0) {
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUnhandled);
+  }
+  lastResortLogs.add(log);
+  return () => {
+    if (!lastResortLogs.delete(log) || lastResortLogs.size > 0) return;
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUnhandled);
+  };
+}
+
 export interface RunnerOptions {
   flowsDir: string;
   /** Folder of the SQLite file and the runner's files; default `<flowsDir>/.flows`. */
@@ -35,7 +61,12 @@ export interface RunnerOptions {
   python?: string;
   concurrency?: number;
   /** Serve HTTP + WebSocket; `false` for an embedded runner (flows run). */
-  http?: { port: number; token?: string };
+  http?: {
+    port: number;
+    token?: string;
+    /** Timeouts and the connection cap; defaults DEFAULT_HTTP_LIMITS (http/httpServer.ts). */
+    limits?: Partial<HttpLimits>;
+  };
   workerMode?: 'fork' | 'spawn';
   log?: (msg: string) => void;
   /**
@@ -144,6 +175,7 @@ async function assemble(
   await runs.load();
 
   let server: http.Server | undefined;
+  let stopKeepingServing: (() => void) | undefined;
   let hub: WsHub | undefined;
   let url: string | undefined;
   let port: number | undefined;
@@ -164,8 +196,16 @@ async function assemble(
         wsHub.publish('schedules', { type: 'schedule', event, schedule }),
       );
     }
-    const started = await startHttpServer({ router, hub, token, port: opts.http.port, log });
+    const started = await startHttpServer({
+      router,
+      hub,
+      token,
+      port: opts.http.port,
+      limits: opts.http.limits,
+      log,
+    });
     server = started.server;
+    stopKeepingServing = keepServing(log);
     port = started.port;
     url = `http://127.0.0.1:${port}`;
   }
@@ -192,6 +232,7 @@ async function assemble(
         await engine.shutdown();
         await store.close();
         lock.release();
+        stopKeepingServing?.();
       })()),
   };
 }

@@ -8,8 +8,8 @@ logs and returns never reads anything, and a thread start is the largest cost on
 
 import _thread
 import itertools
-import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -20,7 +20,7 @@ except ImportError:  # Windows
     fcntl = None
 
 from flow_api.exceptions import FlowApiError
-from flows_worker.wire import dumps, error_from_reply
+from flows_worker.wire import MAX_WIRE_DEPTH, TooDeep, check_depth, dumps, error_from_reply, loads
 
 # Log lines longer than this are cut: one runaway print must not become a 100 MB message.
 MAX_LOG_LINE = 64 * 1024
@@ -104,8 +104,11 @@ class Channel:
         call_id = next(self._ids)
         try:
             message = {"type": "call", "id": call_id, "method": method, "params": params}
+            check_depth(message, MAX_WIRE_DEPTH)  # the runner refuses deeper lines
             data = (dumps(message) + "\n").encode("utf-8")
-        except (TypeError, ValueError) as exc:
+        except TooDeep as exc:
+            raise FlowApiError(f"{method}: {exc}") from None
+        except (TypeError, ValueError, RecursionError) as exc:
             raise FlowApiError(f"{method}: the parameters must be JSON serialisable ({exc})") from None
         self.ensure_io()
         slot = [_signal(), None]
@@ -291,9 +294,21 @@ def _fire(signal):
         pass
 
 
+# The runner writes replies as {"type":"reply","id":N,…}: one it cannot read still names its call.
+_REPLY_ID = re.compile(rb'\s*\{\s*"type"\s*:\s*"reply"\s*,\s*"id"\s*:\s*(\d{1,18})\b')
+
+
 def _loads(line):
+    """A runner message as a dict; a line that cannot be read (not JSON, nested too deep, ...)
+    is ignored, except a reply, which becomes an error reply so that its caller is not left
+    waiting."""
     try:
-        message = json.loads(line)
-    except ValueError:
-        return {}
+        message = loads(line)
+    except Exception as exc:  # noqa: BLE001 - ValueError, TooDeep, anything: never the I/O thread's end
+        match = _REPLY_ID.match(line)
+        if not match:
+            return {}
+        text = str(exc) if isinstance(exc, TooDeep) else f"{type(exc).__name__}: {exc}"
+        error = {"code": "invalid", "message": f"the runner's reply cannot be read: {text}"}
+        return {"type": "reply", "id": int(match.group(1)), "error": error}
     return message if isinstance(message, dict) else {}

@@ -17,6 +17,7 @@ if __name__ == "__main__" and not __package__:
 import gc
 import json
 import os
+import re
 import selectors
 import signal
 import sys
@@ -32,10 +33,18 @@ import urllib.request  # noqa: F401
 
 import flow_api  # noqa: F401
 import flows_worker.connectors  # noqa: F401
-from flows_worker import capture, loader, worker
+from flows_worker import capture, loader, wire, worker
 
 
 _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
+
+# The runner writes {"cmd":"spawn","execution_id":"…","job":…}: the id of a command that cannot
+# be parsed is still found, so that its execution fails instead of waiting forever.
+_EXECUTION_ID = re.compile(rb'\s*\{\s*"cmd"\s*:\s*"spawn"\s*,\s*"execution_id"\s*:\s*"([\w-]{1,100})"')
+
+
+def _describe(exc):
+    return str(exc) if isinstance(exc, wire.TooDeep) else f"{type(exc).__name__}: {exc}"
 
 
 class ForkServer:
@@ -81,11 +90,19 @@ class ForkServer:
         return True
 
     def _command(self, line):
+        # Nothing a command line holds may end the fork server: a line it cannot read (not
+        # JSON, nested too deep, not an object) fails the one execution it names, if any.
         try:
-            command = json.loads(line)
+            command = wire.loads(line)
             cmd = command.get("cmd")
-        except (ValueError, AttributeError):
-            self._emit({"event": "error", "message": f"not a JSON command: {line[:200]!r}"})
+        except Exception as exc:  # noqa: BLE001 - ValueError, TooDeep, AttributeError, ...
+            event = {"event": "error", "message": f"cannot read the spawn command: {_describe(exc)}"}
+            match = _EXECUTION_ID.match(line)
+            if match:
+                event["execution_id"] = match.group(1).decode("utf-8", "replace")
+            else:
+                event["message"] = f"not a JSON command ({_describe(exc)}): {line[:200]!r}"
+            self._emit(event)
             return True
         if cmd == "spawn":
             self._spawn(command)
@@ -96,6 +113,16 @@ class ForkServer:
         return True
 
     def _spawn(self, command):
+        try:
+            self._spawn_job(command)
+        except Exception as exc:  # noqa: BLE001 - one bad job must not end the fork server
+            execution_id = command.get("execution_id")
+            event = {"event": "error", "message": f"cannot start the execution: {_describe(exc)}"}
+            if isinstance(execution_id, str):
+                event["execution_id"] = execution_id
+            self._emit(event)
+
+    def _spawn_job(self, command):
         job = command.get("job")
         execution_id = str(command.get("execution_id") or (job or {}).get("execution_id") or "")
         if not isinstance(job, dict) or not execution_id:

@@ -28,6 +28,64 @@ def dumps(value):
     return _encoder.encode(value)
 
 
+#: The limits of protocol/limits.ts (keep them equal): a JSON value the runner accepts nests at
+#: most MAX_JSON_DEPTH levels (the outer object or array is level 1); lines between the runner
+#: and its Python processes wrap such values a few levels deeper, up to MAX_WIRE_DEPTH.
+MAX_JSON_DEPTH = 64
+MAX_WIRE_DEPTH = MAX_JSON_DEPTH + 8
+
+
+class TooDeep(ValueError):
+    """A JSON text or value nested deeper than the limit (``path``: where, from the root)."""
+
+    def __init__(self, path, limit):
+        self.path = path
+        self.limit = limit
+        super().__init__(f"{format_path(path)}: nested deeper than {limit} levels")
+
+
+def format_path(path, shown=5):
+    """``a.b.0.c``, shortened to its first levels when deep (as protocol/limits.ts does)."""
+    if not path:
+        return "value"
+    head = ".".join(str(p) for p in path[:shown])
+    return head + ".…" if len(path) > shown else head
+
+
+def check_depth(value, limit=MAX_JSON_DEPTH):
+    """Raise TooDeep at the first spot of ``value`` nested deeper than ``limit``; no recursion."""
+    if not isinstance(value, (dict, list, tuple)):
+        return
+    stack = [(value, 1, None)]  # (value, depth, (key, parent entry) chain for the path)
+    while stack:
+        entry = stack.pop()
+        v, depth, chain = entry
+        if depth > limit:
+            path = []
+            while chain is not None:
+                key, chain = chain
+                path.append(key)
+            raise TooDeep(path[::-1], limit)
+        items = v.items() if isinstance(v, dict) else enumerate(v)
+        children = [
+            (c, depth + 1, (k, chain)) for k, c in items if isinstance(c, (dict, list, tuple))
+        ]
+        stack.extend(reversed(children))
+
+
+def loads(text, limit=MAX_WIRE_DEPTH):
+    """json.loads within the depth limit: ValueError (TooDeep, or not JSON) for anything else.
+
+    json.loads itself stops at the interpreter's recursion limit with a RecursionError, which is
+    not a ValueError: it, too, becomes TooDeep here."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise TooDeep([], limit) from None
+    check_depth(value, limit)
+    return value
+
+
 #: The ``code`` of an error reply (docs/worker-protocol.md) -> the exception a flow sees.
 ERROR_CODES = {
     "not_found": exceptions.ResourceNotFoundError,

@@ -13,8 +13,8 @@ if __name__ == "__main__" and not __package__:
 
     _sys.path[0] = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 
-import json
 import os
+import re
 import sys
 
 from flow_api.exceptions import LifecycleSignal
@@ -22,7 +22,7 @@ from flow_api.execution import Execution
 from flow_api.records import Record
 from flow_api.statuses import runner_status
 from flow_api.system import System
-from flows_worker import context, debugger, failure, loader
+from flows_worker import context, debugger, failure, loader, wire
 from flows_worker.capture import Capture
 from flows_worker.channel import Channel, connect
 from flows_worker.connectors import ConnectorError, run_connector
@@ -125,8 +125,14 @@ def _run_connector(job, channel):
 
 def _send_end(channel, end):
     try:
+        wire.check_depth(end.get("output_value"), wire.MAX_JSON_DEPTH)
+    except wire.TooDeep as exc:  # the runner would refuse it: this execution's failure
+        path = wire.format_path(["output_value", *exc.path])
+        message = f"{path}: nested deeper than {exc.limit} levels; the output is not saved"
+        end = {"status": "FAILED", "message": message, "error": None}
+    try:
         channel.end(end)
-    except (TypeError, ValueError) as exc:  # the handler returned something JSON cannot hold
+    except (TypeError, ValueError, RecursionError) as exc:  # something JSON cannot hold
         channel.log("stderr", f"the handler's return value is not saved as output_value: {exc}")
         end.pop("output_value", None)
         channel.end(end)
@@ -137,7 +143,37 @@ def main(argv):
     if len(argv) != 1:
         sys.stderr.write("usage: worker.py '<job json>'\n")
         return 2
-    return run(json.loads(argv[0]))
+    try:
+        job = wire.loads(argv[0])
+        if not isinstance(job, dict):
+            raise ValueError("the job is not a JSON object")
+    except Exception as exc:  # noqa: BLE001 - whatever it is, that execution fails, clearly
+        return _unreadable_job(argv[0], exc)
+    return run(job)
+
+
+_EXECUTION_ID = re.compile(r'\s*\{\s*"execution_id"\s*:\s*"([\w-]{1,100})"')
+
+
+def _unreadable_job(text, exc):
+    """A job that cannot be parsed still names its execution (the runner writes its id first):
+    report that execution FAILED with the reason, rather than die without a word."""
+    reason = str(exc) if isinstance(exc, wire.TooDeep) else f"{type(exc).__name__}: {exc}"
+    sys.stderr.write(f"flows worker: cannot read the job: {reason}\n")
+    match = _EXECUTION_ID.match(text)
+    if not match:
+        return 2
+    channel = Channel(connect(os.environ["FLOWS_WORKER_ADDRESS"]))
+    channel.send(
+        {
+            "type": "hello",
+            "execution_id": match.group(1),
+            "secret": os.environ.get("FLOWS_WORKER_SECRET", ""),
+            "pid": os.getpid(),
+        }
+    )
+    channel.end({"status": "FAILED", "message": f"the worker cannot read its job: {reason}", "error": None})
+    return 0
 
 
 if __name__ == "__main__":

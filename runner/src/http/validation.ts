@@ -1,6 +1,6 @@
 /** Turns zod's verdict on a body or query into the one error shape of the API. */
 import type { z } from 'zod';
-import type { ErrorBody } from '../../../protocol';
+import { checkJsonDepth, MAX_JSON_DEPTH, type ErrorBody } from '../../../protocol';
 
 export class HttpError extends Error {
   constructor(
@@ -37,5 +37,20 @@ export function fieldError(status: number, message: string, field?: string): Htt
     error,
     message: `${field}: ${message}`,
     issues: [{ path: field, message }],
+  });
+}
+
+/**
+ * The nesting check of protocol/limits.ts on a parsed body: a 400 naming the field and the limit
+ * (`input_value.a.a.a.a.…: nested deeper than 64 levels`), in the shape of a rejected body.
+ */
+export function checkDepth(value: unknown, root?: string): void {
+  const v = checkJsonDepth(value, MAX_JSON_DEPTH, root);
+  if (!v) return;
+  const path = v.message.slice(0, v.message.lastIndexOf(': nested'));
+  throw new HttpError(400, {
+    error: 'invalid_request',
+    message: v.message,
+    issues: [{ path, message: `nested deeper than ${v.limit} levels` }],
   });
 }

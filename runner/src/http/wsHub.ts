@@ -5,7 +5,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ClientMessage, type ServerMessage } from '../../../protocol';
+import {
+  ClientMessage,
+  MAX_JSON_DEPTH,
+  MAX_WS_MESSAGE_BYTES,
+  checkJsonDepth,
+  type ServerMessage,
+} from '../../../protocol';
 import type { DebugRelay } from '../debug/debugRelay';
 import type { Engine } from '../engine/engine';
 
@@ -18,7 +24,7 @@ interface Client {
 }
 
 export class WsHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
   private readonly clients = new Set<Client>();
 
   constructor(
@@ -46,12 +52,28 @@ export class WsHub {
     });
     ws.on('error', () => ws.terminate());
     ws.on('message', (data) => {
-      let parsed;
+      let raw: unknown;
       try {
-        parsed = ClientMessage.safeParse(JSON.parse(data.toString()));
+        raw = JSON.parse(data.toString());
       } catch {
         return this.send(client, { type: 'error', message: 'not JSON' });
       }
+      // Before zod or anything else walks it recursively; the connection stays (limits.ts).
+      const tooDeep = checkJsonDepth(raw, MAX_JSON_DEPTH);
+      if (tooDeep) {
+        // A debug request is answered as such, so the adapter waiting for it hears the reason.
+        const r = raw as { type?: unknown; request_id?: unknown };
+        if (typeof r.type === 'string' && r.type.startsWith('debug.') && Number.isInteger(r.request_id)) {
+          return this.send(client, {
+            type: 'debug.response',
+            request_id: r.request_id as number,
+            success: false,
+            message: tooDeep.message,
+          });
+        }
+        return this.send(client, { type: 'error', message: tooDeep.message });
+      }
+      const parsed = ClientMessage.safeParse(raw);
       if (!parsed.success) {
         const i = parsed.error.issues[0];
         return this.send(client, {
@@ -68,7 +90,11 @@ export class WsHub {
       } else if (msg.type === 'ping') {
         this.send(client, { type: 'pong', id: msg.id });
       } else if (this.debug) {
-        void this.debug.handle(msg, (m) => this.send(client, m), client);
+        this.debug
+          .handle(msg, (m) => this.send(client, m), client)
+          .catch((err: Error) =>
+            this.send(client, { type: 'error', message: `${msg.type}: ${err.message}` }),
+          );
       } else {
         this.send(client, { type: 'error', message: 'debugging is not available on this runner' });
       }

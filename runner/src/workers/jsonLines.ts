@@ -1,15 +1,31 @@
 /**
  * Newline-delimited JSON over a byte stream: the framing of every channel between the runner and
- * its Python processes. A line longer than `maxLine` is a protocol error, not a memory leak.
+ * its Python processes. A line longer than `maxLine` is a protocol error, not a memory leak, and
+ * a line nested deeper than `maxDepth` is one too, not a stack overflow later (protocol/limits.ts).
  */
 import type { Readable } from 'node:stream';
+import { JsonTooDeepError, MAX_WIRE_DEPTH, MAX_WIRE_LINE_BYTES, checkJsonDepth } from '../../../protocol';
 
+export interface JsonLinesLimits {
+  /** Bytes of one line (default MAX_WIRE_LINE_BYTES). */
+  maxLine?: number;
+  /** Nesting of one line's JSON (default MAX_WIRE_DEPTH). */
+  maxDepth?: number;
+}
+
+/**
+ * Calls `onMessage` for each JSON line, `onError` for each bad one (not JSON, too long, or too
+ * deep: a JsonTooDeepError) and for anything `onMessage` throws: a bad line is its sender's
+ * problem, never an uncaught exception in the runner.
+ */
 export function readJsonLines(
   stream: Readable,
   onMessage: (msg: unknown) => void,
   onError: (err: Error) => void,
-  maxLine = 64 * 1024 * 1024,
+  limits: JsonLinesLimits = {},
 ): void {
+  const maxLine = limits.maxLine ?? MAX_WIRE_LINE_BYTES;
+  const maxDepth = limits.maxDepth ?? MAX_WIRE_DEPTH;
   let buffered: Buffer[] = [];
   let bufferedBytes = 0;
   stream.on('data', (chunk: Buffer) => {
@@ -30,7 +46,16 @@ export function readJsonLines(
         onError(new Error(`not JSON: ${line.slice(0, 200)}`));
         continue;
       }
-      onMessage(msg);
+      const tooDeep = checkJsonDepth(msg, maxDepth);
+      if (tooDeep) {
+        onError(new JsonTooDeepError(tooDeep));
+        continue;
+      }
+      try {
+        onMessage(msg);
+      } catch (err) {
+        onError(err instanceof Error ? err : new Error(String(err)));
+      }
     }
     if (start < chunk.length) {
       buffered.push(chunk.subarray(start));

@@ -13,7 +13,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ForkServerEvent, WorkerMessage, type WorkerJob } from '../../../protocol';
+import {
+  ForkServerEvent,
+  JsonTooDeepError,
+  MAX_WIRE_DEPTH,
+  WorkerMessage,
+  checkJsonDepth,
+  type WorkerJob,
+} from '../../../protocol';
 import { jsonLine, readJsonLines } from './jsonLines';
 
 /**
@@ -28,6 +35,12 @@ const DETACHED = process.platform !== 'win32';
 export interface WorkerExit {
   code: number | null;
   signal: string | null;
+  /**
+   * Why the runner ended it, or why it never ran: a message the worker sent that the runner
+   * refused, a job the fork server could not read, a fork server that died before forking it.
+   * Its execution's FAILED message.
+   */
+  reason?: string;
 }
 
 export interface PythonWorkersOptions {
@@ -49,6 +62,10 @@ interface Worker {
   socketGone: boolean;
   exit?: WorkerExit;
   child?: ChildProcess;
+  /** The fork server its spawn command went to (fork mode). */
+  forkServer?: ChildProcess;
+  /** Set once: see WorkerExit.reason. */
+  failure?: string;
   fallbackTimer?: NodeJS.Timeout;
 }
 
@@ -59,6 +76,9 @@ export interface PythonWorkersEvents {
 
 /** How long a worker whose process is gone may still take to connect (see gone()). */
 const CONNECT_GRACE_MS = 1000;
+/** A fork server that dies before it is ready is started again after this (doubling, capped). */
+const RESTART_DELAY_MS = 500;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(os.constants.signals).map(([name, num]) => [num, name]),
@@ -75,6 +95,13 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   private address = '';
   private socketDir?: string;
   private forkServer?: ChildProcess;
+  /** Pid of the running fork server (tests kill it to see the runner cope). */
+  forkServerPid?: number;
+  private restartDelay = RESTART_DELAY_MS;
+  private restartTimer?: NodeJS.Timeout;
+  /** Why there is no fork server right now (between a failed restart and the next try). */
+  private forkServerDown?: string;
+  private started = false;
   private stopping = false;
   readonly mode: 'fork' | 'spawn';
   pythonVersion = '';
@@ -88,6 +115,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     await this.listen();
     if (this.mode === 'fork') await this.startForkServer();
     else this.pythonVersion = await this.probePython();
+    this.started = true;
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -153,10 +181,22 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
           worker.outbox = [];
           return;
         }
-        this.emit('message', worker.executionId, msg);
+        if (worker.failure) return; // ended by the runner: nothing it says counts any more
+        try {
+          this.emit('message', worker.executionId, msg);
+        } catch (err) {
+          // The runner could not take it in (say, not store it): this execution's failure.
+          this.fail(
+            worker,
+            `the runner could not handle a message of this execution: ${(err as Error).message}`,
+          );
+        }
       },
       (err) => {
         this.opts.log(`worker ${worker?.executionId ?? '?'}: ${err.message}`);
+        if (worker && err instanceof JsonTooDeepError) {
+          this.fail(worker, `the worker sent a message the runner refuses: ${err.message}`);
+        }
         socket.destroy();
       },
     );
@@ -169,7 +209,8 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
       // The process's exit status comes from the fork server; if that never arrives (fork
       // server gone), do not leave the execution hanging.
       if (!worker.processGone) {
-        worker.fallbackTimer = setTimeout(() => this.gone(worker!, { processGone: true }), 3000);
+        const orphan = this.mode === 'fork' && worker.forkServer !== this.forkServer;
+        worker.fallbackTimer = setTimeout(() => this.gone(worker!, { processGone: true }), orphan ? 0 : 3000);
       }
       this.maybeExit(worker);
     });
@@ -183,6 +224,9 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
       detached: DETACHED,
     });
     this.forkServer = child;
+    this.forkServerPid = child.pid;
+    this.forkServerDown = undefined;
+    let isReady = false;
     // A write racing the fork server's exit fails with EPIPE; the exit handler deals with that.
     child.stdin!.on('error', (err) => this.opts.log(`fork server stdin: ${err.message}`));
     const ready = new Promise<void>((resolve, reject) => {
@@ -199,15 +243,34 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
         ),
       );
       child.once('exit', (code, signal) => {
+        if (this.forkServer === child) {
+          this.forkServer = undefined;
+          this.forkServerPid = undefined;
+        }
         if (this.stopping) return;
-        const why = `Python fork server exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim()}` : ''}`;
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        const why = `Python fork server exited (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`;
         reject(new Error(why));
-        this.opts.log(why);
-        // Workers it forked live on; their sockets tell when they end. Start a new one.
-        this.forkServer = undefined;
-        this.startForkServer().catch((err: Error) =>
-          this.opts.log(`cannot restart the fork server: ${err.message}`),
-        );
+        this.opts.log(stderr ? `${why}\n${stderr.trim()}` : why);
+        this.restartForkServer(isReady, why);
+        // Spawn commands it had not acted on are lost with it: their executions end, with the
+        // reason, once its last events are read ('exit' can come before them; only the fork
+        // server writes to its stdout). Workers it forked live on; their sockets tell when they end.
+        const out = child.stdout!;
+        const sweep = () => {
+          for (const w of [...this.workers.values()]) {
+            if (w.forkServer !== child || w.pid !== undefined || w.socket) continue;
+            this.fail(w, `${why}; this execution was not started`);
+          }
+        };
+        if (out.readableEnded || out.destroyed) sweep();
+        else {
+          const t = setTimeout(sweep, 1000);
+          out.once('close', () => {
+            clearTimeout(t);
+            sweep();
+          });
+        }
       });
       readJsonLines(
         child.stdout!,
@@ -220,6 +283,8 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
           const ev = parsed.data;
           if (ev.event === 'ready') {
             this.pythonVersion = ev.python;
+            isReady = true;
+            this.restartDelay = RESTART_DELAY_MS;
             resolve();
           } else if (ev.event === 'spawned') {
             const w = this.workers.get(ev.execution_id);
@@ -237,12 +302,39 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
               });
           } else {
             this.opts.log(`fork server: ${ev.message}`);
+            // An error about one spawn (a job it cannot read, a failed fork): nothing was forked.
+            const w = ev.execution_id ? this.workers.get(ev.execution_id) : undefined;
+            if (w && w.forkServer === child && w.pid === undefined && !w.socket) {
+              this.fail(w, `the Python fork server could not start this execution: ${ev.message}`);
+            }
           }
         },
         (err) => this.opts.log(`fork server: ${err.message}`),
       );
     });
     await ready;
+  }
+
+  /**
+   * A fork server that served is replaced at once; one that died on its way up (a broken
+   * interpreter, say) is tried again after a growing delay rather than in a tight loop. Spawns
+   * in between fail at once (see spawn()).
+   */
+  private restartForkServer(wasReady: boolean, why: string): void {
+    // Not before start() succeeded: a runner whose first fork server fails does not start.
+    if (this.stopping || !this.started || this.restartTimer) return;
+    const restart = () => {
+      this.restartTimer = undefined;
+      if (this.stopping || this.forkServer) return;
+      this.startForkServer().catch((err: Error) =>
+        this.opts.log(`cannot restart the fork server: ${err.message}`),
+      );
+    };
+    // Started synchronously, so that spawn commands from now on queue in the new one's stdin.
+    if (wasReady) return restart();
+    this.forkServerDown = why;
+    this.restartTimer = setTimeout(restart, this.restartDelay);
+    this.restartDelay = Math.min(this.restartDelay * 2, MAX_RESTART_DELAY_MS);
   }
 
   private probePython(): Promise<string> {
@@ -262,12 +354,24 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   spawn(job: WorkerJob): void {
     const w: Worker = { executionId: job.execution_id, outbox: [], processGone: false, socketGone: false };
     this.workers.set(job.execution_id, w);
+    // Failures are reported in a later turn: the caller is still launching this execution.
+    const failSoon = (reason: string): void => void setImmediate(() => this.fail(w, reason));
+    // Inputs were checked where they came in; this guards what the runner put together itself.
+    const tooDeep = checkJsonDepth(job, MAX_WIRE_DEPTH - 1);
+    if (tooDeep) return failSoon(`this execution's job cannot be sent to Python: ${tooDeep.message}`);
+    let line: string;
+    try {
+      line = jsonLine({ cmd: 'spawn', execution_id: job.execution_id, job });
+    } catch (err) {
+      return failSoon(`this execution's job cannot be sent to Python: ${(err as Error).message}`);
+    }
     if (this.mode === 'fork') {
       if (!this.forkServer?.stdin?.writable) {
-        this.gone(w, { processGone: true, socketGone: true, exit: { code: null, signal: null } });
-        return;
+        const down = this.forkServerDown ? `: ${this.forkServerDown}` : '';
+        return failSoon(`no Python fork server is running${down}; this execution was not started`);
       }
-      this.forkServer.stdin.write(jsonLine({ cmd: 'spawn', execution_id: job.execution_id, job }));
+      w.forkServer = this.forkServer;
+      this.forkServer.stdin.write(line);
       return;
     }
     const script = path.join(this.opts.pythonDir, 'flows_worker', 'worker.py');
@@ -282,6 +386,26 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     child.once('error', () =>
       this.gone(w, { processGone: true, socketGone: true, exit: { code: null, signal: null } }),
     );
+  }
+
+  /**
+   * End a worker for a reason of the runner's (see WorkerExit.reason): its process is killed,
+   * its connection closed, and its exit reported with the reason once both are gone.
+   */
+  private fail(w: Worker, reason: string): void {
+    if (!this.workers.has(w.executionId)) return;
+    w.failure ??= reason;
+    this.opts.log(`execution ${w.executionId}: ${reason}`);
+    const hasProcess = w.pid !== undefined && !w.processGone;
+    if (hasProcess) this.killPid(w.pid!);
+    w.child?.kill('SIGKILL');
+    w.socket?.destroy();
+    // No process (never forked) or none we can learn the end of: report now.
+    const noExitNews = this.mode === 'fork' && w.forkServer !== this.forkServer;
+    this.gone(w, {
+      processGone: !hasProcess || noExitNews,
+      socketGone: !w.socket,
+    });
   }
 
   private gone(w: Worker, what: { processGone?: boolean; socketGone?: boolean; exit?: WorkerExit }): void {
@@ -319,13 +443,20 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     if (!w.processGone || !w.socketGone || !this.workers.has(w.executionId)) return;
     clearTimeout(w.fallbackTimer);
     this.workers.delete(w.executionId);
-    this.emit('exit', w.executionId, w.exit ?? { code: null, signal: null });
+    const exit = w.exit ?? { code: null, signal: null };
+    this.emit('exit', w.executionId, w.failure ? { ...exit, reason: w.failure } : exit);
   }
 
   send(executionId: string, msg: unknown): void {
     const w = this.workers.get(executionId);
     if (!w) return;
-    const line = jsonLine(msg);
+    let line: string;
+    try {
+      line = jsonLine(msg);
+    } catch (err) {
+      this.fail(w, `the runner could not send this execution a message: ${(err as Error).message}`);
+      return;
+    }
     if (w.socket && !w.socket.destroyed) w.socket.write(line);
     else w.outbox.push(line);
   }
