@@ -81,6 +81,17 @@ export const LogQuery = z.strictObject({
 });
 export const LogList = z.object({ items: z.array(LogLine) }).meta({ id: 'LogList' });
 
+/** GET /api/latest/message — forms of flows, optionally only open ones or one execution's. */
+export const MessageListQuery = z.strictObject({
+  open: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .describe('true = only forms still waiting for an answer'),
+  execution_id: z.string().min(1).max(200).optional().describe("only this execution's forms"),
+});
+export type MessageListQuery = z.infer<typeof MessageListQuery>;
+
 export const MessageResponseBody = z.strictObject({ response: z.record(z.string(), z.unknown()) });
 export const MessageList = z.object({ items: z.array(MessageRecord) }).meta({ id: 'MessageList' });
 

@@ -31,6 +31,11 @@ const webhookFields = {
   is_productive: z.boolean().describe('true = Run (productive), false = Try (development)'),
   priority: z.number().int().min(-1_000_000).max(1_000_000),
   max_runtime_minutes: z.number().min(0).max(525_600),
+  allow_browsers: z
+    .boolean()
+    .describe(
+      'let browser pages of other sites call it (requests with a foreign Origin or Sec-Fetch-Site: cross-site/same-site); false = 403',
+    ),
 };
 
 /** POST /api/latest/webhook */
@@ -43,6 +48,7 @@ export const CreateWebhookBody = z
     is_productive: webhookFields.is_productive.default(true),
     priority: webhookFields.priority.default(0),
     max_runtime_minutes: webhookFields.max_runtime_minutes.default(0),
+    allow_browsers: webhookFields.allow_browsers.default(false),
   })
   .describe('Create a webhook');
 export type CreateWebhookBody = z.infer<typeof CreateWebhookBody>;
@@ -57,6 +63,7 @@ export const UpdateWebhookBody = z
     is_productive: webhookFields.is_productive.optional(),
     priority: webhookFields.priority.optional(),
     max_runtime_minutes: webhookFields.max_runtime_minutes.optional(),
+    allow_browsers: webhookFields.allow_browsers.optional(),
   })
   .describe('Change a webhook');
 export type UpdateWebhookBody = z.infer<typeof UpdateWebhookBody>;
@@ -73,6 +80,7 @@ export const WebhookRecord = z
     is_productive: z.boolean(),
     priority: z.number().int(),
     max_runtime_minutes: z.number(),
+    allow_browsers: z.boolean().describe('false for webhooks stored before the field existed'),
     url_path: z.string().describe('/api/latest/webhook/<name>/call'),
     created_at: Timestamp,
     updated_at: Timestamp,

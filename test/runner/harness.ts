@@ -2,11 +2,14 @@
  * Starts a real runner (SQLite file in a temp folder, real Python workers, real HTTP and
  * WebSocket) on the fixture flows, and gives tests a REST helper and an event log they can await.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import WebSocket from 'ws';
 import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord } from '../../protocol';
+import type { HttpLimits } from '../../runner/src/http/httpServer';
 import { startRunner, type Runner } from '../../runner/src/runner';
 import type { Clock } from '../../runner/src/schedules/clock';
 
@@ -37,7 +40,13 @@ export function tempDir(prefix = 'flows-test-'): string {
 }
 
 export async function startTestRunner(
-  opts: { concurrency?: number; dataDir?: string; flowsDir?: string; clock?: Clock } = {},
+  opts: {
+    concurrency?: number;
+    dataDir?: string;
+    flowsDir?: string;
+    clock?: Clock;
+    httpLimits?: Partial<HttpLimits>;
+  } = {},
 ): Promise<TestRunner> {
   const dataDir = opts.dataDir ?? tempDir();
   const logs: string[] = [];
@@ -45,7 +54,7 @@ export async function startTestRunner(
     flowsDir: opts.flowsDir ?? FIXTURE_FLOWS,
     dataDir,
     concurrency: opts.concurrency ?? 4,
-    http: { port: 0 },
+    http: { port: 0, limits: opts.httpLimits },
     clock: opts.clock,
     log: (m) => logs.push(m),
   });
@@ -144,4 +153,39 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The runner's CLI, as built by `npm run build`. */
+export const RUNNER_JS = path.resolve(__dirname, '../../dist/runner.js');
+
+/** A `flows serve` process, its ready line and a REST helper with its token. */
+export interface ServedRunner {
+  child: ChildProcess;
+  ready: { url: string; token_file: string };
+  token: string;
+  api(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
+
+/** Starts `flows serve --port 0 …args` as its own process and waits for its ready line. */
+export async function serveRunner(args: string[]): Promise<ServedRunner> {
+  const child = spawn(process.execPath, [RUNNER_JS, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const lines = readline.createInterface({ input: child.stdout! });
+  const ready = await new Promise<{ url: string; token_file: string }>((resolve, reject) => {
+    lines.once('line', (l) => resolve(JSON.parse(l)));
+    child.once('exit', (code) => reject(new Error(`flows serve exited with ${code}: ${stderr}`)));
+  });
+  const token = fs.readFileSync(ready.token_file, 'utf8');
+  const api = async (method: string, urlPath: string, body?: unknown) => {
+    const res = await fetch(`${ready.url}${urlPath}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  return { child, ready, token, api };
 }

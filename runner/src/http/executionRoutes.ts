@@ -1,5 +1,11 @@
 /** REST endpoints for executions and their logs under /api/latest/. */
-import { CreateExecutionBody, ListExecutionsQuery, LogQuery, MessageResponseBody } from '../../../protocol';
+import {
+  CreateExecutionBody,
+  ListExecutionsQuery,
+  LogQuery,
+  MessageListQuery,
+  MessageResponseBody,
+} from '../../../protocol';
 import { EngineError, type Engine } from '../engine/engine';
 import type { Route } from './router';
 import { HttpError, validate } from './validation';
@@ -31,10 +37,12 @@ export function executionRoutes(engine: Engine): Route[] {
       method: 'POST',
       pattern: `${base}/execution`,
       maxBody: 2 * 1024 * 1024,
-      handler: ({ body }) => ({
-        status: 201,
-        body: engine.createFromApi(validate(CreateExecutionBody, body, 'body')),
-      }),
+      handler: async ({ body }) => {
+        const rec = engine.createFromApi(validate(CreateExecutionBody, body, 'body'));
+        // Acknowledged means stored: the 201 waits for the group commit that holds it.
+        await engine.durable();
+        return { status: 201, body: rec };
+      },
     },
     {
       method: 'GET',
@@ -63,6 +71,7 @@ export function executionRoutes(engine: Engine): Route[] {
                 ? engine.resume(params.id)
                 : engine.start(params.id),
         );
+        await engine.durable();
         return { status: 200, body: rec };
       },
     })),
@@ -78,22 +87,24 @@ export function executionRoutes(engine: Engine): Route[] {
     {
       method: 'GET',
       pattern: `${base}/message`,
-      handler: async ({ query }) => ({
-        status: 200,
-        body: {
-          items: await engine.store.listMessages({
-            open: query.open === 'true',
-            execution_id: query.execution_id,
-          }),
-        },
-      }),
+      handler: async ({ query }) => {
+        const q = validate(MessageListQuery, query, 'query');
+        return {
+          status: 200,
+          body: {
+            items: await engine.store.listMessages({ open: q.open ?? false, execution_id: q.execution_id }),
+          },
+        };
+      },
     },
     {
       method: 'POST',
       pattern: `${base}/message/:id/response`,
       handler: async ({ params, body }) => {
         const { response } = validate(MessageResponseBody, body, 'body');
-        return { status: 200, body: await wrap(() => engine.answerMessage(params.id, response)) };
+        const answered = await wrap(() => engine.answerMessage(params.id, response));
+        await engine.durable();
+        return { status: 200, body: answered };
       },
     },
   ];

@@ -4,49 +4,110 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WS_PATH } from '../../../protocol';
+import { MAX_BODY_BYTES, WS_PATH } from '../../../protocol';
 import { refuse } from './security';
 import type { Router, RouteResult } from './router';
-import { HttpError } from './validation';
+import { HttpError, checkDepth } from './validation';
 import type { WsHub } from './wsHub';
 
-const DEFAULT_MAX_BODY = 1024 * 1024;
+const DEFAULT_MAX_BODY = MAX_BODY_BYTES; // protocol/limits.ts
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The time limits and the connection cap of the server. The answer is not limited: a synchronous
+ * webhook or a live run may take as long as its flow does; only receiving the request is.
+ */
+export interface HttpLimits {
+  /** Open connections at most (HTTP and WebSocket); more are closed at once. */
+  maxConnections: number;
+  /** Time to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** Longest pause while a request body arrives; then 408 and the connection is closed. */
+  bodyIdleTimeoutMs: number;
+  /** Time to receive a whole request, headers and body. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection waits for its next request. */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 30_000,
+  bodyIdleTimeoutMs: 30_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
+/** Whether body bytes the request announced have not all arrived. */
+const bodyPending = (req: IncomingMessage): boolean =>
+  !req.complete &&
+  (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined);
+
+function checkDeclaredSize(req: IncomingMessage, limit: number): void {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    throw new HttpError(413, {
+      error: 'body_too_large',
+      message: `body is ${declared} bytes; the limit here is ${limit}`,
+    });
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(
-        new HttpError(413, {
-          error: 'body_too_large',
-          message: `body is ${declared} bytes; the limit here is ${limit}`,
-        }),
-      );
-      req.resume();
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          finish(
+            new HttpError(408, {
+              error: 'request_timeout',
+              message: `no body bytes arrived for ${idleMs / 1000} s (${size} received)`,
+            }),
+          ),
+        idleMs,
+      );
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(
+        finish(
           new HttpError(413, {
             error: 'body_too_large',
             message: `body exceeds the limit of ${limit} bytes`,
           }),
         );
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+      arm();
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) =>
+      finish(new HttpError(400, { error: 'aborted', message: `reading the body: ${err.message}` }));
+    const onClose = () =>
+      finish(new HttpError(400, { error: 'aborted', message: 'the client closed the connection' }));
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    arm();
   });
 }
 
-function send(res: ServerResponse, result: RouteResult): void {
+function send(req: IncomingMessage, res: ServerResponse, result: RouteResult): void {
+  if (res.headersSent || res.destroyed) return;
+  // Answered before the body arrived (a refusal, a timeout): drop the rest with the connection
+  // instead of waiting for it.
+  if (bodyPending(req)) result = { ...result, headers: { ...result.headers, connection: 'close' } };
   if (result.raw !== undefined) {
     res.writeHead(result.status, result.headers);
     res.end(result.raw);
@@ -64,15 +125,23 @@ export interface HttpServerOptions {
   host?: string;
   port: number;
   log: (msg: string) => void;
+  /** Defaults: DEFAULT_HTTP_LIMITS. */
+  limits?: Partial<HttpLimits>;
 }
 
 export async function startHttpServer(
   opts: HttpServerOptions,
 ): Promise<{ server: http.Server; port: number }> {
   let port = 0;
-  const server = http.createServer(async (req, res) => {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    let url: URL | undefined;
     try {
-      const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+      try {
+        url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+      } catch {
+        throw new HttpError(400, { error: 'invalid_request', message: 'the request target is not a URL' });
+      }
       let matched: ReturnType<Router['match']> | undefined;
       let unmatched: unknown;
       try {
@@ -82,15 +151,29 @@ export async function startHttpServer(
       }
       // Authentication comes before "no such endpoint", so a caller without the token learns
       // nothing about the routes.
-      const refusal = refuse(req, opts.token, port, false, matched?.route.auth !== 'handler');
+      const refusal = refuse(
+        req,
+        opts.token,
+        port,
+        false,
+        matched?.route.auth !== 'handler',
+        matched?.route.browsers !== 'route',
+      );
       if (refusal)
         throw new HttpError(refusal.status, {
           error: refusal.status === 401 ? 'unauthorized' : 'forbidden',
           message: refusal.message,
         });
       if (!matched) throw unmatched;
-      const { route, params } = matched;
-      const rawBody = await readBody(req, route.maxBody ?? DEFAULT_MAX_BODY);
+      const { route, params, badParam } = matched;
+      if (badParam) throw badParam;
+      const query = Object.fromEntries(url.searchParams);
+      // Not a byte of the body is read before the route has accepted the caller and its size.
+      const pre = route.beforeBody ? await route.beforeBody({ req, params, query, url }) : undefined;
+      const maxBody = route.maxBody ?? DEFAULT_MAX_BODY;
+      checkDeclaredSize(req, maxBody);
+      if (/100-continue/i.test(req.headers.expect ?? '')) res.writeContinue();
+      const rawBody = await readBody(req, maxBody, limits.bodyIdleTimeoutMs);
       let body: unknown;
       if (!route.rawBody && rawBody.length > 0) {
         try {
@@ -101,17 +184,44 @@ export async function startHttpServer(
             message: `body: not valid JSON (${(err as Error).message})`,
           });
         }
+        // Before anything walks it recursively (zod, JSON.stringify in the store): see limits.ts.
+        checkDepth(body);
       }
-      const query = Object.fromEntries(url.searchParams);
-      send(res, await route.handler({ req, params, query, body, rawBody, url }));
+      send(req, res, await route.handler({ req, params, query, body, rawBody, url, pre }));
     } catch (err) {
       if (err instanceof HttpError) {
-        send(res, { status: err.status, body: err.body });
+        send(req, res, { status: err.status, body: err.body });
       } else {
-        opts.log(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
-        send(res, { status: 500, body: { error: 'internal', message: (err as Error).message } });
+        // The path only: the query string may hold a webhook's key.
+        const where = url?.pathname ?? '(no valid URL)';
+        opts.log(`internal error on ${req.method} ${where}: ${(err as Error).stack ?? err}`);
+        send(req, res, { status: 500, body: { error: 'internal', message: (err as Error).message } });
       }
     }
+  };
+  // The receiving side is limited, the answering side is not (see HttpLimits). Node checks
+  // headersTimeout and requestTimeout every connectionsCheckingInterval.
+  const server = http.createServer(
+    {
+      // A quarter of the shorter timeout (0 = none), so they fire at most 25 % late.
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(30_000, ...[limits.headersTimeoutMs, limits.requestTimeoutMs].filter((ms) => ms > 0)) / 4,
+      ),
+    },
+    (req, res) => void handle(req, res),
+  );
+  // With a listener, Node leaves "100 Continue" to us: sent once the route has accepted the caller.
+  server.on('checkContinue', (req, res) => void handle(req, res));
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  let lastDropLog = 0;
+  server.on('drop', () => {
+    if (Date.now() - lastDropLog < 60_000) return;
+    lastDropLog = Date.now();
+    opts.log(`refusing connections: ${limits.maxConnections} are open (the limit)`);
   });
   server.on('upgrade', (req, socket, head) => {
     const refusal = refuse(req, opts.token, port, true);
@@ -133,7 +243,5 @@ export async function startHttpServer(
     server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
   });
   port = (server.address() as AddressInfo).port;
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // synchronous webhooks and live runs may take long
   return { server, port };
 }

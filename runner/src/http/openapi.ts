@@ -12,6 +12,7 @@ import {
   LogList,
   LogQuery,
   MessageList,
+  MessageListQuery,
   MessageRecord,
   MessageResponseBody,
 } from '../../../protocol';
@@ -106,6 +107,7 @@ export function openApiDocument(version: string, extraPaths: Record<string, obje
       '/api/latest/message': {
         get: {
           summary: 'List forms (system.message) of running flows',
+          parameters: queryParameters(MessageListQuery),
           responses: { '200': ok('messages', MessageList), ...errors },
         },
       },

@@ -5,15 +5,21 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './validation';
 
-export interface RouteContext {
+/** What is known before the body is read: enough to refuse a caller without waiting for it. */
+export interface RequestHead {
   req: IncomingMessage;
   params: Record<string, string>;
   query: Record<string, string>;
+  url: URL;
+}
+
+export interface RouteContext extends RequestHead {
   /** The parsed JSON body (undefined when there is none). */
   body: unknown;
   /** The raw body bytes (webhooks need them as sent). */
   rawBody: Buffer;
-  url: URL;
+  /** What the route's `beforeBody` returned. */
+  pre?: unknown;
 }
 
 export interface RouteResult {
@@ -28,15 +34,28 @@ export interface Route {
   method: string;
   pattern: string;
   handler: (ctx: RouteContext) => Promise<RouteResult> | RouteResult;
-  /** Largest body accepted, in bytes. */
+  /**
+   * Runs after the security checks and before a byte of the body is read (or its size checked):
+   * a route that authenticates its callers itself refuses them here by throwing an HttpError,
+   * so a caller without credentials cannot hold a connection open by sending a body slowly.
+   * What it returns reaches the handler as `pre`.
+   */
+  beforeBody?: (head: RequestHead) => Promise<unknown> | unknown;
+  /** Largest body accepted, in bytes (checked against Content-Length before reading). */
   maxBody?: number;
   /** Skip JSON parsing (the handler reads rawBody). */
   rawBody?: boolean;
   /**
    * 'handler': no bearer token needed — the handler authenticates the caller itself (a
-   * webhook's key). The Host and Origin checks still apply.
+   * webhook's key). The Host check still applies, and the Origin check unless `browsers`
+   * says otherwise.
    */
   auth?: 'token' | 'handler';
+  /**
+   * 'route': requests from browser pages (an Origin header) are not refused up front; the
+   * route's `beforeBody` decides (webhooks that allow browsers). Default 'refuse'.
+   */
+  browsers?: 'refuse' | 'route';
 }
 
 interface Compiled extends Route {
@@ -73,7 +92,15 @@ export class Router {
     return this;
   }
 
-  match(method: string, pathname: string): { route: Compiled; params: Record<string, string> } {
+  /**
+   * The route for a request, and its decoded `:name` parameters. A parameter that is not valid
+   * percent-encoding does not throw here: `badParam` carries the 400, so the caller can first
+   * apply the route's authentication (a caller without the token learns nothing).
+   */
+  match(
+    method: string,
+    pathname: string,
+  ): { route: Compiled; params: Record<string, string>; badParam?: HttpError } {
     let pathMatched = false;
     for (const route of this.routes) {
       const m = route.regex.exec(pathname);
@@ -81,8 +108,17 @@ export class Router {
       pathMatched = true;
       if (route.method !== '*' && route.method !== method) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1] ?? '')));
-      return { route, params };
+      let badParam: HttpError | undefined;
+      route.names.forEach((n, i) => {
+        const raw = m[i + 1] ?? '';
+        try {
+          params[n] = decodeURIComponent(raw);
+        } catch {
+          params[n] = raw;
+          badParam ??= malformed(raw, n);
+        }
+      });
+      return { route, params, badParam };
     }
     if (pathMatched) {
       throw new HttpError(405, {
@@ -92,4 +128,23 @@ export class Router {
     }
     throw new HttpError(404, { error: 'not_found', message: `no such endpoint: ${method} ${pathname}` });
   }
+}
+
+/** The 400 for a path whose percent-encoding is broken, naming the segment at fault. */
+function malformed(raw: string, name: string): HttpError {
+  const segment =
+    raw.split('/').find((seg) => {
+      try {
+        decodeURIComponent(seg);
+        return false;
+      } catch {
+        return true;
+      }
+    }) ?? raw;
+  const what = name === 'rest' ? 'path segment' : `path segment ${name}`;
+  return new HttpError(400, {
+    error: 'invalid_request',
+    message: `${what} '${segment}': malformed percent-encoding (a % must be followed by two hex digits of valid UTF-8)`,
+    issues: [{ path: name === 'rest' ? 'path' : name, message: `malformed percent-encoding: '${segment}'` }],
+  });
 }

@@ -3,7 +3,10 @@
  * `<any method> /api/latest/webhook/<name>/call[/sub/path]`, which other programs call. Such a
  * call carries no bearer token: the webhook's key (header X-Flows-Webhook-Key or ?key=) is its
  * authentication, and a webhook without a key is open to every local program — but not to
- * browser pages, because the Origin and Host checks apply here as everywhere.
+ * browser pages of other sites (an Origin not the runner's, Sec-Fetch-Site cross-site or
+ * same-site: an <img> or a no-cors fetch carries no Origin) unless the webhook has
+ * `allow_browsers`. The Host check applies here as everywhere. The webhook, the browser check,
+ * the key and the declared size are all checked before the body is read.
  *
  * A call is answered when the execution ends, with what the flow set through
  * `this.webhook_response(…)` (or its JSON/HTML variants), else with its output as JSON (200) or
@@ -12,18 +15,21 @@
 import type { IncomingMessage } from 'node:http';
 import {
   CreateWebhookBody,
+  MAX_WEBHOOK_BODY_BYTES,
   UpdateWebhookBody,
   WEBHOOK_KEY_HEADER,
   isEnded,
   type ExecutionRecord,
   type WebhookCallInput,
+  type WebhookRecord,
 } from '../../../protocol';
 import type { Engine, WebhookResponse } from '../engine/engine';
 import { WebhookError, type Webhooks } from '../webhooks/webhooks';
 import type { Route, RouteResult } from './router';
-import { HttpError, fieldError, validate } from './validation';
+import { browserCaller } from './security';
+import { HttpError, checkDepth, fieldError, validate } from './validation';
 
-const CALL_MAX_BODY = 10 * 1024 * 1024;
+const CALL_MAX_BODY = MAX_WEBHOOK_BODY_BYTES; // protocol/limits.ts
 /** Not the flow's to set: they describe the connection or the body, which Node writes itself. */
 const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
 const HIDDEN_HEADERS = new Set(['authorization', WEBHOOK_KEY_HEADER]);
@@ -51,14 +57,17 @@ function parseBody(req: IncomingMessage, raw: Buffer): Pick<WebhookCallInput, 'b
   if (raw.length === 0) return { body: null, body_encoding: 'none' };
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   if (/^application\/([\w.-]+\+)?json\b/.test(type)) {
+    let body: unknown;
     try {
-      return { body: JSON.parse(raw.toString('utf8')), body_encoding: 'json' };
+      body = JSON.parse(raw.toString('utf8'));
     } catch (err) {
       throw new HttpError(400, {
         error: 'invalid_json',
         message: `body: not valid JSON (${(err as Error).message})`,
       });
     }
+    checkDepth(body, 'body'); // see protocol/limits.ts
+    return { body, body_encoding: 'json' };
   }
   if (type.startsWith('application/x-www-form-urlencoded')) {
     return { body: multiMap(new URLSearchParams(raw.toString('utf8'))), body_encoding: 'form' };
@@ -159,12 +168,21 @@ export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
       auth: 'handler',
       rawBody: true,
       maxBody: CALL_MAX_BODY,
-      handler: async ({ req, params, url, rawBody }) => {
+      browsers: 'route',
+      // Everything that can refuse the caller, before a byte of the body is read.
+      beforeBody: ({ req, params, url }): WebhookRecord => {
         const w = webhooks.find(params.name);
         if (!w?.enabled) {
           throw new HttpError(404, {
             error: 'not_found',
             message: `no enabled webhook named ${params.name}`,
+          });
+        }
+        const fromPage = w.allow_browsers ? undefined : browserCaller(req, req.socket.localPort ?? 0);
+        if (fromPage) {
+          throw new HttpError(403, {
+            error: 'forbidden',
+            message: `calls from browser pages of other sites (${fromPage}) are refused; set "allow_browsers": true on the webhook to accept them`,
           });
         }
         const header = req.headers[WEBHOOK_KEY_HEADER];
@@ -176,6 +194,10 @@ export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
             message: `wrong or missing key: send it as the X-Flows-Webhook-Key header or ?key=`,
           });
         }
+        return w;
+      },
+      handler: async ({ req, params, url, rawBody, pre }) => {
+        const w = pre as WebhookRecord;
         const rec = engine.create({
           type: 'FLOW',
           flow_name: w.flow_name,
@@ -186,6 +208,10 @@ export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
           max_runtime_minutes: w.max_runtime_minutes,
         });
         const async = ['1', 'true', 'yes'].includes(url.searchParams.get('async') ?? '');
+        // Acknowledged means stored: the 202 (or an INVALID answered at once) waits for the
+        // commit that holds the execution. An end is announced only once committed, so the
+        // synchronous answer below is durable too.
+        if (async || isEnded(rec.status)) await engine.durable();
         if (async) return { status: 202, body: { execution_id: rec.id, status: rec.status } };
         // Ended already (INVALID: the flow is gone); otherwise it ends in a later turn.
         if (isEnded(rec.status)) return answer(rec, undefined);

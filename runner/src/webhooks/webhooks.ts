@@ -27,7 +27,10 @@ export class Webhooks {
   constructor(private readonly engine: Engine) {}
 
   async load(): Promise<void> {
-    for (const w of await this.engine.store.listWebhooks()) this.byName.set(w.name, w);
+    // Webhooks stored before `allow_browsers` existed read as false: browsers stay refused.
+    for (const w of await this.engine.store.listWebhooks()) {
+      this.byName.set(w.name, { ...w, allow_browsers: w.allow_browsers === true });
+    }
   }
 
   list(): WebhookRecord[] {
