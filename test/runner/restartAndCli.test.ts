@@ -4,31 +4,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { FIXTURE_FLOWS, startTestRunner, tempDir } from './harness';
+import { FIXTURE_FLOWS, RUNNER_JS, serveRunner, startTestRunner, tempDir } from './harness';
 
-const RUNNER = path.resolve(__dirname, '../../dist/runner.js');
-
-async function serve(args: string[]) {
-  const child = spawn(process.execPath, [RUNNER, 'serve', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines = readline.createInterface({ input: child.stdout! });
-  const ready = await new Promise<{ url: string; token_file: string }>((resolve, reject) => {
-    lines.once('line', (l) => resolve(JSON.parse(l)));
-    child.once('exit', (code) => reject(new Error(`flows serve exited with ${code}`)));
-  });
-  const token = fs.readFileSync(ready.token_file, 'utf8');
-  const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${ready.url}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
-  return { child, ready, token, api };
-}
+const serve = serveRunner;
 
 describe('runner: restart and CLI', function () {
   it('flows serve prints a ready line and writes its token to a 0600 file', async () => {
@@ -98,7 +76,7 @@ describe('runner: restart and CLI', function () {
     const s = await serve(['--flows', FIXTURE_FLOWS, '--data', data]);
     try {
       await s.api('POST', '/api/latest/execution', { flow_name: 'child-echo', input_value: { n: 1 } });
-      const second = spawnSync(process.execPath, [RUNNER, 'serve', '--port', '0', '--data', data], {
+      const second = spawnSync(process.execPath, [RUNNER_JS, 'serve', '--port', '0', '--data', data], {
         encoding: 'utf8',
       });
       assert.equal(second.status, 1);
@@ -108,7 +86,7 @@ describe('runner: restart and CLI', function () {
       );
       await assert.rejects(startTestRunner({ dataDir: data }), /in use by another Flows runner/);
       // The database is the owner's alone (exclusive WAL): list goes through its API.
-      const list = spawnSync(process.execPath, [RUNNER, 'list', '--data', data], { encoding: 'utf8' });
+      const list = spawnSync(process.execPath, [RUNNER_JS, 'list', '--data', data], { encoding: 'utf8' });
       assert.equal(list.status, 0, list.stderr);
       assert.match(list.stdout, /child-echo/);
       assert.match(list.stdout, /1 of 1 top-level executions/);
@@ -133,7 +111,7 @@ describe('runner: restart and CLI', function () {
     const data = tempDir();
     const ok = spawnSync(
       process.execPath,
-      [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'parent-async.py'), '--data', data],
+      [RUNNER_JS, 'run', path.join(FIXTURE_FLOWS, 'parent-async.py'), '--data', data],
       { encoding: 'utf8' },
     );
     assert.equal(ok.status, 0, ok.stderr);
@@ -144,7 +122,7 @@ describe('runner: restart and CLI', function () {
 
     const bad = spawnSync(
       process.execPath,
-      [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'parent-of-failing.py'), '--data', data],
+      [RUNNER_JS, 'run', path.join(FIXTURE_FLOWS, 'parent-of-failing.py'), '--data', data],
       { encoding: 'utf8' },
     );
     assert.equal(bad.status, 1);
@@ -153,13 +131,13 @@ describe('runner: restart and CLI', function () {
 
     const input = spawnSync(
       process.execPath,
-      [RUNNER, 'run', path.join(FIXTURE_FLOWS, 'child-echo.py'), '--input', '{nope', '--data', data],
+      [RUNNER_JS, 'run', path.join(FIXTURE_FLOWS, 'child-echo.py'), '--input', '{nope', '--data', data],
       { encoding: 'utf8' },
     );
     assert.equal(input.status, 2);
     assert.match(input.stderr, /--input is not valid JSON/);
 
-    const list = spawnSync(process.execPath, [RUNNER, 'list', '--data', data], { encoding: 'utf8' });
+    const list = spawnSync(process.execPath, [RUNNER_JS, 'list', '--data', data], { encoding: 'utf8' });
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stdout, /FAILED\s+run\s+parent-of-failing/);
     assert.match(list.stdout, /2 of 2 top-level executions/);
@@ -168,7 +146,7 @@ describe('runner: restart and CLI', function () {
 
 /** `flows …` as a child process, awaited to its exit (spawnSync would block the test's timeout). */
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [RUNNER_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -229,7 +207,7 @@ async function ctrlCDuringRun(flowsDir: string, args: string[]) {
   fs.rmSync(path.join(flowsDir, 'interrupted.marker'), { force: true });
   const child = spawn(
     process.execPath,
-    [RUNNER, 'run', path.join(flowsDir, 'waits-for-ctrl-c.py'), ...args],
+    [RUNNER_JS, 'run', path.join(flowsDir, 'waits-for-ctrl-c.py'), ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -142,10 +142,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.opts.store;
   }
 
+  /** Resolves once every change made so far is committed: await it before acknowledging one. */
+  durable(): Promise<void> {
+    return this.opts.store.durable();
+  }
+
   /**
    * Pick up where the last runner left off: queued and scheduled executions run; executions that
    * were running when it stopped cannot be continued (their Python process is gone) and end
-   * FAILED with "runner restarted".
+   * FAILED with "runner restarted". A stored status is a committed one: RUNNING is committed
+   * before the process is started (launch), and an end before anyone is told of it (finish), so
+   * a QUEUED execution never started and a RUNNING one had not reported its end.
    */
   async restore(): Promise<{ requeued: number; failed: number }> {
     let requeued = 0;
@@ -314,8 +321,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
+  /**
+   * QUEUED → RUNNING, and its process once RUNNING is committed: after a crash an execution is
+   * either still QUEUED (it never started, so it runs after the restart) or RUNNING (it may have
+   * started, so it ends FAILED and never runs twice). Waiting for the group commit costs the
+   * start up to one group interval (FLUSH_INTERVAL_MS); every launch of a turn shares it.
+   */
   private launch(a: Active): void {
     this.takeSlot(a);
+    // From here on the execution counts as having a process: cancel, pause and shutdown treat it
+    // so, and spawnWhenDurable() sorts out what they did before the process exists.
     a.hasProcess = true;
     this.update(a, { status: 'RUNNING', started_at: now() });
     if (a.rec.max_runtime_minutes > 0) {
@@ -327,6 +342,28 @@ export class Engine extends EventEmitter<EngineEvents> {
         Math.min(ms, 2 ** 31 - 1),
       );
     }
+    this.store.durable().then(
+      () => this.spawnWhenDurable(a),
+      (err: unknown) => {
+        if (this.active.get(a.rec.id) !== a) return;
+        a.hasProcess = false;
+        this.finish(a, 'FAILED', { message: `its start could not be stored: ${String(err)}` });
+      },
+    );
+  }
+
+  private spawnWhenDurable(a: Active): void {
+    // Cancelled (or the runner stopped) before the commit: there is nothing to start.
+    if (this.stopped || this.active.get(a.rec.id) !== a || !a.hasProcess) return;
+    if (a.rec.status === 'PAUSED') {
+      // Paused before its process existed (a resume before the commit would have made it
+      // RUNNING again): it has not started, so a resume queues it again.
+      a.hasProcess = false;
+      clearTimeout(a.runtimeTimer);
+      this.update(a, { paused_from: 'QUEUED', started_at: null });
+      return;
+    }
+    if (a.rec.status !== 'RUNNING') return;
     // Development-mode executions in a debug session start with their debugger on; everything
     // else runs with no debugger code at all.
     const debug = a.rec.is_productive ? null : (this.debugConfigFor?.(a.rec) ?? null);
@@ -368,13 +405,24 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (patch.message !== undefined) fields.message = patch.message;
     if (patch.output_value !== undefined) fields.output_value = patch.output_value;
     if (!a.rec.started_at) fields.started_at = null;
-    this.update(a, fields);
+    Object.assign(a.rec, fields, { updated_at: now() });
+    this.store.putExecution(a.rec);
     this.active.delete(a.rec.id);
     this.locks.forget(a.rec.id);
     if (a.rec.parent_execution_id) this.childrenOf.get(a.rec.parent_execution_id)?.delete(a.rec.id);
     const rec = publicRecord(a.rec);
-    for (const w of a.endWaiters.splice(0)) w(rec);
-    this.emit('ended', rec, a.webhookResponse);
+    // The end is announced (WebSocket, waiting requests and parent flows, callbacks) only once it
+    // is committed, so nobody acts on an end that a crash could turn into "runner restarted".
+    // Reads of the store commit first, so the REST API cannot show it earlier either.
+    const announce = () => {
+      this.emit('execution', 'updated', rec);
+      for (const w of a.endWaiters.splice(0)) w(rec);
+      this.emit('ended', rec, a.webhookResponse);
+    };
+    this.store.durable().then(announce, (err: unknown) => {
+      this.opts.log(`cannot store the end of execution ${rec.id}: ${String(err)}`);
+      announce();
+    });
     this.pump();
   }
 
@@ -436,9 +484,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!a) return;
     a.hasProcess = false;
     if (this.stopped) return;
-    const why = exit.signal
-      ? `worker process was killed by signal ${exit.signal}`
-      : `worker process exited with code ${exit.code ?? 'unknown'} before reporting a result`;
+    const why = exit.reason
+      ? exit.reason
+      : exit.signal
+        ? `worker process was killed by signal ${exit.signal}`
+        : `worker process exited with code ${exit.code ?? 'unknown'} before reporting a result`;
     this.finish(a, 'FAILED', { message: why });
   }
 

@@ -16,6 +16,12 @@ function wrap<T>(fn: () => T): T {
 
 export function scheduleRoutes(scheduler: Scheduler): Route[] {
   const base = '/api/latest/schedule';
+  /** A change is acknowledged once committed (with the store's next group commit). */
+  const durable = async <T>(fn: () => T): Promise<T> => {
+    const result = wrap(fn);
+    await scheduler.durable();
+    return result;
+  };
   return [
     {
       method: 'GET',
@@ -26,9 +32,9 @@ export function scheduleRoutes(scheduler: Scheduler): Route[] {
       method: 'POST',
       pattern: base,
       maxBody: 64 * 1024 * 1024,
-      handler: ({ body }) => ({
+      handler: async ({ body }) => ({
         status: 201,
-        body: wrap(() => scheduler.create(validate(CreateScheduleBody, body, 'body'))),
+        body: await durable(() => scheduler.create(validate(CreateScheduleBody, body, 'body'))),
       }),
     },
     {
@@ -48,20 +54,28 @@ export function scheduleRoutes(scheduler: Scheduler): Route[] {
       method: 'PATCH',
       pattern: `${base}/:id`,
       maxBody: 64 * 1024 * 1024,
-      handler: ({ params, body }) => ({
+      handler: async ({ params, body }) => ({
         status: 200,
-        body: wrap(() => scheduler.update(params.id, validate(UpdateScheduleBody, body ?? {}, 'body'))),
+        body: await durable(() =>
+          scheduler.update(params.id, validate(UpdateScheduleBody, body ?? {}, 'body')),
+        ),
       }),
     },
     {
       method: 'DELETE',
       pattern: `${base}/:id`,
-      handler: ({ params }) => ({ status: 200, body: wrap(() => scheduler.delete(params.id)) }),
+      handler: async ({ params }) => ({
+        status: 200,
+        body: await durable(() => scheduler.delete(params.id)),
+      }),
     },
     {
       method: 'POST',
       pattern: `${base}/:id/run`,
-      handler: ({ params }) => ({ status: 201, body: wrap(() => scheduler.runNow(params.id)) }),
+      handler: async ({ params }) => ({
+        status: 201,
+        body: await durable(() => scheduler.runNow(params.id)),
+      }),
     },
   ];
 }

@@ -118,6 +118,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const e of this.entries.values()) e.cancel?.();
   }
 
+  /** Resolves once every change so far (schedules and the executions they opened) is committed. */
+  durable(): Promise<void> {
+    return this.opts.engine.durable();
+  }
+
   list(): ScheduleRecord[] {
     return [...this.entries.values()].map((e) => publicSchedule(e.s));
   }

@@ -4,8 +4,11 @@
  * plain Node 20 and in VS Code's Electron extension host, with nothing to compile or download.
  *
  * Each autocommit costs ~1 ms in this build, so writes are queued and written in one transaction
- * per turn of the event loop; an execution that changes status three times in a turn is written
- * once. Reads flush the queue first, so they always see earlier writes.
+ * at most every FLUSH_INTERVAL_MS (group commit); an execution that changes status three times
+ * in that time is written once. Reads commit the queue first, so they always see earlier writes
+ * and never return anything a crash could still take back. Whoever must not go on before a write
+ * is committed (an acknowledgement, a worker about to start, an end about to be announced) awaits
+ * durable(): it resolves with the commit of the group that holds the write.
  */
 import { Database, type Statement } from 'node-sqlite3-wasm';
 import fs from 'node:fs';
@@ -186,6 +189,8 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private lastFlush = 0;
   private closed = false;
+  /** durable() callers waiting for the next commit. */
+  private durableWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
   private readonly upsertExecution: Statement;
   private readonly insertLog: Statement;
 
@@ -364,12 +369,8 @@ export class SqliteStore implements Store {
     this.pendingRuns.clear();
   }
 
-  /** One transaction for everything queued since the last flush. */
-  private flushSync(): void {
-    this.flushScheduled = false;
-    if (this.closed) return;
-    this.lastFlush = Date.now();
-    if (
+  private hasPending(): boolean {
+    return !(
       this.pendingExecutions.size === 0 &&
       this.pendingLogs.length === 0 &&
       this.pendingRecords.size === 0 &&
@@ -379,9 +380,30 @@ export class SqliteStore implements Store {
       this.pendingScheduleInputs.size === 0 &&
       this.pendingWebhooks.size === 0 &&
       this.pendingRuns.size === 0
-    ) {
-      return;
+    );
+  }
+
+  /**
+   * One transaction for everything queued since the last flush. durable() callers waiting for
+   * it are told once it is committed (or that it failed).
+   */
+  private flushSync(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    this.lastFlush = Date.now();
+    const waiters = this.durableWaiters;
+    this.durableWaiters = [];
+    try {
+      this.commitPending();
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+      throw err;
     }
+    for (const w of waiters) w.resolve();
+  }
+
+  private commitPending(): void {
+    if (!this.hasPending()) return;
     const inserts = this.pendingInserts;
     this.pendingInserts = [];
     const executions = [...this.pendingExecutions.values()];
@@ -431,10 +453,21 @@ export class SqliteStore implements Store {
     this.flushSync();
   }
 
+  /**
+   * Resolves once every write queued so far is committed: with the next group commit (at most
+   * FLUSH_INTERVAL_MS away), not with a commit of its own, so many callers share one.
+   */
+  durable(): Promise<void> {
+    if (this.closed || (!this.hasPending() && this.durableWaiters.length === 0)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.durableWaiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
   async getExecution(id: string): Promise<StoredExecution | undefined> {
-    const pending = this.pendingExecutions.get(id);
-    if (pending) return { ...pending };
-    if (this.pendingInserts.length) this.flushSync();
+    // Committed first, not answered from the queue: what a read returns survives a crash.
+    if (this.pendingExecutions.has(id) || this.pendingInserts.length) this.flushSync();
     const row = this.db.get('SELECT * FROM executions WHERE id = ?', id) as Row | null;
     return row ? rowToExecution(row) : undefined;
   }

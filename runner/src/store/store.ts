@@ -1,7 +1,9 @@
 /**
  * What the runner keeps, behind an interface narrow enough for a second backend (PostgreSQL for
  * teams). Writes are fire-and-forget and may be grouped into one transaction by the backend;
- * reads see every write made before them. Reads are async so a networked backend fits.
+ * reads see every write made before them, and only committed data. durable() is how a caller
+ * waits for its writes to be committed (before acknowledging them, or acting on them). Reads are
+ * async so a networked backend fits.
  */
 import type {
   ExecutionMode,
@@ -117,7 +119,13 @@ export interface Store {
   getRun(id: string): Promise<RunWithExecution | undefined>;
   listRuns(q: ListRunsQuery): Promise<{ items: RunWithExecution[]; total: number }>;
 
-  /** Write everything queued so far; resolves when it is durable. */
+  /** Write everything queued so far at once; resolves when it is durable. */
   flush(): Promise<void>;
+  /**
+   * Resolves when everything queued so far is committed, with the backend's next grouped commit
+   * (it adds at most one group interval, and many callers share the commit). Rejects if that
+   * commit fails.
+   */
+  durable(): Promise<void>;
   close(): Promise<void>;
 }
