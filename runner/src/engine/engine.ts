@@ -29,6 +29,7 @@ import { uuidv7 } from './ids';
 import { Locks } from './locks';
 import { PriorityQueue } from './priorityQueue';
 import { Records } from './records';
+import { longTimeout, type LongTimer } from './longTimer';
 import { handleWorkerCall } from './workerCalls';
 
 /** A log line longer than this is cut; an execution logging more lines than this is cut off. */
@@ -89,7 +90,7 @@ export interface Active {
   /** How many `execution.wait` / `message.wait` calls are blocking it. */
   waits: number;
   endWaiters: Array<(rec: ExecutionRecord) => void>;
-  runtimeTimer?: NodeJS.Timeout;
+  runtimeTimer?: LongTimer;
   scheduleTimer?: NodeJS.Timeout;
   webhookResponse?: WebhookResponse;
 }
@@ -335,11 +336,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.update(a, { status: 'RUNNING', started_at: now() });
     if (a.rec.max_runtime_minutes > 0) {
       const ms = a.rec.max_runtime_minutes * 60_000;
-      a.runtimeTimer = setTimeout(
-        () => {
-          this.stopTree(a, `max_runtime_minutes (${a.rec.max_runtime_minutes}) exceeded`);
-        },
-        Math.min(ms, 2 ** 31 - 1),
+      a.runtimeTimer = longTimeout(
+        () => this.stopTree(a, `max_runtime_minutes (${a.rec.max_runtime_minutes}) exceeded`),
+        ms,
       );
     }
     this.store.durable().then(
@@ -359,7 +358,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       // Paused before its process existed (a resume before the commit would have made it
       // RUNNING again): it has not started, so a resume queues it again.
       a.hasProcess = false;
-      clearTimeout(a.runtimeTimer);
+      a.runtimeTimer?.clear();
       this.update(a, { paused_from: 'QUEUED', started_at: null });
       return;
     }
@@ -398,7 +397,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     patch: { message?: string | null; output_value?: unknown } = {},
   ): void {
     if (isEnded(a.rec.status) || this.active.get(a.rec.id) !== a) return;
-    clearTimeout(a.runtimeTimer);
+    a.runtimeTimer?.clear();
     clearTimeout(a.scheduleTimer);
     this.releaseSlot(a);
     const fields: Partial<StoredExecution> = { status, ended_at: now(), paused_from: null };
