@@ -1,6 +1,7 @@
 /**
  * Where a flow name points: `my-child-flow` is `<flows folder>/my-child-flow.py`. A name that
- * would leave the flows folder is refused, so an API caller cannot run arbitrary files.
+ * would leave the flows folder, by `..` or through a symbolic link, is refused, so an API caller
+ * cannot run arbitrary files.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,11 @@ export function resolveFlow(flowsDir: string, name: string): FlowLookup {
   }
   if (!fs.existsSync(file)) {
     return { ok: false, reason: `flow '${name}' not found: there is no ${rel} in ${flowsDir}` };
+  }
+  // A symbolic link (of the file or a folder on its way) must not lead out of the folder either.
+  const real = path.relative(fs.realpathSync(flowsDir), fs.realpathSync(file));
+  if (real.startsWith('..') || path.isAbsolute(real)) {
+    return { ok: false, reason: `flow '${name}' is a link to a file outside the flows folder` };
   }
   return { ok: true, path: file };
 }
