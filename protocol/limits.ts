@@ -35,6 +35,12 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_WEBHOOK_BODY_BYTES = 10 * 1024 * 1024;
 /** One WebSocket message from a client. */
 export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * A flow's output_value, as JSON: every list of executions carries it, so a 30 MB output would
+ * make every list answer 30 MB. Past it the execution ends FAILED (a returned value) or the
+ * save is refused (`this.save(output_value=…)`); flow_api's wire.py keeps the same number.
+ */
+export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 /** One line from a Python process (a flow's output travels in one). */
 export const MAX_WIRE_LINE_BYTES = 64 * 1024 * 1024;
 

@@ -33,6 +33,8 @@ def dumps(value):
 #: and its Python processes wrap such values a few levels deeper, up to MAX_WIRE_DEPTH.
 MAX_JSON_DEPTH = 64
 MAX_WIRE_DEPTH = MAX_JSON_DEPTH + 8
+#: The largest output_value a flow may end with, in bytes of JSON (protocol/limits.ts).
+MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 
 
 class TooDeep(ValueError):

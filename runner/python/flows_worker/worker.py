@@ -123,6 +123,14 @@ def _run_connector(job, channel):
     return {"status": "SUCCEEDED", "message": None, "output_value": output, "error": None}
 
 
+def _json_size(value):
+    """Bytes of ``value`` as JSON, or None when JSON cannot hold it (the send reports that)."""
+    try:
+        return len(wire.dumps(value).encode("utf-8"))
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
 def _send_end(channel, end):
     try:
         wire.check_depth(end.get("output_value"), wire.MAX_JSON_DEPTH)
@@ -130,6 +138,14 @@ def _send_end(channel, end):
         path = wire.format_path(["output_value", *exc.path])
         message = f"{path}: nested deeper than {exc.limit} levels; the output is not saved"
         end = {"status": "FAILED", "message": message, "error": None}
+    if end.get("output_value") is not None:
+        size = _json_size(end["output_value"])
+        if size is not None and size > wire.MAX_OUTPUT_BYTES:
+            message = (
+                f"output_value is {size / 1048576:.1f} MB of JSON; the limit is "
+                f"{wire.MAX_OUTPUT_BYTES // 1048576} MB; the output is not saved"
+            )
+            end = {"status": "FAILED", "message": message, "error": None}
     try:
         channel.end(end)
     except (TypeError, ValueError, RecursionError) as exc:  # something JSON cannot hold

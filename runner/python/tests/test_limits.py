@@ -29,6 +29,7 @@ class WireLimitsTest(unittest.TestCase):
         self.assertIn(f"export const MAX_JSON_DEPTH = {wire.MAX_JSON_DEPTH};", text)
         margin = wire.MAX_WIRE_DEPTH - wire.MAX_JSON_DEPTH
         self.assertIn(f"export const MAX_WIRE_DEPTH = MAX_JSON_DEPTH + {margin};", text)
+        self.assertIn(f"export const MAX_OUTPUT_BYTES = {wire.MAX_OUTPUT_BYTES // 1048576} * 1024 * 1024;", text)
 
     def test_check_depth_is_iterative_and_names_the_spot(self):
         with self.assertRaises(wire.TooDeep) as caught:

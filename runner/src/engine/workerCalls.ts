@@ -5,7 +5,12 @@
  * of a CallError) and an exception in Python.
  */
 import crypto from 'node:crypto';
-import { WorkerCallParams, type ExecutionRecord, type MessageRecord } from '../../../protocol';
+import {
+  MAX_OUTPUT_BYTES,
+  WorkerCallParams,
+  type ExecutionRecord,
+  type MessageRecord,
+} from '../../../protocol';
 import { CallError, withTimeout } from './callError';
 import { storedConnection } from './connectors';
 import { EngineError, publicRecord, type Active, type Engine } from './engine';
@@ -89,7 +94,17 @@ export async function handleWorkerCall(
       const target = engine.active.get(p.id);
       if (!target) throw new CallError('invalid', `execution ${p.id} has ended and can no longer be changed`);
       const fields: Record<string, unknown> = {};
-      if ('output_value' in p.fields) fields.output_value = p.fields.output_value;
+      if ('output_value' in p.fields) {
+        const size = Buffer.byteLength(JSON.stringify(p.fields.output_value) ?? '');
+        if (size > MAX_OUTPUT_BYTES) {
+          const mb = (n: number) => (n / 1048576).toFixed(1);
+          throw new CallError(
+            'invalid',
+            `output_value is ${mb(size)} MB of JSON; the limit is ${MAX_OUTPUT_BYTES / 1048576} MB`,
+          );
+        }
+        fields.output_value = p.fields.output_value;
+      }
       if (p.fields.message !== undefined) fields.message = p.fields.message;
       if (p.fields.name !== undefined) fields.name = p.fields.name;
       engine.update(target, fields);
