@@ -45,6 +45,7 @@ const EXPECTED: Record<string, { input?: Record<string, unknown>; output: unknow
       names: ['compat/blob.bin', 'compat/copy.bin', 'compat/hello.txt', 'compat/report.txt'],
       report: ['compat/report.txt', 14],
       gone: true,
+      large: ['compat/report.txt'],
     },
   },
   connections: {
@@ -114,6 +115,7 @@ const EXPECTED: Record<string, { input?: Record<string, unknown>; output: unknow
         'children/take_lock',
       ],
       has_handler: true,
+      listed_reads_script: true,
       env: 'local',
     },
   },

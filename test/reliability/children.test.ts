@@ -2,9 +2,7 @@
  * this.children() pages through every child (it used to stop silently at 1,000), on a real runner.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startTestRunner, tempDir, type TestRunner } from '../runner/harness';
+import { flowsFolder, startTestRunner, type TestRunner } from '../runner/harness';
 
 const FLOWS: Record<string, string> = {
   'many-children.py': `
@@ -21,9 +19,7 @@ describe('reliability: children', function () {
   this.timeout(180_000);
   let t: TestRunner;
   before(async () => {
-    const flowsDir = tempDir('flows-children-');
-    for (const [name, text] of Object.entries(FLOWS)) fs.writeFileSync(path.join(flowsDir, name), text);
-    t = await startTestRunner({ flowsDir });
+    t = await startTestRunner({ flowsDir: flowsFolder(FLOWS, 'flows-children-') });
   });
   after(() => t?.stop());
 

@@ -4,16 +4,14 @@
  * connections, bad message queries. Raw sockets where the exact bytes matter.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import type { Engine } from '../../runner/src/engine/engine';
 import { startHttpServer } from '../../runner/src/http/httpServer';
 import { Router } from '../../runner/src/http/router';
 import type { WsHub } from '../../runner/src/http/wsHub';
 import { Webhooks } from '../../runner/src/webhooks/webhooks';
-import { startTestRunner, tempDir, type TestRunner } from '../runner/harness';
+import { flowsFolder, startTestRunner, type TestRunner } from '../runner/harness';
 
 const FLOWS: Record<string, string> = {
   'hook.py':
@@ -23,11 +21,7 @@ const FLOWS: Record<string, string> = {
 };
 const KEY = 'sesame-0123456789';
 
-function flowsDir(): string {
-  const dir = tempDir('flows-http-');
-  for (const [name, text] of Object.entries(FLOWS)) fs.writeFileSync(path.join(dir, name), text);
-  return dir;
-}
+const flowsDir = () => flowsFolder(FLOWS, 'flows-http-');
 
 interface Answer {
   status: number;

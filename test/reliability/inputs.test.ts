@@ -6,11 +6,9 @@
  * executions it had not started with it — and after each of these, the next execution runs.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import WebSocket from 'ws';
 import { MAX_JSON_DEPTH, MAX_WIRE_DEPTH, ServerMessage, WS_PATH, checkJsonDepth } from '../../protocol';
-import { startTestRunner, tempDir, type TestRunner } from '../runner/harness';
+import { flowsFolder, startTestRunner, type TestRunner } from '../runner/harness';
 
 /** `{"a":{"a":…1…}}`, `levels` objects deep, as text (JSON.stringify would recurse). */
 const deepText = (levels: number): string => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
@@ -65,8 +63,7 @@ describe('reliability: bounded input', function () {
   let ws: WebSocket | undefined;
 
   before(async () => {
-    const flowsDir = tempDir('flows-limits-');
-    for (const [name, text] of Object.entries(FLOWS)) fs.writeFileSync(path.join(flowsDir, name), text);
+    const flowsDir = flowsFolder(FLOWS, 'flows-limits-');
     // Two slots: an execution that kept its slot would show at once.
     t = await startTestRunner({ flowsDir, concurrency: 2 });
     const open = await t.api('POST', '/api/latest/webhook', { name: 'open', flow_name: 'echo' });

@@ -1,9 +1,7 @@
 /** A flow's output_value is bounded (protocol/limits.ts MAX_OUTPUT_BYTES), with a clear failure. */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { MAX_OUTPUT_BYTES } from '../../protocol';
-import { startTestRunner, tempDir, type TestRunner } from '../runner/harness';
+import { flowsFolder, startTestRunner, type TestRunner } from '../runner/harness';
 
 const FLOWS: Record<string, string> = {
   'big-return.py': `
@@ -27,9 +25,7 @@ describe('reliability: output size', function () {
   this.timeout(120_000);
   let t: TestRunner;
   before(async () => {
-    const flowsDir = tempDir('flows-outputs-');
-    for (const [name, text] of Object.entries(FLOWS)) fs.writeFileSync(path.join(flowsDir, name), text);
-    t = await startTestRunner({ flowsDir });
+    t = await startTestRunner({ flowsDir: flowsFolder(FLOWS, 'flows-outputs-') });
   });
   after(() => t?.stop());
 

@@ -39,6 +39,13 @@ export function tempDir(prefix = 'flows-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A temporary flows folder holding `flows` (file name → source). */
+export function flowsFolder(flows: Record<string, string>, prefix = 'flows-test-'): string {
+  const dir = tempDir(prefix);
+  for (const [name, text] of Object.entries(flows)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
 export async function startTestRunner(
   opts: {
     concurrency?: number;

@@ -540,15 +540,11 @@ class Wrapped:
             if mode is None and limit is None:
                 return child
             try:
-                try:
+                try:  # with one child, _wait raises for a failure exactly when `mode` asks to
                     _wait([child], mode or ReturnWhen.ALL_ENDED, limit)
                 except DependencyTimeoutError:
                     child.cancel()
                     raise
-                if mode is None:
-                    return child
-                if mode in (ReturnWhen.ALL_SUCCEEDED, ReturnWhen.FIRST_SUCCEEDED) and child._record.get("status") != "SUCCEEDED":  # type: ignore[union-attr]
-                    raise DependencyFailedError(_describe_failure(child), child)
                 return child
             except (DependencyFailedError, DependencyTimeoutError) as exc:
                 if attempt == tries:

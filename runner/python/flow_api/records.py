@@ -192,14 +192,18 @@ class Record:
         values = [self._present(f, record.get(f)) for f in fields]
         return values[0] if len(values) == 1 else values
 
+    def _filter_value(self, field: str, record: dict[str, Any]) -> Any:
+        """What a listing filter compares for ``field`` of a listed ``record``."""
+        return self._present(field, record.get(field))
+
     @classmethod
     def _listing(
-        cls: type[R], filter: Optional[Filter], include_archived: bool = False
+        cls: type[R], filter: Optional[Filter], include_archived: bool = False, **list_args: Any
     ) -> Iterator[R]:
         matches = compile_filter(filter)
-        for record in cls._list(include_archived):
+        for record in cls._list(include_archived, **list_args):
             handle = cls._from_record(record)
-            if matches(lambda field, h=handle, r=record: h._present(field, r.get(field))):
+            if matches(lambda field, h=handle, r=record: h._filter_value(field, r)):
                 yield handle
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import fnmatch
 import getpass
 import os
 import socket
@@ -177,12 +178,18 @@ def create_message(
 
 
 class _LocalRecord(Record):
-    """A record that lives on this machine (no runner call): ``select`` is its name."""
+    """A record that lives on this machine (no runner call): ``select`` is its name.
 
-    def _ident(self) -> dict[str, Any]:
-        if self._key is None:
-            raise FlowApiError(f"this {self.RESOURCE} has no name yet: save(name='...') first")
-        return {"type": self.RESOURCE, "key": self._key, "by": self._by}
+    Its listing names the records only; a listed handle reads a field when it is asked for."""
+
+    @classmethod
+    def _from_record(cls: type[R], record: dict[str, Any]) -> R:
+        return cls(record["name"], "name")
+
+    def _filter_value(self, field: str, record: dict[str, Any]) -> Any:
+        if field in record:
+            return record[field]
+        return self.get(field) if field in self.FIELDS else None
 
     def archive(self: R) -> R:
         """Archiving is not kept for this record type on a local runner: does nothing."""
@@ -209,16 +216,7 @@ class File(_LocalRecord):
     }
 
     def _path(self) -> str:
-        # A name is a path inside the files folder and must stay inside it, whatever the
-        # `..` or symlinks say.
-        root = os.path.realpath(_context.current_context().files_dir or "files")
-        name = self._ident()["key"]
-        if not name or os.path.isabs(name) or "\0" in name:
-            raise FlowApiError(f"file name '{name}' must be a relative path")
-        path = os.path.realpath(os.path.join(root, name))
-        if not _inside(root, path) or path == root:
-            raise FlowApiError(f"file name '{name}' points outside the files folder")
-        return path
+        return _path_in(_context.current_context().files_dir or "files", self._ident()["key"], "file")
 
     def _read(self) -> bytes:
         try:
@@ -311,8 +309,6 @@ class File(_LocalRecord):
 
     @classmethod
     def _list(cls, include_archived: bool, directory: Optional[str] = None, glob: str = "*") -> list[dict[str, Any]]:
-        import fnmatch
-
         root = os.path.realpath(_context.current_context().files_dir or "files")
         base = os.path.realpath(os.path.join(root, directory or "."))
         if not _inside(root, base):
@@ -345,13 +341,9 @@ class Flow(_LocalRecord):
     }
 
     def _path(self, name: Optional[str] = None) -> str:
-        root = os.path.realpath(_context.current_context().flows_dir or ".")
         name = name if name is not None else self._ident()["key"]
         file_name = name if name.endswith(".py") else name + ".py"
-        path = os.path.realpath(os.path.join(root, file_name))
-        if os.path.isabs(name) or not _inside(root, path):
-            raise FlowApiError(f"flow name '{name}' points outside the flows folder")
-        return path
+        return _path_in(_context.current_context().flows_dir or ".", file_name, "flow")
 
     def _fetch(self) -> dict[str, Any]:
         path = self._path()
@@ -413,8 +405,11 @@ class _MachineRecord(_LocalRecord):
         return own
 
     def _exists(self) -> bool:
-        own = self._own()
-        return self._key in (None, own["name"], own["id"])
+        try:
+            self._fetch()
+            return True
+        except ResourceNotFoundError:
+            return False
 
     def _store(self, fields: dict[str, Any]) -> dict[str, Any]:
         raise FlowApiError(f"{self.RESOURCE}s cannot be changed on a local runner")
@@ -470,6 +465,17 @@ def _to_bytes(content: Any, convert_binary: bool) -> bytes:
     if convert_binary:
         return base64.b64decode(str(content))
     return str(content).encode("utf-8")
+
+
+def _path_in(folder: str, name: str, what: str) -> str:
+    """``name`` as a path in ``folder``; it must stay inside, whatever ``..`` or links say."""
+    root = os.path.realpath(folder)
+    if not name or os.path.isabs(name) or "\0" in name:
+        raise FlowApiError(f"{what} name '{name}' must be a relative path")
+    path = os.path.realpath(os.path.join(root, name))
+    if path == root or not _inside(root, path):
+        raise FlowApiError(f"{what} name '{name}' points outside the {what}s folder")
+    return path
 
 
 def _inside(root: str, path: str) -> bool:

@@ -155,10 +155,4 @@ class System:
     def files(self, filter: Optional[Filter] = None, dir: Optional[str] = None, glob: str = "*") -> Iterator[File]:
         """The files in the files folder, or in its folder ``dir``, whose names match ``glob``
         (``**`` descends into folders) and ``filter``."""
-        from .records import compile_filter
-
-        matches = compile_filter(filter)
-        for record in File._list(False, dir, glob):
-            handle = File(record["name"], "name")
-            if matches(lambda field, h=handle: h.get(field) if field not in record else record[field]):
-                yield handle
+        return File._listing(filter, directory=dir, glob=glob)

@@ -21,15 +21,14 @@ export function conditionMet(when: WaitCondition, recs: readonly ExecutionRecord
   }
 }
 
-async function current(engine: Engine, ids: readonly string[]): Promise<ExecutionRecord[]> {
-  return Promise.all(
-    ids.map(async (id) => {
-      const rec = await engine.get(id);
-      if (!rec) throw new CallError('not_found', `execution '${id}' does not exist`);
-      return rec;
-    }),
-  );
+/** The execution's record, or a not_found CallError for the flow. */
+export async function mustGet(engine: Engine, id: string): Promise<ExecutionRecord> {
+  const rec = await engine.get(id);
+  if (!rec) throw new CallError('not_found', `execution '${id}' does not exist`);
+  return rec;
 }
+
+const current = (engine: Engine, ids: readonly string[]) => Promise.all(ids.map((id) => mustGet(engine, id)));
 
 export async function waitForExecutions(
   engine: Engine,

@@ -5,16 +5,11 @@
  * of a CallError) and an exception in Python.
  */
 import crypto from 'node:crypto';
-import {
-  MAX_OUTPUT_BYTES,
-  WorkerCallParams,
-  type ExecutionRecord,
-  type MessageRecord,
-} from '../../../protocol';
+import { MAX_OUTPUT_BYTES, WorkerCallParams, type MessageRecord } from '../../../protocol';
 import { CallError, withTimeout } from './callError';
 import { storedConnection } from './connectors';
 import { EngineError, publicRecord, type Active, type Engine } from './engine';
-import { waitForExecutions } from './waits';
+import { mustGet, waitForExecutions } from './waits';
 
 type Params = Record<string, unknown>;
 
@@ -25,12 +20,6 @@ function parse<M extends keyof typeof WorkerCallParams>(method: M, params: Param
     throw new CallError('invalid', `${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
   }
   return r.data as ReturnType<(typeof WorkerCallParams)[M]['parse']>;
-}
-
-async function mustGet(engine: Engine, id: string): Promise<ExecutionRecord> {
-  const rec = await engine.get(id);
-  if (!rec) throw new CallError('not_found', `execution '${id}' does not exist`);
-  return rec;
 }
 
 export async function handleWorkerCall(
