@@ -127,7 +127,7 @@ class Capture:
     def _switch_to_pipes(self):
         pipes = {}
         for fd, stream in _FDS:
-            read_end, write_end = os.pipe()
+            read_end, write_end = (_above_stdio(end) for end in os.pipe())
             if PIPES_SELECTABLE:
                 os.set_blocking(read_end, False)
             os.dup2(write_end, fd)
@@ -171,6 +171,18 @@ class Capture:
 
 
 _FDS = ((1, "stdout"), (2, "stderr"))
+
+
+def _above_stdio(fd):
+    """``fd`` moved to 3 or above. A flow that closed fd 1 or 2 frees them, and a new pipe end
+    placed there would be overwritten by the very dup2 that makes it fd 1/2."""
+    low = []
+    while fd <= 2:  # os.dup takes the lowest free fd: at most three rounds
+        low.append(fd)
+        fd = os.dup(fd)
+    for f in low:
+        os.close(f)
+    return fd
 
 
 def _hooked(original):

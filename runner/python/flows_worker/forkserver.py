@@ -47,6 +47,41 @@ def _describe(exc):
     return str(exc) if isinstance(exc, wire.TooDeep) else f"{type(exc).__name__}: {exc}"
 
 
+def _own_group(pid):
+    """Make worker ``pid`` (0: this process) lead a process group of its own: everything the
+    flow starts joins it, so the runner can signal or kill the execution's processes at once."""
+    try:
+        os.setpgid(pid, pid if pid else 0)
+    except OSError:
+        pass  # the child did it first (or has exited already)
+
+
+_PEEK = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")
+
+
+def _reap_one():
+    """``(pid, status)`` of a child that has ended, after killing what is left of its process
+    group; ``(0, 0)`` if none has ended. Until reaped the worker is a zombie, so its pid (= its
+    group's id) cannot have been reused by an unrelated process when the group is killed."""
+    if _PEEK:
+        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is None or not info.si_pid:
+            return 0, 0
+        _kill_group(info.si_pid)
+        return os.waitpid(info.si_pid, 0)  # it has ended: this does not block
+    pid, status = os.waitpid(-1, os.WNOHANG)
+    if pid:
+        _kill_group(pid)  # reaped already: a short window in which the pid could be reused
+    return pid, status
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass  # no process left in the group
+
+
 class ForkServer:
     """Reads spawn commands on stdin, reports spawned/exited on stdout."""
 
@@ -139,12 +174,14 @@ class ForkServer:
             return
         if pid == 0:
             self._child(job)  # never returns
+        _own_group(pid)  # here too: the runner may signal the group before the child runs
         self._children[pid] = execution_id
         self._emit({"event": "spawned", "execution_id": execution_id, "pid": pid})
 
     def _child(self, job):
         code = 70
         try:
+            _own_group(0)
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             # The fork server's stdin and stdout belong to the runner's command pipe: a child
@@ -174,7 +211,8 @@ class ForkServer:
             pass
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                # Whatever the flow started and left running ends with its execution.
+                pid, status = _reap_one()
             except ChildProcessError:
                 return True
             if pid == 0:

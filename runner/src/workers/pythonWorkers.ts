@@ -32,6 +32,32 @@ import { jsonLine, readJsonLines } from './jsonLines';
  */
 const DETACHED = process.platform !== 'win32';
 
+/**
+ * Signal a worker and every process its flow started: a worker leads its own process group
+ * (forkserver.py), whose id is its pid. Until the worker has made its group (just after the
+ * fork) only the worker itself can be reached; `alsoPid` covers that moment.
+ */
+function signalGroup(pid: number, sig: NodeJS.Signals, alsoPid = true): boolean {
+  let reached = false;
+  if (process.platform !== 'win32') {
+    try {
+      process.kill(-pid, sig);
+      reached = true;
+    } catch {
+      // no such group (yet, or any more)
+    }
+  }
+  if (alsoPid && !reached) {
+    try {
+      process.kill(pid, sig);
+      reached = true;
+    } catch {
+      // already gone
+    }
+  }
+  return reached;
+}
+
 export interface WorkerExit {
   code: number | null;
   signal: string | null;
@@ -67,6 +93,7 @@ interface Worker {
   /** Set once: see WorkerExit.reason. */
   failure?: string;
   fallbackTimer?: NodeJS.Timeout;
+  socketTimer?: NodeJS.Timeout;
 }
 
 export interface PythonWorkersEvents {
@@ -76,6 +103,8 @@ export interface PythonWorkersEvents {
 
 /** How long a worker whose process is gone may still take to connect (see gone()). */
 const CONNECT_GRACE_MS = 1000;
+/** How long the connection of a worker whose process is gone may stay open (see gone()). */
+const SOCKET_GRACE_MS = 1000;
 /** A fork server that dies before it is ready is started again after this (doubling, capped). */
 const RESTART_DELAY_MS = 500;
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -382,7 +411,13 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     });
     w.child = child;
     w.pid = child.pid;
-    child.once('exit', (code, signal) => this.gone(w, { processGone: true, exit: { code, signal } }));
+    child.once('exit', (code, signal) => {
+      // What the flow left running ends with it. Node has reaped the worker already, so (unlike
+      // the fork server's way) its pid could in principle have been reused; a group id is not
+      // reused while any process of the group lives, which is the case that matters.
+      if (DETACHED && child.pid) signalGroup(child.pid, 'SIGKILL', false);
+      this.gone(w, { processGone: true, exit: { code, signal } });
+    });
     child.once('error', () =>
       this.gone(w, { processGone: true, socketGone: true, exit: { code: null, signal: null } }),
     );
@@ -419,6 +454,13 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
       w.fallbackTimer ??= setTimeout(() => this.noConnection(w, 10), CONNECT_GRACE_MS);
       return;
     }
+    // The process is gone but its connection is open: a process the flow forked, which left
+    // the worker's process group (the group itself is killed), still holds it. Its last
+    // messages are read first (setImmediate runs after pending I/O); then the execution ends.
+    if (w.processGone && w.socket && !w.socketGone && !w.socketTimer) {
+      const socket = w.socket;
+      w.socketTimer = setTimeout(() => setImmediate(() => socket.destroy()), SOCKET_GRACE_MS);
+    }
     this.maybeExit(w);
   }
 
@@ -442,6 +484,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   private maybeExit(w: Worker): void {
     if (!w.processGone || !w.socketGone || !this.workers.has(w.executionId)) return;
     clearTimeout(w.fallbackTimer);
+    clearTimeout(w.socketTimer);
     this.workers.delete(w.executionId);
     const exit = w.exit ?? { code: null, signal: null };
     this.emit('exit', w.executionId, w.failure ? { ...exit, reason: w.failure } : exit);
@@ -461,6 +504,11 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
     else w.outbox.push(line);
   }
 
+  /** Worker processes alive or being started (each until its exit is reported). */
+  get size(): number {
+    return this.workers.size;
+  }
+
   has(executionId: string): boolean {
     return this.workers.has(executionId);
   }
@@ -473,21 +521,12 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
   signal(executionId: string, sig: NodeJS.Signals): boolean {
     const w = this.workers.get(executionId);
     if (!w?.pid || w.processGone) return false;
-    try {
-      process.kill(w.pid, sig);
-      return true;
-    } catch {
-      return false;
-    }
+    return signalGroup(w.pid, sig);
   }
 
   private killPid(pid: number): void {
-    try {
-      process.kill(pid, 'SIGCONT');
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    signalGroup(pid, 'SIGCONT');
+    signalGroup(pid, 'SIGKILL');
   }
 
   /** Kill every worker and the fork server. */
