@@ -60,6 +60,8 @@ export interface RunnerOptions {
   dataDir?: string;
   python?: string;
   concurrency?: number;
+  /** Worker processes allowed beyond `concurrency` for waiting executions (EngineOptions). */
+  maxWaiting?: number;
   /** Serve HTTP + WebSocket; `false` for an embedded runner (flows run). */
   http?: {
     port: number;
@@ -130,7 +132,15 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     lock.release();
     throw err;
   }
-  const engine = new Engine({ store, workers, flowsDir, filesDir, concurrency: opts.concurrency ?? 8, log });
+  const engine = new Engine({
+    store,
+    workers,
+    flowsDir,
+    filesDir,
+    concurrency: opts.concurrency ?? 8,
+    maxWaiting: opts.maxWaiting,
+    log,
+  });
   try {
     return await assemble(opts, { log, dataDir, lock, store, engine });
   } catch (err) {

@@ -49,6 +49,7 @@ export function flowsFolder(flows: Record<string, string>, prefix = 'flows-test-
 export async function startTestRunner(
   opts: {
     concurrency?: number;
+    maxWaiting?: number;
     dataDir?: string;
     flowsDir?: string;
     clock?: Clock;
@@ -61,6 +62,7 @@ export async function startTestRunner(
     flowsDir: opts.flowsDir ?? FIXTURE_FLOWS,
     dataDir,
     concurrency: opts.concurrency ?? 4,
+    maxWaiting: opts.maxWaiting,
     http: { port: 0, limits: opts.httpLimits },
     clock: opts.clock,
     log: (m) => logs.push(m),

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { isEnded, type ExecutionRecord, type ListExecutionsQuery } from '../../../protocol';
 import { RunnerApi } from '../../../protocol/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
+import { DEFAULT_MAX_WAITING } from '../engine/engine';
 import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
@@ -17,9 +18,12 @@ export class UsageError extends Error {}
 export const USAGE = `flows ${VERSION} — the local runner of Flows for VS Code
 
 Usage:
-  flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--concurrency N] [--python PATH]
+  flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--concurrency N]
+              [--max-waiting N] [--python PATH]
       Serve the REST + WebSocket API on 127.0.0.1 (port 0 = any free port). Prints one JSON
-      line {"event":"ready","url":…} when ready. The token comes from --token, $FLOWS_TOKEN, or
+      line {"event":"ready","url":…} when ready. --concurrency executions run at once (8);
+      waiting ones (sleeping, waiting for children or answers) keep their process, and at most
+      --max-waiting (64) such processes live beyond that before new executions wait. The token comes from --token, $FLOWS_TOKEN, or
       is generated; it is written to <data>/runner.token (mode 0600).
   flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
       Run a flow on an embedded runner and print its execution tree, outputs and logs.
@@ -47,6 +51,7 @@ export async function serve(argv: string[]): Promise<number> {
       flows: { type: 'string' },
       data: { type: 'string' },
       concurrency: { type: 'string' },
+      'max-waiting': { type: 'string' },
       python: { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
     },
@@ -59,6 +64,7 @@ export async function serve(argv: string[]): Promise<number> {
     dataDir: values.data,
     python: values.python,
     concurrency: intOption('concurrency', values.concurrency, 8, 1),
+    maxWaiting: intOption('max-waiting', values['max-waiting'], DEFAULT_MAX_WAITING, 0),
     http: { port, token },
   });
   const tokenFile = path.join(runner.dataDir, 'runner.token');

@@ -35,6 +35,13 @@ import { handleWorkerCall } from './workerCalls';
 /** A log line longer than this is cut; an execution logging more lines than this is cut off. */
 const MAX_LOG_LINE = 64 * 1024;
 const MAX_LOG_LINES = 200_000;
+/** See EngineOptions.maxWaiting. An idle worker costs a few MB of unshared memory. */
+export const DEFAULT_MAX_WAITING = 64;
+/**
+ * Executions nest at most this deep (a top execution is level 1). Every level waiting on the
+ * next keeps a process, so this bounds what one recursive flow can hold.
+ */
+export const MAX_EXECUTION_DEPTH = 32;
 
 export interface EngineOptions {
   store: Store;
@@ -43,6 +50,12 @@ export interface EngineOptions {
   filesDir: string;
   /** How many executions may be RUNNING at once (BLOCKED and PAUSED ones do not count). */
   concurrency: number;
+  /**
+   * How many more worker processes than `concurrency` may live, for executions that wait
+   * (BLOCKED, PAUSED) while keeping their process. Past it, only executions that a waiting
+   * execution waits for start (see pump()). Default DEFAULT_MAX_WAITING.
+   */
+  maxWaiting?: number;
   log: (msg: string) => void;
 }
 
@@ -89,6 +102,8 @@ export interface Active {
   pausedByFlow: boolean;
   /** How many `execution.wait` / `message.wait` calls are blocking it. */
   waits: number;
+  /** Nesting level: 1 for a top execution, its parent's + 1 for a child. */
+  depth: number;
   endWaiters: Array<(rec: ExecutionRecord) => void>;
   runtimeTimer?: LongTimer;
   scheduleTimer?: NodeJS.Timeout;
@@ -121,6 +136,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     (a, b) => a.rec.priority > b.rec.priority || (a.rec.priority === b.rec.priority && a.seq < b.seq),
   );
   private slotsUsed = 0;
+  /** Launched executions whose spawn waits for the commit (not yet counted by the workers). */
+  private launching = 0;
+  /** Ids that waiting executions wait for (execution.wait), with how many wait for each. */
+  private readonly awaited = new Map<string, number>();
   private seqCounter = 0;
   private stopped = false;
   /** While a tree is being stopped, no queued execution starts (it would only be killed next). */
@@ -180,7 +199,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { requeued, failed };
   }
 
-  private track(rec: StoredExecution): Active {
+  private track(rec: StoredExecution, depth = 1): Active {
     const a: Active = {
       rec,
       seq: ++this.seqCounter,
@@ -189,6 +208,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       hasProcess: false,
       pausedByFlow: false,
       waits: 0,
+      depth,
       endWaiters: [],
     };
     this.active.set(rec.id, a);
@@ -205,6 +225,13 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Create an execution; `parent` is the execution whose flow asked for it. */
   create(spec: NewExecution, parent?: Active): ExecutionRecord {
+    const depth = parent ? parent.depth + 1 : 1;
+    if (depth > MAX_EXECUTION_DEPTH) {
+      throw new EngineError(
+        400,
+        `executions nest at most ${MAX_EXECUTION_DEPTH} levels deep; this one would be level ${depth}`,
+      );
+    }
     const id = crypto.randomUUID();
     const ts = now();
     const defaultName =
@@ -242,7 +269,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       updated_at: ts,
       paused_from: null,
     };
-    const a = this.track(rec);
+    const a = this.track(rec, depth);
     this.store.putExecution(rec);
     this.emit('execution', 'created', publicRecord(rec));
     this.prepareJob(a, spec.connection);
@@ -307,19 +334,57 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.pump();
   }
 
-  /** Start queued executions while slots are free. */
+  /**
+   * Start queued executions while slots are free. Executions that wait keep their process but
+   * not their slot; once `maxWaiting` such processes exist beyond the slots, only executions a
+   * waiting execution waits for start (it cannot go on without them; any other would add one
+   * more process). The rest wait for processes to end.
+   */
   private pump(): void {
-    while (
-      !this.stopped &&
-      this.stoppingTrees === 0 &&
-      this.slotsUsed < this.opts.concurrency &&
-      this.queue.size > 0
-    ) {
-      const a = this.queue.pop()!;
-      // Entries are not removed from the heap on cancel or pause; skip the stale ones.
-      if (a.rec.status !== 'QUEUED' || this.active.get(a.rec.id) !== a || a.hasProcess) continue;
+    const maxProcesses = this.opts.concurrency + (this.opts.maxWaiting ?? DEFAULT_MAX_WAITING);
+    while (!this.stopped && this.stoppingTrees === 0 && this.slotsUsed < this.opts.concurrency) {
+      if (this.opts.workers.size + this.launching >= maxProcesses) {
+        const next = this.nextAwaited();
+        if (!next) return;
+        this.launch(next);
+        continue;
+      }
+      const a = this.queue.pop();
+      if (!a) return;
+      // Entries are not removed from the heap on cancel, pause or an awaited start: skip those.
+      if (!this.startable(a)) continue;
       this.launch(a);
     }
+  }
+
+  private startable(a: Active): boolean {
+    return a.rec.status === 'QUEUED' && this.active.get(a.rec.id) === a && !a.hasProcess && !a.scheduleTimer;
+  }
+
+  /** The queued execution that waiting executions wait for, first by priority then age. */
+  private nextAwaited(): Active | undefined {
+    let best: Active | undefined;
+    for (const id of this.awaited.keys()) {
+      const a = this.active.get(id);
+      if (!a || !this.startable(a)) continue;
+      if (
+        !best ||
+        a.rec.priority > best.rec.priority ||
+        (a.rec.priority === best.rec.priority && a.seq < best.seq)
+      )
+        best = a;
+    }
+    return best;
+  }
+
+  /** `execution.wait` tells which executions the caller now waits for (+1) or no longer (-1). */
+  awaiting(ids: readonly string[], delta: 1 | -1): void {
+    for (const id of ids) {
+      const n = (this.awaited.get(id) ?? 0) + delta;
+      if (n > 0) this.awaited.set(id, n);
+      else this.awaited.delete(id);
+    }
+    if (delta > 0) this.pump();
   }
 
   /**
@@ -333,6 +398,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // From here on the execution counts as having a process: cancel, pause and shutdown treat it
     // so, and spawnWhenDurable() sorts out what they did before the process exists.
     a.hasProcess = true;
+    this.launching++;
     this.update(a, { status: 'RUNNING', started_at: now() });
     if (a.rec.max_runtime_minutes > 0) {
       const ms = a.rec.max_runtime_minutes * 60_000;
@@ -342,8 +408,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       );
     }
     this.store.durable().then(
-      () => this.spawnWhenDurable(a),
+      () => {
+        this.launching--;
+        this.spawnWhenDurable(a);
+      },
       (err: unknown) => {
+        this.launching--;
         if (this.active.get(a.rec.id) !== a) return;
         a.hasProcess = false;
         this.finish(a, 'FAILED', { message: `its start could not be stored: ${String(err)}` });
@@ -480,7 +550,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private onWorkerExit(id: string, exit: WorkerExit): void {
     const a = this.active.get(id);
-    if (!a) return;
+    if (!a) return this.pump(); // one process less: see pump()
     a.hasProcess = false;
     if (this.stopped) return;
     const why = exit.reason

@@ -39,8 +39,10 @@ export async function waitForExecutions(
 ): Promise<ExecutionRecord[]> {
   const first = await current(engine, ids);
   if (ids.length === 0 || conditionMet(when, first)) return first;
-  const pending = first.filter((r) => !isEnded(r.status)).length;
-  engine.block(caller, `waiting for ${pending} execution${pending === 1 ? '' : 's'}`);
+  const pending = first.filter((r) => !isEnded(r.status)).map((r) => r.id);
+  const n = pending.length;
+  engine.block(caller, `waiting for ${n} execution${n === 1 ? '' : 's'}`);
+  engine.awaiting(pending, 1); // they may start even when waiting processes are at their limit
   try {
     const met = new Promise<void>((resolve) => {
       const latest = new Map(first.map((r) => [r.id, r]));
@@ -62,6 +64,7 @@ export async function waitForExecutions(
     await (timeout != null ? withTimeout(met, timeout, 'execution.wait') : met);
     return await current(engine, ids);
   } finally {
+    engine.awaiting(pending, -1);
     if (engine.active.get(caller.rec.id) === caller) engine.unblock(caller);
   }
 }
