@@ -70,6 +70,15 @@ export interface WorkerJob {
   flows_dir: string;
   files_dir: string;
   debug: unknown;
+  /** Limits the worker sets on itself (setrlimit), inherited by what the flow starts. */
+  limits?: WorkerLimits | null;
+}
+
+export interface WorkerLimits {
+  /** Address space of each of its processes, in MB (RLIMIT_AS). */
+  max_memory_mb?: number;
+  /** CPU time of each of its processes, in seconds (RLIMIT_CPU; then SIGXCPU). */
+  max_cpu_seconds?: number;
 }
 
 /**

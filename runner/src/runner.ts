@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
+import type { WorkerLimits } from '../../protocol';
 import { DebugRelay } from './debug/debugRelay';
 import { Batches } from './engine/batches';
 import { Engine } from './engine/engine';
@@ -62,6 +63,8 @@ export interface RunnerOptions {
   concurrency?: number;
   /** Worker processes allowed beyond `concurrency` for waiting executions (EngineOptions). */
   maxWaiting?: number;
+  /** Memory and CPU-time limits of each execution's processes (none by default). */
+  limits?: WorkerLimits;
   /** Serve HTTP + WebSocket; `false` for an embedded runner (flows run). */
   http?: {
     port: number;
@@ -139,6 +142,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     filesDir,
     concurrency: opts.concurrency ?? 8,
     maxWaiting: opts.maxWaiting,
+    limits: opts.limits,
     log,
   });
   try {

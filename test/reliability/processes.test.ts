@@ -48,11 +48,14 @@ import time
 
 
 def handler(system, this):
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.setsid()  # leaves the execution's process group: only its socket is left to close
+        os.write(w, b'x')
         time.sleep(300)
         os._exit(0)
+    os.read(r, 1)  # it has left the group
     print(f'CHILD {pid}', flush=True)
     os._exit(1)
 `,
@@ -153,6 +156,7 @@ const posix = process.platform !== 'win32';
       const rec = await t.waitForStatus(created.body.id, 'ENDED');
       assert.equal(rec.status, 'FAILED');
       assert.match(rec.message ?? '', /exited with code 1/);
+      assert.ok(running(pid), 'the escaped process lives on (else this proves nothing)');
     } finally {
       process.kill(pid, 'SIGKILL'); // it left the group on purpose: nobody else will
     }
@@ -177,5 +181,52 @@ const posix = process.platform !== 'win32';
     const text = JSON.stringify(log.body);
     assert.match(text, /from a subprocess/);
     assert.match(text, /after the child/);
+  });
+});
+
+(posix ? describe : describe.skip)('reliability: memory and CPU-time limits of an execution', function () {
+  this.timeout(60_000);
+  let t: TestRunner;
+  before(async () => {
+    t = await startTestRunner({
+      flowsDir: flowsFolder(
+        {
+          'hog-memory.py': `
+def handler(system, this):
+    return len(bytearray(400 * 1024 * 1024))
+`,
+          'hog-cpu.py': `
+def handler(system, this):
+    while True:
+        pass
+`,
+          'modest.py': `
+def handler(system, this):
+    return len(bytearray(10 * 1024 * 1024))
+`,
+        },
+        'flows-limits-',
+      ),
+      limits: { max_memory_mb: 300, max_cpu_seconds: 1 },
+    });
+  });
+  after(() => t?.stop());
+
+  it('fails an execution over --max-memory-mb with a MemoryError that names the limit', async () => {
+    const rec = await t.run({ flow_name: 'hog-memory' });
+    assert.equal(rec.status, 'FAILED');
+    assert.match(rec.message ?? '', /MemoryError: over the execution's memory limit of 300 MB/);
+  });
+
+  it('ends an execution over --max-cpu-seconds FAILED, saying so', async () => {
+    const rec = await t.run({ flow_name: 'hog-cpu' });
+    assert.equal(rec.status, 'FAILED');
+    assert.match(rec.message ?? '', /used more than its 1 s of CPU time/);
+  });
+
+  it('runs an execution within the limits', async () => {
+    const rec = await t.run({ flow_name: 'modest' });
+    assert.equal(rec.status, 'SUCCEEDED', rec.message ?? '');
+    assert.equal(rec.output_value, 10 * 1024 * 1024);
   });
 });

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import WebSocket from 'ws';
-import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord } from '../../protocol';
+import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord, type WorkerLimits } from '../../protocol';
 import type { HttpLimits } from '../../runner/src/http/httpServer';
 import { startRunner, type Runner } from '../../runner/src/runner';
 import type { Clock } from '../../runner/src/schedules/clock';
@@ -50,6 +50,7 @@ export async function startTestRunner(
   opts: {
     concurrency?: number;
     maxWaiting?: number;
+    limits?: WorkerLimits;
     dataDir?: string;
     flowsDir?: string;
     clock?: Clock;
@@ -63,6 +64,7 @@ export async function startTestRunner(
     dataDir,
     concurrency: opts.concurrency ?? 4,
     maxWaiting: opts.maxWaiting,
+    limits: opts.limits,
     http: { port: 0, limits: opts.httpLimits },
     clock: opts.clock,
     log: (m) => logs.push(m),

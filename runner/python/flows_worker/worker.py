@@ -30,6 +30,7 @@ from flows_worker.connectors import ConnectorError, run_connector
 
 def run(job):
     """Run ``job`` from hello to end; returns the process exit code (0 once ``end`` is sent)."""
+    _apply_limits(job.get("limits"))
     channel = Channel(connect(os.environ["FLOWS_WORKER_ADDRESS"]))
     channel.send(
         {
@@ -52,6 +53,28 @@ def run(job):
     capture.finish()
     _send_end(channel, end)
     return 0
+
+
+def _apply_limits(limits):
+    """The runner's resource limits, set on this process (children inherit them): too much memory
+    is a MemoryError in the flow, too much CPU time a SIGXCPU that ends the process."""
+    if not limits:
+        return
+    try:
+        import resource
+    except ImportError:  # not POSIX: the limits do not apply
+        return
+    for key, which, scale in (
+        ("max_memory_mb", resource.RLIMIT_AS, 1024 * 1024),
+        ("max_cpu_seconds", resource.RLIMIT_CPU, 1),
+    ):
+        value = limits.get(key)
+        if value:
+            _, hard = resource.getrlimit(which)
+            soft = int(value * scale)
+            if hard != resource.RLIM_INFINITY:
+                soft = min(soft, hard)
+            resource.setrlimit(which, (soft, hard))
 
 
 def _enter_flows_dir(flows_dir):
@@ -100,6 +123,9 @@ def _ended_by(exc, filename, job):
         return {"status": runner_status(exc.status), "message": exc.message, "error": None}
     if isinstance(exc, SystemExit) and exc.code in (None, 0):
         return {"status": "SUCCEEDED", "message": None, "error": None}
+    limit = (job.get("limits") or {}).get("max_memory_mb")
+    if isinstance(exc, MemoryError) and limit and not exc.args:
+        exc.args = (f"over the execution's memory limit of {limit} MB (the runner's --max-memory-mb)",)
     return {
         "status": "FAILED",
         "message": failure.one_line(exc),

@@ -19,11 +19,12 @@ export const USAGE = `flows ${VERSION} — the local runner of Flows for VS Code
 
 Usage:
   flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--concurrency N]
-              [--max-waiting N] [--python PATH]
+              [--max-waiting N] [--max-memory-mb N] [--max-cpu-seconds N] [--python PATH]
       Serve the REST + WebSocket API on 127.0.0.1 (port 0 = any free port). Prints one JSON
       line {"event":"ready","url":…} when ready. --concurrency executions run at once (8);
       waiting ones (sleeping, waiting for children or answers) keep their process, and at most
-      --max-waiting (64) such processes live beyond that before new executions wait. The token comes from --token, $FLOWS_TOKEN, or
+      --max-waiting (64) such processes live beyond that before new executions wait.
+      --max-memory-mb and --max-cpu-seconds limit each process of an execution (POSIX). The token comes from --token, $FLOWS_TOKEN, or
       is generated; it is written to <data>/runner.token (mode 0600).
   flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
       Run a flow on an embedded runner and print its execution tree, outputs and logs.
@@ -52,6 +53,8 @@ export async function serve(argv: string[]): Promise<number> {
       data: { type: 'string' },
       concurrency: { type: 'string' },
       'max-waiting': { type: 'string' },
+      'max-memory-mb': { type: 'string' },
+      'max-cpu-seconds': { type: 'string' },
       python: { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
     },
@@ -65,6 +68,10 @@ export async function serve(argv: string[]): Promise<number> {
     python: values.python,
     concurrency: intOption('concurrency', values.concurrency, 8, 1),
     maxWaiting: intOption('max-waiting', values['max-waiting'], DEFAULT_MAX_WAITING, 0),
+    limits: {
+      max_memory_mb: intOption('max-memory-mb', values['max-memory-mb'], 0, 0) || undefined,
+      max_cpu_seconds: intOption('max-cpu-seconds', values['max-cpu-seconds'], 0, 0) || undefined,
+    },
     http: { port, token },
   });
   const tokenFile = path.join(runner.dataDir, 'runner.token');

@@ -18,6 +18,7 @@ import {
   type LogLine,
   type MessageRecord,
   type WorkerJob,
+  type WorkerLimits,
   type WorkerMessage,
 } from '../../../protocol';
 import type { Store, StoredExecution } from '../store/store';
@@ -56,6 +57,8 @@ export interface EngineOptions {
    * execution waits for start (see pump()). Default DEFAULT_MAX_WAITING.
    */
   maxWaiting?: number;
+  /** Resource limits of every execution's processes (POSIX; none by default). */
+  limits?: WorkerLimits;
   log: (msg: string) => void;
 }
 
@@ -436,7 +439,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Development-mode executions in a debug session start with their debugger on; everything
     // else runs with no debugger code at all.
     const debug = a.rec.is_productive ? null : (this.debugConfigFor?.(a.rec) ?? null);
-    this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec), debug });
+    const limits = this.opts.limits ?? null;
+    this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec), debug, limits });
   }
 
   private takeSlot(a: Active): void {
@@ -553,11 +557,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!a) return this.pump(); // one process less: see pump()
     a.hasProcess = false;
     if (this.stopped) return;
+    const cpu = this.opts.limits?.max_cpu_seconds;
     const why = exit.reason
       ? exit.reason
-      : exit.signal
-        ? `worker process was killed by signal ${exit.signal}`
-        : `worker process exited with code ${exit.code ?? 'unknown'} before reporting a result`;
+      : exit.signal === 'SIGXCPU' && cpu
+        ? `used more than its ${cpu} s of CPU time (the runner's --max-cpu-seconds)`
+        : exit.signal
+          ? `worker process was killed by signal ${exit.signal}`
+          : `worker process exited with code ${exit.code ?? 'unknown'} before reporting a result`;
     this.finish(a, 'FAILED', { message: why });
   }
 
