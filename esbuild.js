@@ -53,6 +53,21 @@ async function main() {
         sourcemap: !production,
         minify: production,
         logLevel: 'warning',
+        metafile: true,
+        // The metafile says which source files each bundle holds (test/bundles.test.ts checks
+        // that the layers stay apart).
+        plugins: [
+          {
+            name: 'metafile',
+            setup(build) {
+              build.onEnd((result) => {
+                if (result.metafile) {
+                  fs.writeFileSync(`dist/${t.out}.meta.json`, JSON.stringify(result.metafile));
+                }
+              });
+            },
+          },
+        ],
       }),
     ),
   );

@@ -10,7 +10,6 @@
  * without a runnerUrl it starts a runner of its own in this process.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   BreakpointEvent,
@@ -30,7 +29,6 @@ import {
   type ExecutionRecord,
   type LogLine,
 } from '../protocol';
-import { startRunner, type Runner } from '../runner/src/runner';
 import { Breakpoints } from './breakpoints';
 import { ExecutionThreads, type FlowThread, type ThreadChange } from './executionThreads';
 import { IdMap } from './idMap';
@@ -41,7 +39,20 @@ export interface FlowDebugSessionOptions {
   /** The runner to use when launch.json names none (the extension's own runner). */
   runnerUrl?: string;
   runnerToken?: string;
+  /**
+   * Where neither launch.json nor the host names a runner: start one on `flowsDir` (the
+   * standalone adapter passes the bundled runner). Given by the host, so that the adapter's
+   * own code never imports the runner and the extension's bundle carries none of it.
+   */
+  startRunner?: (flowsDir: string, log: (msg: string) => void) => Promise<OwnRunner>;
   log?: (msg: string) => void;
+}
+
+/** A runner the session started for itself, and stops when it ends. */
+export interface OwnRunner {
+  url: string;
+  token: string;
+  stop(): Promise<void>;
 }
 
 type ExceptionFilter = (typeof EXCEPTION_FILTERS)[number];
@@ -60,8 +71,7 @@ const LOG_CATEGORY: Record<LogLine['stream'], string> = {
 export class FlowDebugSession extends LoggingDebugSession {
   private readonly log: (msg: string) => void;
   private conn?: RunnerConnection;
-  private ownRunner?: Runner;
-  private ownDataDir?: string;
+  private ownRunner?: OwnRunner;
   private sessionId?: string;
   private tree?: ExecutionThreads;
   /** Runner events that came before the launch answer said which tree is ours. */
@@ -574,16 +584,12 @@ export class FlowDebugSession extends LoggingDebugSession {
     ownFlowsDir?: () => string,
   ): Promise<RunnerConnection> {
     if (!url || !token) {
-      if (!ownFlowsDir) throw new ConfigError('no runner to connect to (runnerUrl and runnerToken)');
-      this.ownDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-debug-'));
-      this.ownRunner = await startRunner({
-        flowsDir: ownFlowsDir(),
-        dataDir: this.ownDataDir,
-        http: { port: 0 },
-        log: (m) => this.log(`runner: ${m}`),
-      });
-      url = this.ownRunner.url!;
-      token = this.ownRunner.token!;
+      const start = this.options.startRunner;
+      if (!ownFlowsDir || !start) {
+        throw new ConfigError('no runner to connect to (runnerUrl and runnerToken)');
+      }
+      this.ownRunner = await start(ownFlowsDir(), (m) => this.log(`runner: ${m}`));
+      ({ url, token } = this.ownRunner);
     }
     const conn = await RunnerConnection.connect(url, token, this.log);
     this.conn = conn;
@@ -670,7 +676,6 @@ export class FlowDebugSession extends LoggingDebugSession {
       if (this.ownRunner) {
         await this.ownRunner.stop().catch((err: Error) => this.log(`stopping the runner: ${err.message}`));
       }
-      if (this.ownDataDir) fs.rmSync(this.ownDataDir, { recursive: true, force: true });
     })());
   }
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readConfig } from '../config';
 import { log, openOutput, openSettings, UserError } from '../log';
-import { lockOwner, ownerConnection } from '../../runner/src/store/dataDirLock';
+import { lockOwner, ownerConnection } from '../../runner-client/discovery';
 import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
 import { RunnerApi } from '../../protocol/runnerApi';

@@ -6,23 +6,20 @@
  * token file, so that `flows list` can ask it instead of opening the database).
  *
  * A lock whose process is gone (the runner was SIGKILLed) is stale and taken over. The process
- * start time guards against a reused pid keeping a dead runner's lock alive.
+ * start time guards against a reused pid keeping a dead runner's lock alive. Reading a lock is
+ * runner-client/discovery.ts, shared with the processes that look for a runner.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import {
+  LOCK_FILE,
+  LockContent,
+  lockOwner as ownerOf,
+  ownerConnection,
+  procStat,
+} from '../../../runner-client/discovery';
 
-export const LOCK_FILE = 'runner.lock';
-
-const LockContent = z.object({
-  pid: z.number().int(),
-  /** /proc/<pid>/stat start time (Linux); absent elsewhere. */
-  start: z.string().optional(),
-  started_at: z.string(),
-  url: z.string().optional(),
-  token_file: z.string().optional(),
-});
-export type LockContent = z.infer<typeof LockContent>;
+export { LOCK_FILE, ownerConnection, type LockContent };
 
 export class DataDirBusyError extends Error {
   constructor(
@@ -39,16 +36,9 @@ export class DataDirBusyError extends Error {
 /** Data folders held by this process (a pid check cannot tell two runners of one process apart). */
 const heldHere = new Set<string>();
 
-/** State and start time from /proc/<pid>/stat (Linux); undefined elsewhere. */
-function procStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    // Fields 3 (state) and 22 (starttime), counted from after the ")" that ends the name.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], start: fields[19] };
-  } catch {
-    return undefined;
-  }
+/** The owner named by the data folder's lock, if that runner is alive (this process included). */
+export function lockOwner(dataDir: string): LockContent | undefined {
+  return ownerOf(dataDir, (dir) => heldHere.has(dir));
 }
 
 function readRaw(file: string): string | undefined {
@@ -57,37 +47,6 @@ function readRaw(file: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isAlive(owner: LockContent): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const stat = procStat(owner.pid);
-  if (!stat) return true; // no /proc: the pid check is all there is
-  // A killed runner whose parent does not reap it stays a zombie: gone all the same.
-  return stat.state !== 'Z' && stat.state !== 'X' && (!owner.start || stat.start === owner.start);
-}
-
-/** The owner named by the data folder's lock, if that runner is alive. */
-export function lockOwner(dataDir: string): LockContent | undefined {
-  const dir = path.resolve(dataDir);
-  let owner: LockContent;
-  try {
-    owner = LockContent.parse(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')));
-  } catch {
-    return undefined; // no lock, or a torn one (its writer died while writing it)
-  }
-  if (owner.pid === process.pid) return heldHere.has(dir) ? owner : undefined;
-  return isAlive(owner) ? owner : undefined;
-}
-
-/** URL and token of a serving owner (undefined for an embedded `flows run`, which has no API). */
-export function ownerConnection(owner: LockContent): { url: string; token: string } | undefined {
-  if (!owner.url || !owner.token_file) return undefined;
-  return { url: owner.url, token: fs.readFileSync(owner.token_file, 'utf8').trim() };
 }
 
 export class DataDirLock {
