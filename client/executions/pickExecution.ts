@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { ExecutionRecord, ExecutionStatus } from '../../protocol';
 import type { Ctx } from '../ctx';
 import { LOAD_MORE_PREFIX } from './executionItems';
-import type { ListExecutions } from '../../protocol/runnerApi';
+import type { ListExecutions } from '../../runner-client/runnerApi';
 import { localTime, shortId } from './statusStyle';
 
 export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'any';

@@ -10,7 +10,7 @@ import { log, openOutput, openSettings, UserError } from '../log';
 import { lockOwner, ownerConnection } from '../../runner-client/discovery';
 import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
-import { RunnerApi } from '../../protocol/runnerApi';
+import { RunnerApi } from '../../runner-client/runnerApi';
 import { RunnerEvents } from './runnerEvents';
 
 export interface RunnerConnection {

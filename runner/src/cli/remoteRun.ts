@@ -10,9 +10,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
-import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord } from '../../../protocol';
-import { RunnerApi } from '../../../protocol/runnerApi';
+import { isEnded, type ExecutionRecord } from '../../../protocol';
+import { RunnerApi } from '../../../runner-client/runnerApi';
+import { RunnerSocket } from '../../../runner-client/runnerSocket';
 import { flowNameOf } from '../engine/flowFiles';
 import { onAbort } from './interrupt';
 import type { TreeSource } from './executionTree';
@@ -23,14 +23,9 @@ export interface RunnerAddress {
   token: string;
 }
 
-type Hello = Extract<ServerMessage, { type: 'hello' }>;
-
 /** The runner's execution events on one WebSocket, reduced to "which executions are still open". */
 class ExecutionEvents {
-  private hello?: Hello;
-  private subscribed = false;
   private failure?: Error;
-  private closing = false;
   /** Top id and ended-or-not of every execution seen; once `topId` is known, of its tree only. */
   private readonly seen = new Map<string, { top: string; ended: boolean }>();
   private topId?: string;
@@ -39,35 +34,30 @@ class ExecutionEvents {
   private readonly waiters = new Set<() => void>();
 
   private constructor(
-    private readonly ws: WebSocket,
+    private readonly socket: RunnerSocket,
     private readonly url: string,
   ) {
-    ws.on('message', (data) => this.onMessage(data.toString()));
-    ws.on('error', (err) => this.fail(`cannot reach the runner at ${url}: ${err.message}`));
-    ws.on('close', (code, reason) =>
-      this.fail(
-        `lost the runner at ${url} (WebSocket closed, code ${code}${reason.length ? `, ${reason.toString()}` : ''})`,
-      ),
-    );
+    socket.on('execution', (m) => {
+      this.note(m.record);
+      this.changed();
+    });
+    socket.on('runnerError', (m) => this.fail(`the runner at ${url} refused a message: ${m.message}`));
+    socket.on('disconnected', (why) => this.fail(`lost the runner at ${url} (${why})`));
   }
 
   /** Connects, waits for the hello and for the subscription to be confirmed. */
   static async connect(runner: RunnerAddress): Promise<ExecutionEvents> {
-    const ws = new WebSocket(`${runner.url.replace(/^http/, 'ws')}${WS_PATH}`, {
-      headers: { authorization: `Bearer ${runner.token}` },
-      handshakeTimeout: 15_000,
+    const socket = await RunnerSocket.connect({
+      url: runner.url,
+      token: runner.token,
+      topics: ['executions'],
     });
-    const events = new ExecutionEvents(ws, runner.url);
-    await events.until(() => events.hello !== undefined);
-    ws.send(JSON.stringify({ type: 'subscribe', topics: ['executions'] }));
-    ws.send(JSON.stringify({ type: 'ping', id: 1 }));
-    await events.until(() => events.subscribed);
-    return events;
+    return new ExecutionEvents(socket, runner.url);
   }
 
   /** The serving runner's flows folder, as its hello says. */
   get flowsDir(): string | undefined {
-    return this.hello?.flows_dir;
+    return this.socket.hello?.flows_dir;
   }
 
   /** Resolves when no execution of `top`'s tree is open any more. */
@@ -83,8 +73,7 @@ class ExecutionEvents {
   }
 
   close(): void {
-    this.closing = true;
-    this.ws.terminate();
+    this.socket.terminate();
   }
 
   private note(rec: ExecutionRecord): void {
@@ -96,25 +85,7 @@ class ExecutionEvents {
     else this.open.add(rec.id);
   }
 
-  private onMessage(raw: string): void {
-    let parsed;
-    try {
-      parsed = ServerMessage.safeParse(JSON.parse(raw));
-    } catch {
-      return this.fail(`the runner at ${this.url} sent something that is not JSON`);
-    }
-    if (!parsed.success) return; // a message of a topic this client did not ask for
-    const m = parsed.data;
-    if (m.type === 'hello') this.hello = m;
-    else if (m.type === 'pong') this.subscribed = true;
-    else if (m.type === 'error')
-      return this.fail(`the runner at ${this.url} refused a message: ${m.message}`);
-    else if (m.type === 'execution') this.note(m.record);
-    this.changed();
-  }
-
   private fail(message: string): void {
-    if (this.closing) return;
     this.failure ??= new Error(message);
     this.changed();
   }
