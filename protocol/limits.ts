@@ -43,6 +43,26 @@ export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 /** One line from a Python process (a flow's output travels in one). */
 export const MAX_WIRE_LINE_BYTES = 64 * 1024 * 1024;
+/**
+ * Unsent bytes the runner holds for one WebSocket client; past it the client is cut off
+ * (WS_CLOSE_TOO_SLOW). The largest single event, an execution record with a MAX_OUTPUT_BYTES
+ * output and its input, fits; a client on loopback that reads at all drains 8 MB in well under
+ * a second, so one this far behind has stalled, and REST still has every record and log line.
+ */
+export const MAX_WS_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * Unsent bytes of all WebSocket connections together, however many stall: past it the one
+ * furthest behind is cut off, or dropped if it already was. The heap holds up to about twice
+ * these bytes (a queued entry per frame).
+ */
+export const MAX_WS_BUFFER_BYTES = 64 * 1024 * 1024;
+/**
+ * A client that was cut off and has read nothing for this long is dropped without waiting for
+ * its answer to the close frame (which it will never read), and its unsent bytes are freed.
+ */
+export const WS_CLOSE_GRACE_MS = 3000;
+/** The close code of a client cut off for not reading (1008, policy violation). */
+export const WS_CLOSE_TOO_SLOW = 1008;
 
 export type JsonPath = Array<string | number>;
 

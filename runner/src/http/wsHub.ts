@@ -1,6 +1,8 @@
 /**
  * The runner's WebSocket: each client subscribes to topics and receives engine events as
- * ServerMessage JSON. A slow client is cut off rather than let its queue grow without bound.
+ * ServerMessage JSON. A slow client is cut off rather than let its queue grow without bound:
+ * past MAX_WS_CLIENT_BUFFER_BYTES unsent for it, or past MAX_WS_BUFFER_BYTES for all clients
+ * together (then the one furthest behind goes first). It can reconnect and catch up over REST.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -8,17 +10,23 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import {
   ClientMessage,
   MAX_JSON_DEPTH,
+  MAX_WS_BUFFER_BYTES,
+  MAX_WS_CLIENT_BUFFER_BYTES,
   MAX_WS_MESSAGE_BYTES,
+  WS_CLOSE_GRACE_MS,
+  WS_CLOSE_TOO_SLOW,
   checkJsonDepth,
   type ServerMessage,
 } from '../../../protocol';
 import type { DebugRelay } from '../debug/debugRelay';
 import type { Engine } from '../engine/engine';
 
-const MAX_BUFFERED = 64 * 1024 * 1024;
+const MB = 1024 * 1024;
 
 interface Client {
   ws: WebSocket;
+  /** host:port of the peer, to tell which program was cut off. */
+  peer: string;
   topics: Set<string>;
   executionIds?: Set<string>;
 }
@@ -40,11 +48,15 @@ export class WsHub {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req));
   }
 
-  private attach(ws: WebSocket): void {
-    const client: Client = { ws, topics: new Set() };
+  private attach(ws: WebSocket, req: IncomingMessage): void {
+    const client: Client = {
+      ws,
+      peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      topics: new Set(),
+    };
     this.clients.add(client);
     ws.on('close', () => {
       this.clients.delete(client);
@@ -55,8 +67,12 @@ export class WsHub {
       let raw: unknown;
       try {
         raw = JSON.parse(data.toString());
-      } catch {
-        return this.send(client, { type: 'error', message: 'not JSON' });
+      } catch (err) {
+        // Named like HTTP's `body: not valid JSON (…)`: the whole message is the field.
+        return this.send(client, {
+          type: 'error',
+          message: `message: not valid JSON (${(err as Error).message})`,
+        });
       }
       // Before zod or anything else walks it recursively; the connection stays (limits.ts).
       const tooDeep = checkJsonDepth(raw, MAX_JSON_DEPTH);
@@ -108,27 +124,79 @@ export class WsHub {
   }
 
   private send(client: Client, msg: ServerMessage): void {
-    if (client.ws.readyState !== client.ws.OPEN) return;
-    if (client.ws.bufferedAmount > MAX_BUFFERED) {
-      client.ws.close(1008, 'client too slow');
-      return;
-    }
+    if (!this.writable(client)) return;
     client.ws.send(JSON.stringify(msg));
+    this.enforceTotal();
   }
 
   private broadcast(topic: string, msg: ServerMessage, executionId?: string): void {
     if (this.clients.size === 0) return;
     let text: string | undefined;
+    let sent = false;
     for (const c of this.clients) {
       if (!c.topics.has(topic)) continue;
       if (executionId && c.executionIds && !c.executionIds.has(executionId)) continue;
-      if (c.ws.readyState !== c.ws.OPEN) continue;
-      if (c.ws.bufferedAmount > MAX_BUFFERED) {
-        c.ws.close(1008, 'client too slow');
-        continue;
-      }
+      if (!this.writable(c)) continue;
       c.ws.send((text ??= JSON.stringify(msg)));
+      sent = true;
     }
+    if (sent) this.enforceTotal();
+  }
+
+  /** Open and within its own limit; a client being closed gets nothing more. */
+  private writable(c: Client): boolean {
+    if (c.ws.readyState !== c.ws.OPEN) return false;
+    const buffered = c.ws.bufferedAmount;
+    if (buffered <= MAX_WS_CLIENT_BUFFER_BYTES) return true;
+    this.cutOff(c, buffered, '');
+    return false;
+  }
+
+  /**
+   * Past the cap for all connections (those being closed too: their bytes are held as well), the
+   * one furthest behind is cut off, or dropped at once if it already was.
+   */
+  private enforceTotal(): void {
+    let total = 0;
+    for (const c of this.clients) total += c.ws.bufferedAmount;
+    while (total > MAX_WS_BUFFER_BYTES) {
+      let worst: Client | undefined;
+      let worstBytes = 0;
+      for (const c of this.clients) {
+        const b = c.ws.bufferedAmount;
+        if (b > worstBytes) [worst, worstBytes] = [c, b];
+      }
+      if (!worst) return;
+      if (worst.ws.readyState === worst.ws.OPEN)
+        this.cutOff(worst, worstBytes, ` (all clients: over ${MAX_WS_BUFFER_BYTES / MB} MB)`);
+      else this.drop(worst, `the runner held over ${MAX_WS_BUFFER_BYTES / MB} MB for all clients`);
+      total -= worstBytes;
+    }
+  }
+
+  private cutOff(c: Client, buffered: number, why: string): void {
+    const reason = `too slow: ${(buffered / MB).toFixed(1)} MB of events not read${why}; reconnect and catch up over REST`;
+    this.engine.opts.log(`WebSocket client ${c.peer} cut off: ${reason}`);
+    c.ws.close(WS_CLOSE_TOO_SLOW, reason);
+    // The close frame waits behind what the client has not read. One that reads on gets to it
+    // (ws's own timer ends the wait after 30 s); one that reads nothing never answers it, so
+    // its unsent bytes would be held all that time.
+    let last = buffered;
+    const timer = setInterval(() => {
+      const now = c.ws.bufferedAmount;
+      if (now > 0 && now >= last)
+        this.drop(c, `it read nothing for ${WS_CLOSE_GRACE_MS / 1000} s after being cut off`);
+      last = now;
+    }, WS_CLOSE_GRACE_MS);
+    timer.unref();
+    c.ws.once('close', () => clearInterval(timer));
+  }
+
+  /** Destroy the socket, and with it what it holds unsent; the client's close event follows. */
+  private drop(c: Client, why: string): void {
+    if (!this.clients.delete(c)) return;
+    this.engine.opts.log(`WebSocket client ${c.peer} dropped: ${why}`);
+    c.ws.terminate();
   }
 
   /** Send an event of `topic` to the clients subscribed to it (schedules, from the scheduler). */
