@@ -4,7 +4,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_BODY_BYTES, WS_PATH } from '../../../protocol';
+import { MAX_BODY_BYTES, WS_PATH, type ErrorBody } from '../../../protocol';
 import { refuse } from './security';
 import type { Router, RouteResult } from './router';
 import { HttpError, checkDepth } from './validation';
@@ -101,6 +101,48 @@ function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
     arm();
   });
+}
+
+/**
+ * The answer to a request Node's HTTP parser refused (it never reaches a route): in the API's
+ * error shape, naming the part of the request at fault, instead of Node's bare 400 without a
+ * body. Found by the fuzz run (test/fuzz): a byte like 0xE9 in the path was a 400 naming nothing.
+ */
+function parseErrorAnswer(err: NodeJS.ErrnoException): { status: number; body: ErrorBody } {
+  const code = err.code ?? '';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { status: 408, body: { error: 'request_timeout', message: 'the request did not arrive in time' } };
+  }
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    const reason = 'the request line and headers are larger than this runner accepts';
+    return {
+      status: 431,
+      body: {
+        error: 'headers_too_large',
+        message: `headers: ${reason}`,
+        issues: [{ path: 'headers', message: reason }],
+      },
+    };
+  }
+  const field =
+    code === 'HPE_INVALID_URL'
+      ? 'path'
+      : code === 'HPE_INVALID_METHOD'
+        ? 'method'
+        : /CONTENT_LENGTH|TRANSFER_ENCODING|CHUNK/.test(code)
+          ? 'body'
+          : /HEADER|TOKEN|CONSTANT|LF_EXPECTED|CR_EXPECTED/.test(code)
+            ? 'headers'
+            : 'request';
+  const reason = `not valid HTTP (${err.message.replace(/^Parse Error: /, '')})`;
+  return {
+    status: 400,
+    body: {
+      error: 'invalid_request',
+      message: `${field}: ${reason}`,
+      issues: [{ path: field, message: reason }],
+    },
+  };
 }
 
 function send(req: IncomingMessage, res: ServerResponse, result: RouteResult): void {
@@ -213,6 +255,20 @@ export async function startHttpServer(
   );
   // With a listener, Node leaves "100 Continue" to us: sent once the route has accepted the caller.
   server.on('checkContinue', (req, res) => void handle(req, res));
+  // What Node does without a listener, with a JSON body: answer unless an answer is already on
+  // its way on this connection, then close it (the parser cannot go on after an error).
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent && err.code !== 'ECONNRESET') {
+      const { status, body } = parseErrorAnswer(err);
+      const text = JSON.stringify(body);
+      socket.write(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
+    }
+    socket.destroy();
+  });
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;

@@ -11,6 +11,12 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A key as an error message shows it: as is when it reads plainly, else quoted — an unknown key
+ * `""` or `" "` would otherwise leave "unknown field(s) " naming nothing a reader can see.
+ */
+const showKey = (key: string): string => (/^[\p{L}\p{N}_.-]+$/u.test(key) ? key : JSON.stringify(key));
+
 export function validate<S extends z.ZodType>(
   schema: S,
   value: unknown,
@@ -20,7 +26,8 @@ export function validate<S extends z.ZodType>(
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => ({
     path: i.path.length ? i.path.join('.') : where,
-    message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message,
+    message:
+      i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.map(showKey).join(', ')}` : i.message,
   }));
   throw new HttpError(400, {
     error: 'invalid_request',
