@@ -31,7 +31,6 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   /** Events that arrive while a page is loading, applied on top of it. */
   private heldBack: ExecutionRecord[] | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  private connectionDisposables: vscode.Disposable[] = [];
 
   constructor(private readonly runner: RunnerService) {
     this.view = vscode.window.createTreeView('flows.executions', {
@@ -47,22 +46,11 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
         this.pendingReveal = undefined;
         if (visible && pending) void this.reveal(pending, false);
       }),
-      runner.onDidChangeState(() => this.onRunnerState()),
+      runner.onDidChangeState(() => this.refresh()),
+      runner.session.onExecution(({ record }) => this.onRecord(record)),
+      // After a reconnect (or on a new runner) the events in between are lost: load again.
+      runner.session.onDidConnect(() => this.refresh()),
     );
-    this.onRunnerState();
-  }
-
-  private onRunnerState(): void {
-    this.connectionDisposables.forEach((d) => d.dispose());
-    this.connectionDisposables = [];
-    const conn = this.runner.connection;
-    if (conn) {
-      this.connectionDisposables.push(
-        conn.events.onExecution(({ record }) => this.onRecord(record)),
-        // After a reconnect the events in between are lost: load again.
-        conn.events.onDidConnect(() => this.refresh()),
-      );
-    }
     this.refresh();
   }
 
@@ -272,6 +260,6 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   dispose(): void {
     clearTimeout(this.flushTimer);
     clearInterval(this.ticker);
-    [...this.connectionDisposables, ...this.disposables].forEach((d) => d.dispose());
+    this.disposables.forEach((d) => d.dispose());
   }
 }

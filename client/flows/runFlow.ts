@@ -127,9 +127,9 @@ export function waitForEnd(
         if (!done && ctx.runner.connection !== conn)
           finish(() => reject(new UserError(`The runner stopped while ${rec.name} was running.`)));
       }),
-      conn.events.onExecution(({ record }) => seen(record)),
+      ctx.runner.session.onExecution(({ record }) => seen(record)),
       // It may have ended before we listened, or while the connection was down.
-      conn.events.onDidConnect(() => void conn.api.getExecution(rec.id).then(seen, () => undefined)),
+      ctx.runner.session.onDidConnect(() => void conn.api.getExecution(rec.id).then(seen, () => undefined)),
     );
     void conn.api.getExecution(rec.id).then(seen, () => undefined);
   });

@@ -50,14 +50,14 @@ export class ExecutionLog implements vscode.Disposable {
     };
     this.followed = f;
     this.subs.push(
-      conn.events.onLog((line) => this.onLine(f, line)),
-      conn.events.onExecution(({ event, record }) => this.onExecution(f, event, record)),
+      this.runner.session.onLog((line) => this.onLine(f, line)),
+      this.runner.session.onExecution(({ event, record }) => this.onExecution(f, event, record)),
     );
     const tree = wholeTree
       ? (await conn.api.listExecutions({ top_execution_id: root.id, sort: 'created_at', limit: 1000 })).items
       : [root];
     for (const rec of tree) f.names.set(rec.id, rec.name);
-    conn.events.followLogs([...f.names.keys()]);
+    this.runner.session.followLogs([...f.names.keys()]);
 
     this.write(`${formatHeader(root)}\n`);
     this.write(`started ${localTime(root.started_at ?? root.created_at)}\n`);
@@ -100,7 +100,7 @@ export class ExecutionLog implements vscode.Disposable {
       f.names.set(rec.id, rec.name);
       // Children start in bursts; subscribe once for the lot.
       clearTimeout(this.resubscribe);
-      this.resubscribe = setTimeout(() => f.conn.events.followLogs([...f.names.keys()]), 50);
+      this.resubscribe = setTimeout(() => this.runner.session.followLogs([...f.names.keys()]), 50);
       return;
     }
     if (f.names.has(rec.id) && isEnded(rec.status) && !f.early) this.write(`${statusLine(rec)}\n`);
@@ -124,7 +124,7 @@ export class ExecutionLog implements vscode.Disposable {
   private stop(): void {
     this.subs.forEach((s) => s.dispose());
     this.subs = [];
-    this.followed?.conn.events.followLogs(undefined);
+    if (this.followed) this.runner.session.followLogs(undefined);
     this.followed = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;

@@ -11,31 +11,21 @@ import { parseAnswer, parseForm, type FormField } from './messageForm';
 
 export class MessagePrompts implements vscode.Disposable {
   private readonly notified = new Set<string>();
-  private subs: vscode.Disposable[] = [];
-  private readonly stateSub: vscode.Disposable;
+  private readonly subs: vscode.Disposable[];
 
   constructor(private readonly runner: RunnerService) {
-    this.stateSub = runner.onDidChangeState(() => this.watch());
-    this.watch();
-  }
-
-  private watch(): void {
-    this.subs.forEach((s) => s.dispose());
-    this.subs = [];
-    const conn = this.runner.connection;
-    if (!conn) return;
-    this.subs.push(
-      conn.events.onMessage(({ event, message }) => {
+    this.subs = [
+      runner.session.onMessage(({ event, message }) => {
         if (event === 'created') void this.notify(message);
       }),
       // Forms opened while no window listened (or before a reconnect) are still waiting.
-      conn.events.onDidConnect(() =>
+      runner.session.onDidConnect((conn) =>
         conn.api.openMessages().then(
           (open) => open.forEach((m) => void this.notify(m)),
           (err: Error) => log.warn(`could not list open forms: ${err.message}`),
         ),
       ),
-    );
+    ];
   }
 
   private async notify(message: MessageRecord): Promise<void> {
@@ -93,7 +83,6 @@ export class MessagePrompts implements vscode.Disposable {
 
   dispose(): void {
     this.subs.forEach((s) => s.dispose());
-    this.stateSub.dispose();
   }
 }
 

@@ -12,6 +12,7 @@ import { startLocalRunner, RunnerStartError, type StartedRunner } from './localR
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
 import { RunnerApi } from '../../runner-client/runnerApi';
 import { RunnerEvents } from './runnerEvents';
+import { RunnerSession } from './runnerSession';
 
 export interface RunnerConnection {
   kind: 'bundled' | 'external';
@@ -47,6 +48,8 @@ export class RunnerService implements vscode.Disposable {
   private sharedCheck: NodeJS.Timeout | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<RunnerState>();
   readonly onDidChangeState = this.stateEmitter.event;
+  /** The runner's events, whichever runner it is: views subscribe here once. */
+  readonly session = new RunnerSession();
 
   constructor(private readonly extensionPath: string) {}
 
@@ -60,6 +63,7 @@ export class RunnerService implements vscode.Disposable {
 
   private setState(state: RunnerState): void {
     this.current = state;
+    this.session.use(state.kind === 'running' ? state.connection : undefined);
     this.stateEmitter.fire(state);
   }
 
@@ -245,6 +249,7 @@ export class RunnerService implements vscode.Disposable {
   dispose(): void {
     void this.stop();
     this.stateEmitter.dispose();
+    this.session.dispose();
   }
 }
 

@@ -45,34 +45,26 @@ export class ScheduleTree implements vscode.TreeDataProvider<string>, vscode.Dis
   private loaded = false;
   private readonly changes = new vscode.EventEmitter<string | undefined>();
   readonly onDidChangeTreeData = this.changes.event;
-  private subs: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[];
 
   constructor(private readonly runner: RunnerService) {
     this.view = vscode.window.createTreeView('flows.schedules', { treeDataProvider: this });
-    this.disposables = [this.view, this.changes, runner.onDidChangeState(() => this.watch())];
-    this.watch();
+    this.disposables = [
+      this.view,
+      this.changes,
+      runner.onDidChangeState(() => this.refresh()),
+      runner.session.onSchedule(({ event, schedule }) => {
+        if (event === 'deleted') this.schedules.delete(schedule.id);
+        else this.schedules.set(schedule.id, schedule);
+        this.changes.fire(undefined);
+      }),
+      runner.session.onDidConnect(() => this.refresh()),
+    ];
+    this.refresh();
   }
 
   get(id: string): ScheduleRecord | undefined {
     return this.schedules.get(id);
-  }
-
-  private watch(): void {
-    this.subs.forEach((s) => s.dispose());
-    this.subs = [];
-    const conn = this.runner.connection;
-    if (conn) {
-      this.subs.push(
-        conn.events.onSchedule(({ event, schedule }) => {
-          if (event === 'deleted') this.schedules.delete(schedule.id);
-          else this.schedules.set(schedule.id, schedule);
-          this.changes.fire(undefined);
-        }),
-        conn.events.onDidConnect(() => this.refresh()),
-      );
-    }
-    this.refresh();
   }
 
   refresh(): void {
@@ -106,7 +98,6 @@ export class ScheduleTree implements vscode.TreeDataProvider<string>, vscode.Dis
   }
 
   dispose(): void {
-    this.subs.forEach((s) => s.dispose());
     this.disposables.forEach((d) => d.dispose());
   }
 }
