@@ -115,6 +115,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const filesDir = path.join(dataDir, 'files');
   fs.mkdirSync(filesDir, { recursive: true });
   const lock = DataDirLock.acquire(dataDir);
+  keepOutOfGit(dataDir);
   let store: SqliteStore;
   try {
     store = new SqliteStore(path.join(dataDir, 'flows.db'));
@@ -249,4 +250,20 @@ async function assemble(
         stopKeepingServing?.();
       })()),
   };
+}
+
+/**
+ * The data folder (database, token, files) usually sits inside the user's workspace: a
+ * `.gitignore` of `*` in it keeps `git add .` from committing them. One the user wrote stays.
+ */
+function keepOutOfGit(dataDir: string): void {
+  try {
+    fs.writeFileSync(
+      path.join(dataDir, '.gitignore'),
+      "# The Flows runner's data (database, token, files): not for version control.\n*\n",
+      { flag: 'wx' },
+    );
+  } catch {
+    // there already (ours or the user's), or a read-only folder: nothing to do
+  }
 }
