@@ -55,6 +55,12 @@ export const commands: Record<string, Factory> = {
 
   // Runner
   'flows.startRunner': (ctx) => async () => {
+    const conn = ctx.runner.connection;
+    if (conn) {
+      const which = conn.kind === 'bundled' ? 'The Flows runner' : `The runner at ${conn.url}`;
+      void vscode.window.showInformationMessage(`${which} is already running.`);
+      return;
+    }
     if (ctx.runner.state.kind === 'failed') await ctx.runner.restart();
     else await ctx.runner.ensure();
   },

@@ -26,7 +26,7 @@ export class ExecutionDocuments implements vscode.TextDocumentContentProvider, v
     return `${JSON.stringify(value === undefined ? null : value, null, 2)}\n`;
   }
 
-  /** Opens the input or output of an execution beside the current editor. */
+  /** Opens the input or output of an execution beside the current editor (or in the preview of the last one). */
   async show(id: string, field: Field): Promise<void> {
     const conn = await this.runner.ensure();
     const rec = await conn.api.getExecution(id);
@@ -38,7 +38,13 @@ export class ExecutionDocuments implements vscode.TextDocumentContentProvider, v
       query: new URLSearchParams({ id, field }).toString(),
     });
     const doc = await vscode.workspace.openTextDocument(uri);
-    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+    // One preview: where one of ours is open already, replace it there rather than opening
+    // yet another group beside (three clicks made four columns).
+    const shown = vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === SCHEME);
+    await vscode.window.showTextDocument(doc, {
+      preview: true,
+      viewColumn: shown?.viewColumn ?? vscode.ViewColumn.Beside,
+    });
   }
 
   dispose(): void {

@@ -74,7 +74,11 @@ export async function startFlow(
   return rec;
 }
 
-async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord): Promise<void> {
+/**
+ * Follows an execution that was just started (a run, a schedule's run-now): progress in a
+ * notification that can cancel it, then its end as a toast.
+ */
+export async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord): Promise<void> {
   const title = `${started.is_productive ? 'Running' : 'Trying'} ${started.name}`;
   const ended = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title, cancellable: true },
@@ -87,7 +91,11 @@ async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord
   );
   const took = elapsed(ended);
   const summary = `${ended.name} ${statusVerb(ended.status)}${took === undefined ? '' : ` in ${formatDuration(took)}`}${ended.message ? `: ${ended.message}` : ''}`;
-  const actions = ['Show Output', 'Show Log'];
+  // A failed run has no output worth opening: its log (with the traceback) comes first.
+  const actions =
+    ended.status === 'SUCCEEDED'
+      ? ['Show Output', 'Show Log']
+      : ['Show Log', ...(ended.output_value != null ? ['Show Output'] : [])];
   const show =
     ended.status === 'SUCCEEDED'
       ? vscode.window.showInformationMessage

@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import type { ScheduleRecord } from '../../protocol';
 import type { Ctx } from '../ctx';
 import { flowFileOf } from '../flows/flowSource';
-import { UserError } from '../log';
+import { follow } from '../flows/runFlow';
+import { showError, UserError } from '../log';
 import { askTiming, KINDS } from './createSchedule';
 import { describeTiming } from './scheduleTiming';
 
@@ -73,6 +74,7 @@ export const scheduleCommands = {
     const rec = await conn.api.runScheduleNow(s.id);
     await vscode.commands.executeCommand('flows.executions.focus');
     await ctx.executions.reveal(rec);
+    follow(ctx, conn, rec).catch((err) => showError(err));
   },
   /** The same quick pick as creating one, for the timing only; the rest of the schedule stays. */
   'flows.schedule.edit': (ctx: Ctx) => async (arg?: unknown) => {

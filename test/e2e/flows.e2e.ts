@@ -206,6 +206,11 @@ describe('Flows for VS Code, in code-server', function () {
     await page.locator('.tab.active[aria-label*="order-pipeline output"]').waitFor();
     await wb.editor().getByText('59.97').waitFor();
     await wb.shot('execution-output');
+    // The input replaces the output's preview, in its group: no new column per click.
+    const groups = await page.locator('.editor-group-container').count();
+    await wb.contextMenu(row, 'Show Execution Input');
+    await page.locator('.tab.active[aria-label*="order-pipeline input"]').waitFor();
+    assert.equal(await page.locator('.editor-group-container').count(), groups);
     await wb.command('View: Close All Editors');
   });
 
