@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -280,6 +282,57 @@ describe('Flows for VS Code, in code-server', function () {
       /5 minutes/,
     );
     await wb.shot('schedule-created');
+  });
+
+  it('refuses a keyless webhook called from a web page in Chromium, unless it allows browsers', async () => {
+    // The window's runner, as runner.lock names it (the workspace's .flows folder).
+    const lockFile = path.join(stateDir, 'examples', '.flows', 'runner.lock');
+    await wb.openFile('hello.py'); // the extension is active (when this step runs alone)
+    if (!fs.existsSync(lockFile)) await wb.command('Flows: Start Runner');
+    await page.locator('.statusbar-item', { hasText: 'Flows' }).locator('.codicon-pass').waitFor();
+    const lock = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
+    const token = fs.readFileSync(lock.token_file, 'utf8').trim();
+    const rest = async (method: string, urlPath: string, body?: unknown) => {
+      const res = await fetch(`${lock.url}${urlPath}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const created = await rest('POST', '/api/latest/webhook', { name: 'open-hook', flow_name: 'hello' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const callUrl = `${lock.url}/api/latest/webhook/open-hook/call`;
+    const calls = async () => {
+      const { body } = await rest('GET', '/api/latest/execution?flow_name=hello&limit=1000');
+      return (body.items as { webhook_id: string | null }[]).filter((r) => r.webhook_id).length;
+    };
+    // A page of another site (the workbench's own CSP would block the requests before they
+    // left): what it can do without any permission is an image and a no-cors fetch.
+    const site = http.createServer((_req, res) => res.end('<!doctype html><title>another site</title>'));
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    const other = await browser!.newPage();
+    await other.goto(`http://127.0.0.1:${(site.address() as AddressInfo).port}/`);
+    const fromPage = (url: string) =>
+      other.evaluate(async (u) => {
+        await fetch(u, { mode: 'no-cors', method: 'POST', body: 'x' }).catch(() => undefined);
+        await new Promise<void>((resolve) => {
+          const img = new (globalThis as any).Image();
+          img.onload = img.onerror = () => resolve();
+          img.src = `${u}?from=img`;
+        });
+      }, url);
+    const before = await calls();
+    await fromPage(callUrl);
+    assert.equal(await calls(), before, 'no execution started from the page');
+    // The same requests do reach the runner: once the webhook allows browsers, they run it.
+    const patched = await rest('PATCH', '/api/latest/webhook/open-hook', { allow_browsers: true });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    await fromPage(callUrl);
+    assert.equal(await calls(), before + 2, 'the image and the fetch each started one');
+    await rest('DELETE', '/api/latest/webhook/open-hook');
+    await other.close();
+    site.close();
   });
 
   it('restarts the runner after it crashes, and says so', async () => {
