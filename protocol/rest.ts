@@ -45,6 +45,17 @@ export const csvEnum = <const T extends readonly [string, ...string[]]>(values: 
     .transform((s) => s.split(',').filter(Boolean))
     .pipe(z.array(z.enum(values)));
 
+/**
+ * Where a page starts: the `next` of the page before (keyset paging). Unlike offset it stays
+ * fast at any depth, and rows added meanwhile neither repeat nor shift items between pages.
+ * Opaque; a cursor is only valid with the sort it was made for.
+ */
+export const ListCursor = z
+  .string()
+  .min(1)
+  .max(2000)
+  .describe('the `next` of the previous page: continue after its last item (same sort)');
+
 export const EXECUTION_SORT_FIELDS = ['created_at', 'updated_at', 'status', 'priority', 'name'] as const;
 
 /** GET /api/latest/execution — list with filters. */
@@ -60,7 +71,7 @@ export const ListExecutionsQuery = z.strictObject({
     .transform((v) => v === 'true')
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce.number().int().min(0).default(0).describe('items to skip (after `after`, when given)'),
   sort: z
     .string()
     .regex(
@@ -68,11 +79,33 @@ export const ListExecutionsQuery = z.strictObject({
       `one of ${EXECUTION_SORT_FIELDS.join(', ')}, optionally prefixed with -`,
     )
     .default('-created_at'),
+  after: ListCursor.optional(),
 });
 export type ListExecutionsQuery = z.infer<typeof ListExecutionsQuery>;
 
+/** What every list answer adds to its items: the total that match and where the next page starts. */
+export const listPageFields = {
+  total: z
+    .number()
+    .int()
+    .describe('how many match; a lower bound when total_capped (counting stopped there)'),
+  total_capped: z
+    .boolean()
+    .optional()
+    .describe(
+      'true: more match than were counted, and total is a lower bound. Totals are exact for no filter, status and (executions) parent_execution_id=none, (runs) execution_mode',
+    ),
+  next: z
+    .string()
+    .nullable()
+    .optional()
+    .describe(
+      'cursor of the next page (pass it as `after`); null on the last page. A page also ends early, with a cursor, once its items pass about 8 MB of JSON',
+    ),
+};
+
 export const ExecutionList = z
-  .object({ items: z.array(ExecutionRecord), total: z.number().int() })
+  .object({ items: z.array(ExecutionRecord), ...listPageFields })
   .meta({ id: 'ExecutionList' });
 
 export const LogQuery = z.strictObject({

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { EXECUTION_STATUSES, ExecutionStatus } from './records';
-import { csvEnum } from './rest';
+import { csvEnum, ListCursor, listPageFields } from './rest';
 import { CallbackUrl, OverlapPolicy, ScheduleRecord, TimeZone } from './schedules';
 
 export const EXECUTION_MODES = ['LIVE', 'ASYNC', 'SCHEDULE'] as const;
@@ -80,7 +80,7 @@ export const ListRunsQuery = z.strictObject({
   execution_mode: csvEnum(EXECUTION_MODES).optional().describe('comma-separated LIVE, ASYNC, SCHEDULE'),
   uid: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(10),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce.number().int().min(0).default(0).describe('runs to skip (after `after`, when given)'),
   sort: z
     .string()
     .regex(
@@ -88,6 +88,7 @@ export const ListRunsQuery = z.strictObject({
       `one of ${RUN_SORT_FIELDS.join(', ')}, optionally prefixed with -`,
     )
     .default('-created_at'),
+  after: ListCursor.optional(),
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
@@ -132,7 +133,7 @@ export type RunDetail = z.infer<typeof RunDetail>;
 export const RunList = z
   .object({
     items: z.array(Run),
-    total: z.number().int(),
+    ...listPageFields,
     limit: z.number().int(),
     offset: z.number().int(),
   })

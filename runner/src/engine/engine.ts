@@ -21,7 +21,7 @@ import {
   type WorkerLimits,
   type WorkerMessage,
 } from '../../../protocol';
-import type { Store, StoredExecution } from '../store/store';
+import type { ListPage, Store, StoredExecution } from '../store/store';
 import type { PythonWorkers, WorkerExit } from '../workers/pythonWorkers';
 import { replyError } from './callError';
 import { resolveConnector, storedConnection } from './connectors';
@@ -410,7 +410,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         ms,
       );
     }
-    this.store.durable().then(
+    // Its own RUNNING row, not a 100,000-row insert that may be under way (Store.committed()).
+    this.store.committed().then(
       () => {
         this.launching--;
         this.spawnWhenDurable(a);
@@ -492,7 +493,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const w of a.endWaiters.splice(0)) w(rec);
       this.emit('ended', rec, a.webhookResponse);
     };
-    this.store.durable().then(announce, (err: unknown) => {
+    this.store.committed().then(announce, (err: unknown) => {
       this.opts.log(`cannot store the end of execution ${rec.id}: ${String(err)}`);
       announce();
     });
@@ -621,9 +622,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     return rec && publicRecord(rec);
   }
 
-  async list(q: ListExecutionsQuery): Promise<{ items: ExecutionRecord[]; total: number }> {
-    const { items, total } = await this.store.listExecutions(q);
-    return { items: items.map((r) => publicRecord(this.active.get(r.id)?.rec ?? r)), total };
+  /** A page of the store's list, with running executions as the engine holds them now. */
+  async list(q: ListExecutionsQuery): Promise<ListPage<ExecutionRecord>> {
+    const page = await this.store.listExecutions(q);
+    return { ...page, items: page.items.map((r) => publicRecord(this.active.get(r.id)?.rec ?? r)) };
   }
 
   /** Resolves with the record once the execution has ended. */

@@ -22,7 +22,7 @@ import {
   WebhookList,
   WebhookRecord,
 } from '../../../protocol';
-import { errors, json, ok, queryParameters } from './openapi';
+import { errors, json, LIST_PAGING, ok, queryParameters } from './openapi';
 
 const pathParam = (name: string, description?: string) => ({
   name,
@@ -163,8 +163,12 @@ export function automationPaths(): Record<string, object> {
     '/v1/runs': {
       get: {
         summary: 'List runs',
+        description: LIST_PAGING,
         parameters: queryParameters(ListRunsQuery),
-        responses: { '200': ok('a page of runs', RunList), ...errors },
+        responses: {
+          '200': ok('a page of runs, the total and the cursor of the next page', RunList),
+          ...errors,
+        },
       },
     },
     '/v1/runs/{uid}': {

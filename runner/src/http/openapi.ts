@@ -47,6 +47,18 @@ export const errors = {
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
+/** How every list pages, counts and bounds its answers (the store's "Lists" comment has the why). */
+export const LIST_PAGING = [
+  'Pages: `next` is the cursor of the next page, null on the last; pass it as `after` (with the same',
+  'sort) to continue. Cursor paging costs the same at any depth, and rows added meanwhile neither',
+  'repeat nor are skipped; `offset` still works, but walks what it skips. A cursor that is not one',
+  'of the `next` values given, or was made for another sort, is a 400 naming `after`. A page also',
+  'ends early, with a cursor, once its items pass about 8 MB of JSON (it always holds at least one).',
+  '`total` is exact without filters and for the filters that have counters (status, and for',
+  'executions parent_execution_id=none, for runs execution_mode); with other filters matches are',
+  'counted up to 10,000, and past that `total_capped` is true and `total` a lower bound.',
+].join(' ');
+
 /** `extraPaths`: the paths of modules with their own routes (schedules, webhooks, runs). */
 export function openApiDocument(version: string, extraPaths: Record<string, object> = {}): object {
   const op = (action: string) => ({
@@ -82,8 +94,15 @@ export function openApiDocument(version: string, extraPaths: Record<string, obje
         },
         get: {
           summary: 'List executions',
+          description: LIST_PAGING,
           parameters: queryParameters(ListExecutionsQuery),
-          responses: { '200': ok('a page of executions and the total that match', ExecutionList), ...errors },
+          responses: {
+            '200': ok(
+              'a page of executions, the total that match and the cursor of the next page',
+              ExecutionList,
+            ),
+            ...errors,
+          },
         },
       },
       '/api/latest/execution/{id}': {

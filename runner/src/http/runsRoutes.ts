@@ -6,6 +6,7 @@
 import { AsyncRunBody, ListRunsQuery, LiveRunBody, ScheduleRunBody } from '../../../protocol';
 import { RunsError, type Runs } from '../runs/runs';
 import { ScheduleError } from '../schedules/scheduler';
+import { InvalidCursorError } from '../store/store';
 import type { Route } from './router';
 import { HttpError, fieldError, validate } from './validation';
 
@@ -17,7 +18,11 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof RunsError) throw fieldError(err.status, err.message);
-    if (err instanceof ScheduleError) throw fieldError(err.status, err.message, err.field);
+    // The runs API names the flow in the path, as its action: a schedule's flow_name is that.
+    if (err instanceof ScheduleError) {
+      throw fieldError(err.status, err.message, err.field === 'flow_name' ? 'action' : err.field);
+    }
+    if (err instanceof InvalidCursorError) throw fieldError(400, err.message, 'after');
     throw err;
   }
 }
@@ -58,10 +63,10 @@ export function runsRoutes(runs: Runs): Route[] {
     {
       method: 'GET',
       pattern: '/v1/runs',
-      handler: async ({ query }) => ({
-        status: 200,
-        body: await runs.list(validate(ListRunsQuery, query, 'query')),
-      }),
+      handler: async ({ query }) => {
+        const q = validate(ListRunsQuery, query, 'query');
+        return { status: 200, body: await wrap(() => runs.list(q)) };
+      },
     },
     {
       method: 'GET',

@@ -78,16 +78,18 @@ export class Runs {
   /** After a restart: the callbacks of runs still going on. */
   async load(): Promise<void> {
     const unfinished = EXECUTION_STATUSES.filter((s) => !isEnded(s));
-    for (let offset = 0; ; offset += 100) {
+    let after: string | undefined;
+    do {
       const page = await this.engine.store.listRuns({
         status: unfinished,
         limit: 100,
-        offset,
+        offset: 0,
         sort: 'created_at',
+        after,
       });
       for (const { run } of page.items) if (run.callback) this.callbacks.set(run.id, run.callback);
-      if (page.items.length < 100) break;
-    }
+      after = page.next ?? undefined;
+    } while (after);
   }
 
   private get engine(): Engine {
@@ -175,9 +177,17 @@ export class Runs {
     return { ...toRun(found!), schedule };
   }
 
+  /** A page of runs; `next` continues it (keyset), total_capped says `total` is a lower bound. */
   async list(q: ListRunsQuery): Promise<RunList> {
-    const { items, total } = await this.engine.store.listRuns(q);
-    return { items: items.map(toRun), total, limit: q.limit, offset: q.offset };
+    const page = await this.engine.store.listRuns(q);
+    return {
+      items: page.items.map(toRun),
+      total: page.total,
+      total_capped: page.total_capped,
+      next: page.next,
+      limit: q.limit,
+      offset: q.offset,
+    };
   }
 
   async get(uid: string): Promise<RunDetail> {

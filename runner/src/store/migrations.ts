@@ -112,5 +112,105 @@ export const MIGRATIONS: readonly string[] = [
            'setting', name, json_object('value', json(value)), 0, updated_at, updated_at
     FROM settings;
   DROP TABLE settings;
+  `, // 4: lists that stay fast at millions of rows (issue 12). Every filter of the list APIs has an
+  // index that ends in the default sort (created_at, seq), so a filtered page is a range walk, not
+  // a scan and a sort; every sort has an index of its own, ending in (created_at, seq) where its
+  // values repeat (status, priority, name). seq is spelled out although every index ends in the
+  // rowid: only named columns take part in a row-value range, and the keyset cursor of a page
+  // is one — without it, paging through 100,000 children created in the same millisecond would
+  // filter its way through all of them on every page. Exact totals for the views asked for most
+  // (everything, by status, top-level only) come from counters the triggers below keep, so no
+  // list counts millions of rows. A run carries its top execution's status and updated_at (kept
+  // by a trigger) so that /v1/runs sorts and filters on indexes of its own. bulk_inserts marks an
+  // async run whose children are still being written in chunks (see SqliteStore).
+  `
+  DROP INDEX executions_status;
+  DROP INDEX executions_parent_status;
+  DROP INDEX executions_top;
+  DROP INDEX executions_flow;
+  DROP INDEX executions_schedule;
+  DROP INDEX executions_created;
+  CREATE INDEX executions_created ON executions(created_at, seq);
+  CREATE INDEX executions_updated ON executions(updated_at, seq);
+  CREATE INDEX executions_status_created ON executions(status, created_at, seq);
+  CREATE INDEX executions_priority_created ON executions(priority, created_at, seq);
+  CREATE INDEX executions_name_created ON executions(name, created_at, seq);
+  CREATE INDEX executions_type_created ON executions(type, created_at, seq);
+  CREATE INDEX executions_flow_created ON executions(flow_name, created_at, seq);
+  CREATE INDEX executions_parent_created ON executions(parent_execution_id, created_at, seq);
+  CREATE INDEX executions_parent_status_created ON executions(parent_execution_id, status, created_at, seq);
+  CREATE INDEX executions_top_created ON executions(top_execution_id, created_at, seq);
+  CREATE INDEX executions_schedule_created ON executions(schedule_id, created_at, seq);
+  CREATE INDEX executions_productive_created ON executions(is_productive, created_at, seq);
+
+  CREATE TABLE execution_counts (
+    status TEXT NOT NULL,
+    top INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (status, top)
+  ) WITHOUT ROWID;
+  INSERT INTO execution_counts (status, top, n)
+    SELECT status, parent_execution_id IS NULL, COUNT(*) FROM executions GROUP BY 1, 2;
+  CREATE TRIGGER executions_count_insert AFTER INSERT ON executions BEGIN
+    INSERT INTO execution_counts (status, top, n) VALUES (NEW.status, NEW.parent_execution_id IS NULL, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER executions_count_update AFTER UPDATE OF status, parent_execution_id ON executions
+    WHEN OLD.status IS NOT NEW.status
+      OR (OLD.parent_execution_id IS NULL) IS NOT (NEW.parent_execution_id IS NULL) BEGIN
+    UPDATE execution_counts SET n = n - 1
+      WHERE status = OLD.status AND top = (OLD.parent_execution_id IS NULL);
+    INSERT INTO execution_counts (status, top, n) VALUES (NEW.status, NEW.parent_execution_id IS NULL, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER executions_count_delete AFTER DELETE ON executions BEGIN
+    UPDATE execution_counts SET n = n - 1
+      WHERE status = OLD.status AND top = (OLD.parent_execution_id IS NULL);
+  END;
+
+  ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'CREATED';
+  ALTER TABLE runs ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
+  UPDATE runs SET status = e.status, updated_at = e.updated_at FROM executions e WHERE e.id = runs.id;
+  DROP INDEX runs_action;
+  CREATE INDEX runs_created ON runs(created_at);
+  CREATE INDEX runs_updated ON runs(updated_at);
+  CREATE INDEX runs_status_created ON runs(status, created_at);
+  CREATE INDEX runs_action_created ON runs(action_name, created_at);
+  CREATE INDEX runs_mode_created ON runs(execution_mode, created_at);
+  CREATE TRIGGER executions_run_insert AFTER INSERT ON executions WHEN NEW.parent_execution_id IS NULL BEGIN
+    UPDATE runs SET status = NEW.status, updated_at = NEW.updated_at WHERE id = NEW.id;
+  END;
+  CREATE TRIGGER executions_run_update AFTER UPDATE OF status, updated_at ON executions
+    WHEN NEW.parent_execution_id IS NULL BEGIN
+    UPDATE runs SET status = NEW.status, updated_at = NEW.updated_at
+      WHERE id = NEW.id AND (status IS NOT NEW.status OR updated_at IS NOT NEW.updated_at);
+  END;
+  CREATE TABLE run_counts (
+    status TEXT NOT NULL,
+    execution_mode TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (status, execution_mode)
+  ) WITHOUT ROWID;
+  INSERT INTO run_counts (status, execution_mode, n)
+    SELECT status, execution_mode, COUNT(*) FROM runs GROUP BY 1, 2;
+  CREATE TRIGGER runs_count_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO run_counts (status, execution_mode, n) VALUES (NEW.status, NEW.execution_mode, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER runs_count_update AFTER UPDATE OF status, execution_mode ON runs
+    WHEN OLD.status IS NOT NEW.status OR OLD.execution_mode IS NOT NEW.execution_mode BEGIN
+    UPDATE run_counts SET n = n - 1 WHERE status = OLD.status AND execution_mode = OLD.execution_mode;
+    INSERT INTO run_counts (status, execution_mode, n) VALUES (NEW.status, NEW.execution_mode, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER runs_count_delete AFTER DELETE ON runs BEGIN
+    UPDATE run_counts SET n = n - 1 WHERE status = OLD.status AND execution_mode = OLD.execution_mode;
+  END;
+
+  CREATE TABLE bulk_inserts (
+    parent_id TEXT PRIMARY KEY,
+    rows INTEGER NOT NULL,
+    started_at TEXT NOT NULL
+  );
   `,
 ];

@@ -66,11 +66,42 @@ export interface RunWithExecution {
   execution: StoredExecution;
 }
 
+/**
+ * A list page stops adding items once their JSON passes this many bytes (it always holds at
+ * least one item); `next` continues it. A page of 1,000 executions with 4 MB outputs would be
+ * 4 GB; the single-execution read still returns the whole output.
+ */
+export const LIST_PAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One page of a list. `total` counts every match (not only those after the cursor); where
+ * counting them all would mean walking millions of index entries the backend counts up to a
+ * bound and says so: `total_capped` = total is a lower bound. `next` is an opaque cursor (the
+ * `after` of the next page), null on the last page.
+ */
+export interface ListPage<T> {
+  items: T[];
+  total: number;
+  total_capped: boolean;
+  next: string | null;
+}
+
+/** An `after` cursor that is not one of ours, or was made for another sort: the caller's error. */
+export class InvalidCursorError extends Error {}
+
 export interface Store {
   /** Insert or replace the whole row. */
   putExecution(rec: StoredExecution): void;
   getExecution(id: string): Promise<StoredExecution | undefined>;
-  listExecutions(q: ListExecutionsQuery): Promise<{ items: StoredExecution[]; total: number }>;
+  /** Throws InvalidCursorError for a bad `after`. */
+  listExecutions(q: ListExecutionsQuery): Promise<ListPage<StoredExecution>>;
+  /**
+   * The same page with each item as the JSON the REST API shows (an ExecutionRecord: no
+   * paused_from, no virtual), made by the backend: SQLite builds it in C, which spares the API
+   * parsing rows into objects and serializing them again. Optional; the API falls back to
+   * listExecutions.
+   */
+  listExecutionsJson?(q: ListExecutionsQuery): Promise<ListPage<{ id: string; json: string }>>;
   /** Every execution not in an ended status, oldest first (used on start-up). */
   listUnfinished(): Promise<StoredExecution[]>;
   /** Ids of all descendants of an execution, any depth. */
@@ -92,8 +123,10 @@ export interface Store {
   listMessages(opts: { open?: boolean; execution_id?: string }): Promise<MessageRecord[]>;
 
   /**
-   * Insert many new executions at once (an async run's inputs): written with the next flush,
-   * much faster than as many putExecution calls. The store may read the records until then.
+   * Insert many new executions at once (an async run's inputs), much faster than as many
+   * putExecution calls. They are written in chunks that let other work run in between (a
+   * 100,000-row insert must not hold up every other request for seconds), so reads may see
+   * part of them until flush() or durable() resolves. The store may read the records until then.
    */
   insertExecutions(recs: StoredExecution[]): void;
   /** How many children an execution has, per status. */
@@ -117,15 +150,26 @@ export interface Store {
 
   putRun(run: StoredRun): void;
   getRun(id: string): Promise<RunWithExecution | undefined>;
-  listRuns(q: ListRunsQuery): Promise<{ items: RunWithExecution[]; total: number }>;
+  /**
+   * Throws InvalidCursorError for a bad `after`. The executions come without input_value and
+   * output_value (a list of runs shows neither, and they may be megabytes each).
+   */
+  listRuns(q: ListRunsQuery): Promise<ListPage<RunWithExecution>>;
 
-  /** Write everything queued so far at once; resolves when it is durable. */
+  /** Write everything queued so far; resolves when it is durable (bulk inserts included). */
   flush(): Promise<void>;
   /**
    * Resolves when everything queued so far is committed, with the backend's next grouped commit
    * (it adds at most one group interval, and many callers share the commit). Rejects if that
-   * commit fails.
+   * commit fails. Rows of a bulk insert queued before the call count: while one is being
+   * written, this waits for its last chunk.
    */
   durable(): Promise<void>;
+  /**
+   * As durable(), but rows of bulk inserts still being written do not hold it up: for a caller
+   * that needs only its own writes committed (an execution about to start), not a 100,000-row
+   * insert that happens to be under way.
+   */
+  committed(): Promise<void>;
   close(): Promise<void>;
 }
