@@ -30,6 +30,11 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   private pendingReveal: ExecutionRecord | undefined;
   /** Events that arrive while a page is loading, applied on top of it. */
   private heldBack: ExecutionRecord[] | undefined;
+  /**
+   * The same for each load of children in flight: a child created after the runner read the
+   * list, but announced before the list's answer came, is in neither without this.
+   */
+  private readonly childLoads = new Set<ExecutionRecord[]>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly runner: RunnerService) {
@@ -99,6 +104,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   }
 
   private onRecord(rec: ExecutionRecord): void {
+    for (const held of this.childLoads) held.push(rec);
     if (this.heldBack) this.heldBack.push(rec);
     else this.apply(rec);
   }
@@ -213,6 +219,17 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
    * too big, so every row below knows whether it has children; else one level, one page.
    */
   private async loadChildren(conn: RunnerConnection, id: string): Promise<void> {
+    const held: ExecutionRecord[] = [];
+    this.childLoads.add(held);
+    try {
+      await this.loadChildrenOnce(conn, id);
+    } finally {
+      this.childLoads.delete(held);
+    }
+    held.forEach((rec) => this.apply(rec));
+  }
+
+  private async loadChildrenOnce(conn: RunnerConnection, id: string): Promise<void> {
     const rec = this.model.get(id);
     if (rec && rec.parent_execution_id === null) {
       const tree = await conn.api.listExecutions({
