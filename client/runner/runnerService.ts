@@ -11,7 +11,7 @@ import { lockOwner, ownerConnection } from '../../runner-client/discovery';
 import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
 import { RunnerApi } from '../../runner-client/runnerApi';
-import { RunnerEvents } from './runnerEvents';
+import { RunnerSocket } from '../../runner-client/runnerSocket';
 import { RunnerSession } from './runnerSession';
 
 export interface RunnerConnection {
@@ -21,7 +21,8 @@ export interface RunnerConnection {
   url: string;
   token: string;
   api: RunnerApi;
-  events: RunnerEvents;
+  /** Its WebSocket, reconnecting until closed; views listen through RunnerService.session. */
+  events: RunnerSocket;
 }
 
 export type RunnerState =
@@ -158,7 +159,7 @@ export class RunnerService implements vscode.Disposable {
     if (!address) return undefined;
     log.info(`using the runner (pid ${owner.pid}) that already serves this folder at ${address.url}`);
     const connection = { ...this.connectionTo('external', address.url, address.token), sharedPid: owner.pid };
-    connection.events.onDidDisconnect(() => this.watchSharedOwner(connection, dataDir, owner.pid));
+    connection.events.on('disconnected', () => this.watchSharedOwner(connection, dataDir, owner.pid));
     return connection;
   }
 
@@ -177,7 +178,7 @@ export class RunnerService implements vscode.Disposable {
         return;
       }
       log.info(`the runner (pid ${pid}) this window shared has stopped; taking over its folder`);
-      connection.events.dispose();
+      connection.events.close();
       this.setState({ kind: 'stopped' });
       this.ensure().catch((err) => log.error(`taking over the runner failed: ${(err as Error).message}`));
     };
@@ -197,14 +198,21 @@ export class RunnerService implements vscode.Disposable {
   }
 
   private connectionTo(kind: RunnerConnection['kind'], url: string, token: string): RunnerConnection {
-    return { kind, url, token, api: new RunnerApi(url, token), events: new RunnerEvents(url, token) };
+    const events = RunnerSocket.background({
+      url,
+      token,
+      topics: ['executions', 'messages', 'schedules'],
+      log: (msg) => log.debug(msg),
+    });
+    events.on('runnerError', (m) => log.warn(`runner WebSocket: ${m.message}`));
+    return { kind, url, token, api: new RunnerApi(url, token), events };
   }
 
   /** The bundled runner ended: expected when we stopped it, a crash otherwise. */
   private onExit(which: StartedRunner, exit: { code: number | null; signal: string | null; stderr: string }) {
     if (this.process !== which) return; // stopped on purpose, or an older process
     this.process = undefined;
-    this.connection?.events.dispose();
+    this.connection?.events.close();
     const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
     log.error(`the runner ${how}`);
     const now = Date.now();
@@ -235,7 +243,7 @@ export class RunnerService implements vscode.Disposable {
     clearTimeout(this.sharedCheck);
     const process = this.process;
     this.process = undefined;
-    this.connection?.events.dispose();
+    this.connection?.events.close();
     this.setState({ kind: 'stopped' });
     await process?.stop();
   }

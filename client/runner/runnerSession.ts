@@ -6,7 +6,20 @@
  */
 import * as vscode from 'vscode';
 import type { ExecutionRecord, LogLine, MessageRecord, ScheduleRecord } from '../../protocol';
+import type { RunnerSocket, RunnerSocketEvents } from '../../runner-client/runnerSocket';
 import type { RunnerConnection } from './runnerService';
+
+/** A listener on the runner socket (a Node emitter) as a VS Code disposable. */
+function listen<K extends keyof RunnerSocketEvents>(
+  socket: RunnerSocket,
+  event: K,
+  fn: (...args: RunnerSocketEvents[K]) => void,
+): vscode.Disposable {
+  const on = socket.on as (e: K, f: typeof fn) => RunnerSocket;
+  const off = socket.off as (e: K, f: typeof fn) => RunnerSocket;
+  on.call(socket, event, fn);
+  return new vscode.Disposable(() => off.call(socket, event, fn));
+}
 
 export class RunnerSession implements vscode.Disposable {
   private conn: RunnerConnection | undefined;
@@ -44,11 +57,11 @@ export class RunnerSession implements vscode.Disposable {
     if (!conn) return;
     const ev = conn.events;
     this.subs.push(
-      ev.onExecution((m) => this.executions.fire({ event: m.event, record: m.record })),
-      ev.onLog((line) => this.logs.fire(line)),
-      ev.onMessage((m) => this.messages.fire({ event: m.event, message: m.message })),
-      ev.onSchedule((m) => this.schedules.fire({ event: m.event, schedule: m.schedule })),
-      ev.onDidConnect(() => this.connected.fire(conn)),
+      listen(ev, 'execution', (m) => this.executions.fire({ event: m.event, record: m.record })),
+      listen(ev, 'log', (m) => this.logs.fire(m.line)),
+      listen(ev, 'message', (m) => this.messages.fire({ event: m.event, message: m.message })),
+      listen(ev, 'schedule', (m) => this.schedules.fire({ event: m.event, schedule: m.schedule })),
+      listen(ev, 'connected', () => this.connected.fire(conn)),
     );
     ev.followLogs(this.logIds);
     // Its socket may have connected before this runner was handed over.

@@ -261,6 +261,25 @@ function oneOf(col: string, values: readonly Arg[]): string {
   return values.length === 1 ? `${col} = ?` : `${col} IN (${placeholders(values.length)})`;
 }
 
+/** A filter of `sqlColumn` on any of `values` (deduplicated), walked along `index`. */
+function oneOfFilter(
+  sqlColumn: string,
+  column: string,
+  values: readonly Arg[],
+  index: string,
+  counter?: string,
+): ListFilter {
+  const args = [...new Set(values)];
+  return {
+    sql: oneOf(sqlColumn, args),
+    args,
+    index,
+    column,
+    eq: args.length === 1,
+    counter: counter ? { [counter]: args } : undefined,
+  };
+}
+
 /** A cursor: base64url of JSON [sort, ...key values]. Opaque to callers, checked on the way in. */
 function encodeCursor(sort: string, key: readonly Arg[]): string {
   return Buffer.from(JSON.stringify([sort, ...key])).toString('base64url');
@@ -970,27 +989,10 @@ export class SqliteStore implements Store {
       });
     } else {
       if (parent) filters.push(parent);
-      if (status) {
-        filters.push({
-          sql: oneOf('status', status),
-          args: status,
-          index: 'executions_status_created',
-          column: 'status',
-          eq: status.length === 1,
-          counter: { status },
-        });
-      }
+      if (status)
+        filters.push(oneOfFilter('status', 'status', status, 'executions_status_created', 'status'));
     }
-    if (q.type?.length) {
-      const types = [...new Set(q.type)];
-      filters.push({
-        sql: oneOf('type', types),
-        args: types,
-        index: 'executions_type_created',
-        column: 'type',
-        eq: types.length === 1,
-      });
-    }
+    if (q.type?.length) filters.push(oneOfFilter('type', 'type', q.type, 'executions_type_created'));
     if (q.flow_name !== undefined) filters.push(eq('flow_name', q.flow_name));
     if (q.top_execution_id !== undefined) filters.push(eq('top_execution_id', q.top_execution_id));
     if (q.schedule_id !== undefined) filters.push(eq('schedule_id', q.schedule_id));
@@ -1377,26 +1379,18 @@ export class SqliteStore implements Store {
     await this.commitBeforeList();
     const filters: ListFilter[] = [];
     if (q.status?.length) {
-      const status = [...new Set(q.status)];
-      filters.push({
-        sql: oneOf('r.status', status),
-        args: status,
-        index: 'runs_status_created',
-        column: 'status',
-        eq: status.length === 1,
-        counter: { status },
-      });
+      filters.push(oneOfFilter('r.status', 'status', q.status, 'runs_status_created', 'status'));
     }
     if (q.execution_mode?.length) {
-      const modes = [...new Set(q.execution_mode)];
-      filters.push({
-        sql: oneOf('r.execution_mode', modes),
-        args: modes,
-        index: 'runs_mode_created',
-        column: 'execution_mode',
-        eq: modes.length === 1,
-        counter: { execution_mode: modes },
-      });
+      filters.push(
+        oneOfFilter(
+          'r.execution_mode',
+          'execution_mode',
+          q.execution_mode,
+          'runs_mode_created',
+          'execution_mode',
+        ),
+      );
     }
     if (q.action_name !== undefined) {
       filters.push({
