@@ -108,6 +108,9 @@ export function checkJsonDepth(
   root?: string,
 ): JsonLimitViolation | undefined {
   if (value === null || typeof value !== 'object') return undefined;
+  // Most values are fine: check them without building paths (a 100,000-input run took 75 ms
+  // with a frame per container), and walk again for the path only when one is too deep.
+  if (withinDepth(value, maxDepth)) return undefined;
   const stack: Frame[] = [{ value, depth: 1, key: undefined, parent: undefined }];
   while (stack.length > 0) {
     const frame = stack.pop()!;
@@ -138,6 +141,58 @@ export function checkJsonDepth(
     }
   }
   return undefined;
+}
+
+/** Whether every container in `value` is at most `maxDepth` deep: no allocation per container. */
+function withinDepth(value: object, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop() as object;
+    const depth = depths.pop()!;
+    if (depth > maxDepth) return false;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const c: unknown = v[i];
+        if (c !== null && typeof c === 'object') {
+          values.push(c);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const k in v) {
+        const c: unknown = (v as Record<string, unknown>)[k];
+        if (c !== null && typeof c === 'object') {
+          values.push(c);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether the JSON text in `bytes` nests at most `maxDepth` deep, by counting brackets outside
+ * strings: one pass over the bytes (about 2 ms for a 100,000-input run, where walking the parsed
+ * value took 15–75 ms). For text that may not be valid JSON it answers about the brackets
+ * only; a caller that gets false walks the parsed value for the path (checkJsonDepth).
+ */
+export function jsonTextWithinDepth(bytes: Uint8Array, maxDepth: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c)
+        i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) {
+      if (++depth > maxDepth) return false;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  return true;
 }
 
 /** Thrown by parseJsonBounded for a document nested too deep (a SyntaxError is not caught). */

@@ -149,7 +149,7 @@ interface Span {
 interface RunnerReport {
   /** Turns of its event loop that took more than 20 ms. */
   blocks: Span[];
-  /** Engine.createChildren calls (an async run's children, made in one go by engine.ts). */
+  /** Engine.createChildren calls (an async run's first slice of children, made in the request). */
   createChildren: Span[];
   /** Commits of the store (group commits and bulk slices) that took more than 5 ms. */
   commits: Span[];
@@ -680,19 +680,19 @@ async function starts(ex: (q: string) => string, rn: (q: string) => string): Pro
 
 async function bulkInsert(cheap: string, b: { p99: number }): Promise<void> {
   // A cheap GET while an async run of 100,000 inputs is stored. The runner's process reports
-  // what took its thread meanwhile: the engine making the children (engine.ts createChildren,
-  // one synchronous call), and the store's commits (group commits and the slices of the insert).
+  // what took its thread meanwhile: the engine making the children (createChildren makes the
+  // first slice, then the rest in slices of their own) and the store's commits (group commits
+  // and the slices of the insert).
   await runnerReport();
-  const waits: Array<Span & { sent: number }> = [];
+  const waits: number[] = [];
   let storing = true;
   const t2 = performance.now();
   const accepted = post('/v1/actions/noop/run/async', {
     inputs: Array.from({ length: BULK_INPUTS }, (_, n) => ({ n })),
   }).finally(() => (storing = false));
   while (storing) {
-    const sent = performance.timeOrigin + performance.now();
     const r = await get(cheap);
-    if (storing) waits.push({ sent, at: sent, ms: r.ms });
+    if (storing) waits.push(r.ms);
     await new Promise((r) => setTimeout(r, 2));
   }
   const bulk = await accepted;
@@ -700,48 +700,36 @@ async function bulkInsert(cheap: string, b: { p99: number }): Promise<void> {
   if (bulk.status !== 202) throw new Error(`bulk run refused: ${JSON.stringify(bulk.body)}`);
   const rep = await runnerReport();
   const made = rep.createChildren[0] ?? { at: 0, ms: 0 };
-  const madeEnd = made.at + made.ms;
-  const after = waits.filter((w) => w.sent > madeEnd).map((w) => w.ms);
-  const all = stats(waits.map((w) => w.ms));
-  const w = after.length ? stats(after) : { p50: NaN, p99: NaN, max: NaN };
+  const all = stats(waits);
   const commits = rep.commits.map((c) => c.ms);
-  const longestBlock = (spans: Span[]) => Math.max(0, ...spans.map((x) => x.ms));
+  const longestBlock = Math.max(0, ...rep.blocks.map((x) => x.ms));
   process.stdout.write(
     `\n  a cheap GET while an async run of ${BULK_INPUTS.toLocaleString('en')} inputs is stored\n`,
   );
   figure('async run accepted (202, every row committed)', `${(acceptMs / 1000).toFixed(2)} s`);
-  figure('engine: createChildren (one synchronous call)', ms(made.ms), 'engine.ts; not chunked');
+  figure(
+    'engine: createChildren, first slice (in the request)',
+    ms(made.ms),
+    'the rest in slices of their own',
+  );
   figure(
     'store: commits meanwhile, longest',
     ms(Math.max(0, ...commits)),
     `${rep.commitCount} commits, ${commits.length} over 5 ms`,
   );
+  figure('runner: longest turn of its event loop', ms(longestBlock), `${rep.blocks.length} turns over 25 ms`);
   figure(
-    'runner: longest block outside createChildren',
-    ms(longestBlock(rep.blocks.filter((b) => b.at + b.ms < made.at || b.at > madeEnd))),
-    `longest of all ${ms(longestBlock(rep.blocks))}`,
+    'GET one execution, while the run is stored: p50 p99',
+    `${ms(all.p50)} ${ms(all.p99)}`,
+    `${waits.length} GETs; idle p99 ${ms(b.p99)}`,
   );
   figure(
-    'GET one execution, while rows are written: p50 p99',
-    `${ms(w.p50)} ${ms(w.p99)}`,
-    `${after.length} GETs; idle p99 ${ms(b.p99)}`,
-  );
-  figure(
-    'GET one execution, while rows are written: max',
-    ms(w.max),
-    `${(w.max / b.p99).toFixed(1)}× idle p99`,
-  );
-  figure(
-    'GET one execution, whole request: max',
+    'GET one execution, while the run is stored: max',
     ms(all.max),
-    `${waits.length} GETs; includes createChildren`,
+    `${(all.max / b.p99).toFixed(1)}× idle p99`,
   );
   target(
-    `a cheap GET waits ≤ ${TARGET_WAIT_MS} ms while the rows are written (store)`,
-    w.max <= TARGET_WAIT_MS,
-  );
-  target(
-    `a cheap GET waits ≤ ${TARGET_WAIT_MS} ms during the whole request (store + engine)`,
+    `a cheap GET waits ≤ ${TARGET_WAIT_MS} ms while an async run of 100,000 inputs is stored`,
     all.max <= TARGET_WAIT_MS,
   );
 }

@@ -1,36 +1,22 @@
 import assert from 'node:assert/strict';
 import type { ExecutionRecord } from '../../protocol';
 import { ExecutionModel, ROOT } from '../../client/executions/executionModel';
+import { executionRecord } from '../support/records';
 
 let clock = Date.parse('2026-01-01T10:00:00Z');
 function rec(id: string, fields: Partial<ExecutionRecord> = {}): ExecutionRecord {
   const at = new Date((clock += 1000)).toISOString();
-  return {
+  return executionRecord({
     id,
     name: id,
-    type: 'FLOW',
-    status: 'RUNNING',
     flow_name: id,
-    script: null,
-    connector_name: null,
-    connector_type: null,
-    input_value: null,
-    output_value: null,
-    message: null,
     is_productive: true,
-    priority: 0,
-    max_runtime_minutes: 0,
-    parent_execution_id: null,
     top_execution_id: fields.parent_execution_id ? 'top' : id,
-    schedule_id: null,
-    webhook_id: null,
-    scheduled_for: null,
     created_at: at,
     started_at: at,
-    ended_at: null,
     updated_at: at,
     ...fields,
-  };
+  });
 }
 
 describe('client ExecutionModel (what the Executions view shows)', () => {

@@ -14,6 +14,7 @@ import {
   type LogLine,
   type ServerMessage,
 } from '../../protocol';
+import { executionRecord } from '../support/records';
 
 type DebugMessage = Extract<ClientMessage, { type: `debug.${string}` }>;
 export type Answer = { success: boolean; body?: unknown; message?: string };
@@ -135,31 +136,4 @@ export class FakeRunner {
 }
 
 /** An execution record with test defaults. */
-export function record(over: Partial<ExecutionRecord> & { id: string }): ExecutionRecord {
-  const ts = new Date().toISOString();
-  return {
-    name: over.flow_name ?? 'flow',
-    type: 'FLOW',
-    status: 'RUNNING',
-    flow_name: 'flow',
-    script: null,
-    connector_name: null,
-    connector_type: null,
-    input_value: null,
-    output_value: null,
-    message: null,
-    is_productive: false,
-    priority: 0,
-    max_runtime_minutes: 0,
-    parent_execution_id: null,
-    top_execution_id: over.id,
-    schedule_id: null,
-    webhook_id: null,
-    scheduled_for: null,
-    created_at: ts,
-    started_at: ts,
-    ended_at: null,
-    updated_at: ts,
-    ...over,
-  };
-}
+export const record = executionRecord;

@@ -7,7 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { MAX_JSON_DEPTH, MAX_WIRE_DEPTH, ServerMessage, WS_PATH, checkJsonDepth } from '../../protocol';
+import {
+  MAX_JSON_DEPTH,
+  MAX_WIRE_DEPTH,
+  ServerMessage,
+  WS_PATH,
+  checkJsonDepth,
+  jsonTextWithinDepth,
+} from '../../protocol';
 import { flowsFolder, startTestRunner, type TestRunner } from '../runner/harness';
 
 /** `{"a":{"a":…1…}}`, `levels` objects deep, as text (JSON.stringify would recurse). */
@@ -101,6 +108,27 @@ describe('reliability: bounded input', function () {
     const arr = checkJsonDepth({ x: [1, { y: 2 }, [[[3]]]] }, 4);
     assert.deepEqual(arr?.path, ['x', 2, 0, 0]);
     assert.equal(arr?.message, 'x.2.0.0: nested deeper than 4 levels');
+  });
+
+  it('the text check counts brackets outside strings, escapes included, as the parsed walk does', () => {
+    const enc = (text: string) => Buffer.from(text);
+    const cases = [
+      deepText(MAX_JSON_DEPTH),
+      deepText(MAX_JSON_DEPTH + 1),
+      // Brackets inside strings do not nest; an escaped quote does not end the string.
+      String.raw`{"a":"${'['.repeat(200)}","b":"\"${'{'.repeat(200)}"}`,
+      String.raw`["\\", "\\\"[", [[[1]]], "]]]]"]`,
+      '{"x":[1,{"y":2},[[[3]]]]}',
+    ];
+    for (const text of cases) {
+      for (const max of [2, 4, 5, MAX_JSON_DEPTH]) {
+        assert.equal(
+          jsonTextWithinDepth(enc(text), max),
+          checkJsonDepth(JSON.parse(text), max) === undefined,
+          `${text.slice(0, 40)}… at ${max}`,
+        );
+      }
+    }
   });
 
   it('POST /api/latest/execution: a 10,000-level input is a 400 naming the field and the limit', async () => {

@@ -16,9 +16,10 @@ import {
   type ExecutionRecord,
 } from '../../protocol';
 import { MIGRATIONS } from '../../runner/src/store/migrations';
-import type { SqliteStore } from '../../runner/src/store/sqliteStore';
-import { LIST_PAGE_BYTES } from '../../runner/src/store/store';
+import { SqliteStore } from '../../runner/src/store/sqliteStore';
+import { LIST_PAGE_BYTES, type StoredExecution } from '../../runner/src/store/store';
 import { flowsFolder, startTestRunner, tempDir, type TestRunner } from '../runner/harness';
+import { executionRecord } from '../support/records';
 
 const FLOWS: Record<string, string> = {
   'echo.py': `
@@ -450,6 +451,102 @@ describe('reliability: list migration and bulk inserts', function () {
       await t.stop();
     }
   });
+
+  it('keeps a run marked as being stored until the last of its children, however many calls bring them', async () => {
+    const file = path.join(tempDir('flows-queries-mark-'), 'flows.db');
+    const ts = '2026-01-01T00:00:00.000Z';
+    const row = (id: string, parent: string | null): StoredExecution => ({
+      ...executionRecord({ id, name: id, flow_name: 'echo', status: 'QUEUED', started_at: null }),
+      parent_execution_id: parent,
+      top_execution_id: parent ?? id,
+      created_at: ts,
+      updated_at: ts,
+      paused_from: null,
+    });
+    let store = new SqliteStore(file);
+    store.putExecution({ ...row('parent', null), virtual: true });
+    store.expectBulk('parent', 10);
+    store.insertExecutions([0, 1, 2, 3, 4].map((n) => row(`child-${n}`, 'parent')));
+    await store.flush();
+    // And one stopped before its first row: marked with the parent's own commit.
+    store.putExecution({ ...row('empty', null), virtual: true });
+    store.expectBulk('empty', 3);
+    await store.flush();
+    // What the engine leaves when the runner stops between two slices: 5 of the 10 written.
+    await store.close();
+    store = new SqliteStore(file);
+    try {
+      const parent = await store.getExecution('parent');
+      assert.equal(parent?.status, 'FAILED');
+      assert.match(parent?.message ?? '', /\(5 of 10\); the run was not accepted/);
+      assert.deepEqual(await store.countChildren('parent'), { STOPPED: 5 });
+      const empty = await store.getExecution('empty');
+      assert.equal(empty?.status, 'FAILED');
+      assert.match(empty?.message ?? '', /\(0 of 3\); the run was not accepted/);
+      // A run whose rows all came, over two calls, leaves no mark behind.
+      store.putExecution({ ...row('whole', null), virtual: true });
+      store.expectBulk('whole', 4);
+      store.insertExecutions([row('w-0', 'whole'), row('w-1', 'whole')]);
+      await store.flush();
+      store.insertExecutions([row('w-2', 'whole'), row('w-3', 'whole')]);
+      await store.flush();
+    } finally {
+      await store.close();
+    }
+    store = new SqliteStore(file);
+    try {
+      assert.equal((await store.getExecution('whole'))?.status, 'QUEUED');
+      assert.deepEqual(await store.countChildren('whole'), { QUEUED: 4 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  for (const op of ['pause', 'cancel'] as const) {
+    it(`records every input of a run ${op === 'pause' ? 'paused' : 'cancelled'} while its inputs are being made`, async () => {
+      const t = await startTestRunner({ flowsDir: flowsFolder(FLOWS, 'flows-queries-'), concurrency: 1 });
+      try {
+        // Made in many slices; the cascade's events (one per child made so far) stay under a
+        // WebSocket client's buffer limit.
+        const N = 20_000;
+        const accepted = t.api('POST', '/v1/actions/echo/run/async', {
+          inputs: Array.from({ length: N }, (_, n) => ({ n })),
+        });
+        // The run is listed from its first slice of children, long before the 202.
+        let uid: string | undefined;
+        while (!uid) uid = (await t.api('GET', '/v1/runs?limit=1')).body.items[0]?.uid;
+        assert.equal((await t.api('POST', `/api/latest/execution/${uid}/${op}`)).status, 200);
+        const run = await accepted;
+        assert.equal(run.status, 202, JSON.stringify(run.body));
+        assert.equal(run.body.uid, uid);
+        const counts: Record<string, number> = (await t.api('GET', `/v1/runs/${uid}`)).body.counts;
+        assert.equal(
+          Object.values(counts).reduce((a, b) => a + b, 0),
+          N,
+          `every input is a child: ${JSON.stringify(counts)}`,
+        );
+        // Only a few ran before the pause or cancel; none runs after, none waits in the queue.
+        const held = op === 'pause' ? 'PAUSED' : 'STOPPED';
+        assert.ok((counts[held] ?? 0) > N - 10, JSON.stringify(counts));
+        assert.deepEqual(
+          Object.keys(counts).filter((s) => s !== held && s !== 'SUCCEEDED'),
+          [],
+          JSON.stringify(counts),
+        );
+        // The last inputs were made after the pause or cancel, and held from the start.
+        const last = await t.api(
+          'GET',
+          `/api/latest/execution?parent_execution_id=${uid}&sort=-created_at&limit=1`,
+        );
+        assert.equal(last.body.items[0].status, held);
+        if (op === 'cancel')
+          assert.equal(last.body.items[0].message, 'its run ended before this input was queued');
+        assert.equal((await t.api('GET', `/api/latest/execution/${uid}`)).body.status, held);
+      } finally {
+        await t.stop();
+      }
+    });
+  }
 
   it('fails, at the next start, an async run whose children were still being written', async () => {
     const dataDir = tempDir('flows-queries-bulk-');

@@ -93,8 +93,12 @@ export async function startTestRunner(
         listeners.delete(check);
         reject(new Error(`timed out waiting for ${what}; runner log:\n${logs.join('\n')}`));
       }, 20_000);
+      // Only messages that came since the last look: a run of 60,000 children sends as many
+      // events, and scanning them all for each would be quadratic.
+      let from = messages.length;
       const check = () => {
-        const m = messages.find(pred);
+        let m: ServerMessage | undefined;
+        for (; from < messages.length && !m; from++) if (pred(messages[from])) m = messages[from];
         if (m) {
           clearTimeout(timer);
           listeners.delete(check);

@@ -23,6 +23,12 @@ interface Batch {
   dirty: boolean;
 }
 
+/** An async run's parent, and when all its children are made (not yet durable). */
+export interface StartedBatch {
+  rec: ExecutionRecord;
+  created: Promise<void>;
+}
+
 export interface BatchSpec {
   flow_name: string;
   name?: string;
@@ -53,7 +59,7 @@ export class Batches {
    * Start an async run of `spec.flow_name` over `inputs`, below `parent` when given (a
    * schedule's firing). Answers the parent record: INVALID when the flow cannot be found.
    */
-  start(spec: BatchSpec, inputs: readonly unknown[], parent?: Active): ExecutionRecord {
+  start(spec: BatchSpec, inputs: readonly unknown[], parent?: Active): StartedBatch {
     const created = this.engine.createVirtual(
       {
         type: 'FLOW',
@@ -69,8 +75,9 @@ export class Batches {
       parent,
     );
     const a = this.engine.active.get(created.id);
-    if (!a) return created;
-    // Registered first: children that start at once (inside createChildren) are seen.
+    if (!a) return { rec: created, created: Promise.resolve() };
+    // Registered first: children that start at once (inside createChildren) are seen. Every
+    // input counts as pending until its slice is made, so the run cannot settle early.
     const b: Batch = {
       id: a.rec.id,
       pending: inputs.length,
@@ -80,22 +87,31 @@ export class Batches {
       dirty: false,
     };
     this.batches.set(b.id, b);
-    const { invalid } = this.engine.createChildren(
-      a,
-      {
-        flow_name: spec.flow_name,
-        name: spec.name,
-        priority: spec.priority,
-        max_runtime_minutes: spec.max_runtime_minutes,
-      },
-      inputs,
-      invalidInput,
-    );
-    b.pending -= invalid;
-    if (invalid) b.ended.INVALID = invalid;
-    if (b.pending === 0) this.settle(b);
-    else this.touch(b);
-    return publicRecord(a.rec);
+    const done = this.engine
+      .createChildren(
+        a,
+        {
+          flow_name: spec.flow_name,
+          name: spec.name,
+          priority: spec.priority,
+          max_runtime_minutes: spec.max_runtime_minutes,
+        },
+        inputs,
+        invalidInput,
+      )
+      .then(({ invalid }) => {
+        b.pending -= invalid;
+        if (invalid) b.ended.INVALID = (b.ended.INVALID ?? 0) + invalid;
+        if (b.pending <= 0) this.settle(b);
+        else this.touch(b);
+      })
+      .catch((err: unknown) => {
+        const live = this.engine.active.get(b.id);
+        if (live)
+          this.engine.finish(live, 'FAILED', { message: `could not create its children: ${String(err)}` });
+        throw err;
+      });
+    return { rec: publicRecord(a.rec), created: done };
   }
 
   /**

@@ -7,6 +7,7 @@
  * emits, so the WebSocket, the CLI and the tests all see the same sequence.
  */
 import crypto from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import {
   isEnded,
@@ -43,6 +44,8 @@ export const DEFAULT_MAX_WAITING = 64;
  * next keeps a process, so this bounds what one recursive flow can hold.
  */
 export const MAX_EXECUTION_DEPTH = 32;
+/** How long one slice of an async run's children may hold the thread (see createChildren). */
+const CHILDREN_SLICE_MS = 6;
 
 export interface EngineOptions {
   store: Store;
@@ -790,69 +793,113 @@ export class Engine extends EventEmitter<EngineEvents> {
   /**
    * One QUEUED FLOW child of `parent` per input (INVALID where `invalid` names a reason), made
    * in bulk for an async run of up to 100,000 inputs: the flow is looked up once, the rows go
-   * to the store in one bulk insert, and no event is emitted per child — 100,000 'created'
+   * to the store as bulk inserts, and no event is emitted per child — 100,000 'created'
    * events would swamp every WebSocket client. Subscribers see each child from its first
    * 'updated' event, when it starts.
+   *
+   * Building 100,000 records takes the thread for most of a second, so they are made in slices
+   * of CHILDREN_SLICE_MS with the event loop free in between (a cheap request must not wait
+   * behind them), all after this returns. The store is told the whole
+   * count up front: a runner that stops between slices leaves a mark that fails the run on
+   * restart rather than running part of its inputs. A parent paused meanwhile gets its later
+   * children PAUSED; one that ended gets them STOPPED. Resolves with how many were INVALID.
    */
   createChildren(
     parent: Active,
     spec: { flow_name: string; name?: string; priority?: number; max_runtime_minutes?: number },
     inputs: readonly unknown[],
     invalid?: (input: unknown, index: number) => string | undefined,
-  ): { ids: string[]; invalid: number } {
+  ): Promise<{ invalid: number }> {
     const found = resolveFlow(this.opts.flowsDir, spec.flow_name);
-    const ts = now();
-    const recs: StoredExecution[] = [];
-    const ids: string[] = [];
+    const parentId = parent.rec.id;
     let invalidCount = 0;
     let job: Active['job'];
-    for (let i = 0; i < inputs.length; i++) {
-      const reason = found.ok ? invalid?.(inputs[i], i) : found.reason;
-      const rec: StoredExecution = {
-        id: uuidv7(),
-        name: `${spec.name ?? spec.flow_name} [${i}]`,
-        type: 'FLOW',
-        // Tracked as CREATED (a new execution has no log lines to look up), then QUEUED below.
-        status: reason ? 'INVALID' : 'CREATED',
-        flow_name: spec.flow_name,
-        script: null,
-        connector_name: null,
-        connector_type: null,
-        input_value: inputs[i] ?? null,
-        output_value: null,
-        message: reason ?? null,
-        is_productive: parent.rec.is_productive,
-        priority: spec.priority ?? parent.rec.priority,
-        max_runtime_minutes: spec.max_runtime_minutes ?? 0,
-        parent_execution_id: parent.rec.id,
-        top_execution_id: parent.rec.top_execution_id,
-        schedule_id: parent.rec.schedule_id,
-        webhook_id: null,
-        scheduled_for: null,
-        created_at: ts,
-        started_at: null,
-        ended_at: reason ? ts : null,
-        updated_at: ts,
-        paused_from: null,
-      };
-      recs.push(rec);
-      ids.push(rec.id);
-      if (reason) {
-        invalidCount++;
-        continue;
+    let next = 0;
+    if (inputs.length > 0) this.store.expectBulk(parentId, inputs.length);
+    const slice = (): void => {
+      const sliceStart = performance.now();
+      const ts = now();
+      const recs: StoredExecution[] = [];
+      // Looked up once per slice: the parent may have been paused or cancelled in between.
+      const live = this.active.get(parentId);
+      const held = live?.rec.status === 'PAUSED';
+      for (; next < inputs.length; next++) {
+        if ((next & 255) === 0 && recs.length > 0 && performance.now() - sliceStart > CHILDREN_SLICE_MS)
+          break;
+        const i = next;
+        const reason = found.ok ? invalid?.(inputs[i], i) : found.reason;
+        const rec: StoredExecution = {
+          id: uuidv7(),
+          name: `${spec.name ?? spec.flow_name} [${i}]`,
+          type: 'FLOW',
+          // Tracked as CREATED (a new execution has no log lines to look up), then QUEUED below.
+          status: reason ? 'INVALID' : live ? 'CREATED' : 'STOPPED',
+          flow_name: spec.flow_name,
+          script: null,
+          connector_name: null,
+          connector_type: null,
+          input_value: inputs[i] ?? null,
+          output_value: null,
+          message: reason ?? (live ? null : 'its run ended before this input was queued'),
+          is_productive: parent.rec.is_productive,
+          priority: spec.priority ?? parent.rec.priority,
+          max_runtime_minutes: spec.max_runtime_minutes ?? 0,
+          parent_execution_id: parentId,
+          top_execution_id: parent.rec.top_execution_id,
+          schedule_id: parent.rec.schedule_id,
+          webhook_id: null,
+          scheduled_for: null,
+          created_at: ts,
+          started_at: null,
+          ended_at: reason || !live ? ts : null,
+          updated_at: ts,
+          paused_from: null,
+        };
+        recs.push(rec);
+        if (reason) {
+          invalidCount++;
+          continue;
+        }
+        if (!live) continue;
+        const a = this.track(rec, parent.depth + 1);
+        // Every child runs the same file: prepare the job once and copy it.
+        if (!job) {
+          this.prepareJob(a);
+          job = a.job;
+        } else a.job = { ...job, execution_id: rec.id };
+        if (held) {
+          rec.status = 'PAUSED';
+          rec.paused_from = 'QUEUED';
+        } else {
+          rec.status = 'QUEUED';
+          this.queue.push(a);
+        }
       }
-      const a = this.track(rec);
-      rec.status = 'QUEUED';
-      // Every child runs the same file: prepare the job once and copy it.
-      if (!job) {
-        this.prepareJob(a);
-        job = a.job;
-      } else a.job = { ...job, execution_id: rec.id };
-      this.queue.push(a);
-    }
-    this.store.insertExecutions(recs);
-    this.pump();
-    return { ids, invalid: invalidCount };
+      this.store.insertExecutions(recs);
+      this.pump();
+    };
+    return new Promise((resolve, reject) => {
+      const more = (): void => {
+        // The rest stays unwritten and the store's mark fails the run at the next start: it
+        // was never acknowledged.
+        if (this.stopped) {
+          reject(new EngineError(503, "the runner stopped while this run's inputs were being stored"));
+          return;
+        }
+        try {
+          slice();
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        if (next < inputs.length) setTimeout(more, 0);
+        else resolve({ invalid: invalidCount });
+      };
+      // In the timers phase of the next turns of the event loop, not in this one's: the request
+      // that brought the inputs has just parsed them, and the store's slice of rows comes in
+      // the check phase. A request that arrives meanwhile waits for one of them, not all three.
+      setTimeout(more, 0);
+    });
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_BODY_BYTES, WS_PATH, type ErrorBody } from '../../../protocol';
+import { MAX_BODY_BYTES, WS_PATH, jsonTextWithinDepth, type ErrorBody } from '../../../protocol';
 import { refuse } from './security';
 import type { Router, RouteResult } from './router';
 import { HttpError, checkDepth } from './validation';
@@ -227,7 +227,8 @@ export async function startHttpServer(
           });
         }
         // Before anything walks it recursively (zod, JSON.stringify in the store): see limits.ts.
-        checkDepth(body);
+        // Counting brackets in the text is cheap; the walk that names the spot only when needed.
+        if (!jsonTextWithinDepth(rawBody)) checkDepth(body);
       }
       send(req, res, await route.handler({ req, params, query, body, rawBody, url, pre }));
     } catch (err) {

@@ -129,7 +129,7 @@ export class Runs {
 
   /** Start one run over all inputs; answered when every child row is durable. */
   async async(action: string, body: AsyncRunBody): Promise<Run> {
-    const rec = this.opts.batches.start(
+    const { rec, created } = this.opts.batches.start(
       {
         flow_name: action,
         name: body.name,
@@ -150,6 +150,7 @@ export class Runs {
       },
       rec.created_at,
     );
+    await created;
     await this.engine.store.flush();
     return toRun((await this.engine.store.getRun(rec.id))!);
   }

@@ -434,9 +434,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       max_runtime_minutes: s.max_runtime_minutes,
       schedule_id: s.id,
     };
-    const rec = s.inputs
-      ? this.opts.batches.start({ ...spec, name: s.name }, s.inputs, parent)
-      : this.engine.create({ type: 'FLOW', ...spec, input_value: s.input_value }, parent);
+    let rec: ExecutionRecord;
+    if (s.inputs) {
+      const started = this.opts.batches.start({ ...spec, name: s.name }, s.inputs, parent);
+      // A failure already ended the run FAILED with the reason; nobody awaits it here.
+      started.created.catch(() => undefined);
+      rec = started.rec;
+    } else rec = this.engine.create({ type: 'FLOW', ...spec, input_value: s.input_value }, parent);
     if (parent && !isEnded(rec.status)) e.running.add(rec.id);
     s.last_execution_id = rec.id;
     return rec;

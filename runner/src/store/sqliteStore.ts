@@ -82,7 +82,7 @@ const BULK_ROWS = 100;
  * a 100,000-row insert takes seconds in all, and a request that arrives meanwhile waits for at
  * most one slice (plus its commit), not for the whole insert.
  */
-const BULK_SLICE_MS = 8;
+const BULK_SLICE_MS = 5;
 
 /** Shortest time between two commits of queued writes. */
 const FLUSH_INTERVAL_MS = 10;
@@ -436,8 +436,14 @@ export class SqliteStore implements Store {
   /** Bulk rows ever queued and ever committed: a durable() caller waits for those queued before it. */
   private bulkQueued = 0;
   private bulkCommitted = 0;
-  /** Parents of bulk rows still being written, with how many are left; `marked`: in bulk_inserts. */
-  private readonly bulkParents = new Map<string, { left: number; rows: number; marked: boolean }>();
+  /**
+   * Parents of bulk rows still being written, with how many are left; `marked`: in bulk_inserts;
+   * `expected`: the count was given up front (expectBulk), so later rows do not add to it.
+   */
+  private readonly bulkParents = new Map<
+    string,
+    { left: number; rows: number; marked: boolean; expected: boolean }
+  >();
   /** Schedules as JSON without their inputs (which change rarely and can be large); null = delete. */
   private pendingSchedules = new Map<string, { data: string; created_at: string } | null>();
   private pendingScheduleInputs = new Map<string, string | null>();
@@ -604,13 +610,25 @@ export class SqliteStore implements Store {
       this.bulk.push(r);
       if (!r.parent_execution_id) continue;
       const p = this.bulkParents.get(r.parent_execution_id);
+      if (p?.expected) continue;
       if (p) {
         p.left++;
         p.rows++;
-      } else this.bulkParents.set(r.parent_execution_id, { left: 1, rows: 1, marked: false });
+      } else
+        this.bulkParents.set(r.parent_execution_id, { left: 1, rows: 1, marked: false, expected: false });
     }
     this.bulkQueued += recs.length;
     this.schedule();
+  }
+
+  expectBulk(parentId: string, rows: number): void {
+    if (rows <= 0) return;
+    const p = this.bulkParents.get(parentId);
+    if (p) {
+      p.left += rows;
+      p.rows += rows;
+      p.expected = true;
+    } else this.bulkParents.set(parentId, { left: rows, rows, marked: false, expected: true });
   }
 
   private bulkLeft(): number {
@@ -654,18 +672,10 @@ export class SqliteStore implements Store {
    * many rows it wrote. BULK_ROWS per statement; their ids are time-ordered, so the id index is
    * appended to, not scattered over. A row that an upsert already wrote (a child that started,
    * or ended, before its slice came) is left as that upsert wrote it: the upsert is newer. The
-   * parents' marks in bulk_inserts are written with their first rows and removed with their last.
+   * parents' marks in bulk_inserts (writeBulkMarks) are removed with their last rows.
    */
   private writeBulkSlice(budgetMs: number): number {
     const start = performance.now();
-    for (const [id, p] of this.bulkParents) {
-      if (p.marked) continue;
-      this.db.run('INSERT OR REPLACE INTO bulk_inserts (parent_id, rows, started_at) VALUES (?, ?, ?)', [
-        id,
-        p.rows,
-        new Date().toISOString(),
-      ]);
-    }
     let i = this.bulkHead;
     const end = this.bulk.length;
     const values: Row[keyof Row][] = [];
@@ -705,10 +715,25 @@ export class SqliteStore implements Store {
     return counts;
   }
 
+  /**
+   * Parents whose rows are coming get their mark in bulk_inserts with the first commit after
+   * they are known, rows or not (an engine makes its rows in slices of its own).
+   */
+  private writeBulkMarks(): void {
+    for (const [id, p] of this.bulkParents) {
+      if (p.marked) continue;
+      this.db.run('INSERT OR REPLACE INTO bulk_inserts (parent_id, rows, started_at) VALUES (?, ?, ?)', [
+        id,
+        p.rows,
+        new Date().toISOString(),
+      ]);
+    }
+  }
+
   /** After the commit of a slice of `n` rows: they (and their parents' marks) are written. */
   private bulkWritten(n: number): void {
-    if (n === 0) return;
     for (const p of this.bulkParents.values()) p.marked = true;
+    if (n === 0) return;
     for (const [parent, k] of this.sliceParents(n)) {
       const p = this.bulkParents.get(parent);
       if (p && (p.left -= k) <= 0) this.bulkParents.delete(parent);
@@ -842,6 +867,7 @@ export class SqliteStore implements Store {
     let bulkRows = 0;
     this.db.exec('BEGIN');
     try {
+      this.writeBulkMarks();
       // Bulk rows first: an upsert of the same row in this transaction is newer, and must win.
       if (withBulk) bulkRows = this.writeBulkSlice(bulkMs);
       for (const e of executions) this.upsertExecution.run(executionToRow(e));

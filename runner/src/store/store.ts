@@ -129,6 +129,12 @@ export interface Store {
    * part of them until flush() or durable() resolves. The store may read the records until then.
    */
   insertExecutions(recs: StoredExecution[]): void;
+  /**
+   * `rows` children of `parentId` are coming through insertExecutions, maybe over several calls
+   * with other work in between. Until the last of them is written, the parent stays marked as
+   * being inserted, so a restart in between fails the parent instead of keeping part of them.
+   */
+  expectBulk(parentId: string, rows: number): void;
   /** How many children an execution has, per status. */
   countChildren(parentId: string): Promise<Partial<Record<ExecutionStatus, number>>>;
   /** Children of an execution in these statuses, oldest first. */

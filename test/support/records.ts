@@ -1,0 +1,32 @@
+/** Execution records with test defaults, for tests that build them by hand. */
+import type { ExecutionRecord } from '../../protocol';
+
+/** A RUNNING top-level FLOW execution, created now; `over` sets the rest. */
+export function executionRecord(over: Partial<ExecutionRecord> & { id: string }): ExecutionRecord {
+  const ts = new Date().toISOString();
+  return {
+    name: over.flow_name ?? 'flow',
+    type: 'FLOW',
+    status: 'RUNNING',
+    flow_name: 'flow',
+    script: null,
+    connector_name: null,
+    connector_type: null,
+    input_value: null,
+    output_value: null,
+    message: null,
+    is_productive: false,
+    priority: 0,
+    max_runtime_minutes: 0,
+    parent_execution_id: null,
+    top_execution_id: over.id,
+    schedule_id: null,
+    webhook_id: null,
+    scheduled_for: null,
+    created_at: ts,
+    started_at: ts,
+    ended_at: null,
+    updated_at: ts,
+    ...over,
+  };
+}
