@@ -109,8 +109,29 @@ export const commands: Record<string, Factory> = {
   'flows.execution.openFlow': (ctx) => async (arg?: unknown) => {
     const id = await executionFor(ctx, arg, 'any');
     if (!id) return;
-    const { uri } = await flowFileOfExecution(ctx, id);
-    await vscode.window.showTextDocument(uri);
+    const { rec, uri } = await flowFileOfExecution(ctx, id);
+    // A failed one opens where it broke, not at line 1.
+    if (!(await ctx.errors.goToError(rec))) await vscode.window.showTextDocument(uri);
+  },
+  'flows.execution.goToError': (ctx) => async (arg?: unknown) => {
+    const id = await executionFor(ctx, arg, 'failed');
+    if (!id) return;
+    const conn = await ctx.runner.ensure();
+    const rec = await conn.api.getExecution(id);
+    if (!(await ctx.errors.goToError(rec))) {
+      throw new UserError(`The log of ${rec.name} names no line of a flow to go to.`, [
+        { title: 'Show Log', run: () => ctx.logs.show(id) },
+      ]);
+    }
+  },
+  // A click on a row (see ExecutionItem): the flow, where the execution ended.
+  'flows.execution.open': (ctx) => async (id: string) => {
+    const rec = ctx.executions.model.get(id) ?? (await (await ctx.runner.ensure()).api.getExecution(id));
+    await ctx.errors.openWhereEnded(rec);
+  },
+  'flows.execution.answerForm': (ctx) => async (arg?: unknown) => {
+    const id = await executionFor(ctx, arg, 'any');
+    if (id) await ctx.messages.answerFor(id);
   },
   'flows.execution.showLog': (ctx) => async (arg?: unknown) => {
     const id = await executionFor(ctx, arg, 'any');

@@ -7,6 +7,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
 import { ConfigError, readConfig, RUNNER_SETTINGS } from './config';
 import { registerFlowDebugger } from './debug/flowDebugger';
+import { RunErrors } from './errors/runErrors';
 import { ExecutionDocuments } from './executions/executionDocuments';
 import { ExecutionTree } from './executions/executionTree';
 import { FlowCodeLens } from './flows/flowCodeLens';
@@ -30,20 +31,22 @@ export class Ctx {
   readonly messages: MessagePrompts;
   readonly statusBar: StatusBar;
   readonly codeLens: FlowCodeLens;
+  readonly errors: RunErrors;
   languageClient: LanguageClient | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     const subs = extension.subscriptions;
     subs.push(log);
     this.runner = new RunnerService(extension.extensionPath);
-    this.executions = new ExecutionTree(this.runner);
+    this.messages = new MessagePrompts(this.runner);
+    this.executions = new ExecutionTree(this.runner, this.messages);
     this.schedules = new ScheduleTree(this.runner);
     this.logs = new ExecutionLog(this.runner);
     this.documents = new ExecutionDocuments(this.runner);
     this.inputs = new FlowInputs(extension.workspaceState);
-    this.messages = new MessagePrompts(this.runner);
     this.statusBar = new StatusBar(this.runner);
     this.codeLens = new FlowCodeLens(() => this.flowsFolder());
+    this.errors = new RunErrors(this.runner, () => this.flowsFolder());
     subs.push(
       this.executions,
       this.schedules,
@@ -51,6 +54,7 @@ export class Ctx {
       this.documents,
       this.messages,
       this.statusBar,
+      this.errors,
       vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, this.codeLens),
     );
   }

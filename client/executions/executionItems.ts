@@ -4,7 +4,15 @@
  */
 import * as vscode from 'vscode';
 import { isEnded, type ExecutionRecord } from '../../protocol';
-import { elapsed, formatDuration, localTime, modeName, statusIcon, statusVerb } from './statusStyle';
+import {
+  elapsed,
+  formatDuration,
+  localizeTimes,
+  localTime,
+  modeName,
+  statusIcon,
+  statusVerb,
+} from './statusStyle';
 
 /** Elements of the view are strings (stable as map keys): an execution id, or one of these. */
 export const LOAD_MORE_PREFIX = 'more:';
@@ -15,14 +23,22 @@ const MAX_MESSAGE = 80;
 const IN_PROGRESS = new Set(['RUNNING', 'BLOCKED', 'PAUSED']);
 
 export class ExecutionItem extends vscode.TreeItem {
-  constructor(rec: ExecutionRecord, collapsible: vscode.TreeItemCollapsibleState, now = Date.now()) {
+  constructor(
+    rec: ExecutionRecord,
+    collapsible: vscode.TreeItemCollapsibleState,
+    waitsForAnswer = false,
+    now = Date.now(),
+  ) {
     super(rec.name, collapsible);
     this.id = rec.id;
     this.iconPath = statusIcon(rec.status);
     this.description = describe(rec, now);
     this.tooltip = tooltip(rec);
-    this.contextValue = contextWords(rec).join(' ');
+    this.contextValue = contextWords(rec, waitsForAnswer).join(' ');
     this.accessibilityInformation = { label: `${rec.name}, ${statusVerb(rec.status)}, ${this.description}` };
+    // Opens the flow where the execution ended (where it broke, when it failed): a preview that
+    // keeps the focus in the tree, as a click in the Problems panel does.
+    if (rec.flow_name) this.command = { title: 'Open', command: 'flows.execution.open', arguments: [rec.id] };
   }
 }
 
@@ -41,7 +57,7 @@ function describe(rec: ExecutionRecord, now: number): string {
     parts.push(statusVerb(rec.status));
   }
   if (rec.message) {
-    const line = rec.message.split('\n')[0];
+    const line = localizeTimes(rec.message.split('\n')[0]);
     parts.push(line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line);
   }
   return parts.join(' · ');
@@ -71,7 +87,7 @@ function tooltip(rec: ExecutionRecord): vscode.MarkdownString {
       .map(([k, v]) => `${k}: \`${v}\``)
       .join('  \n'),
   );
-  if (rec.message) md.appendMarkdown(`\n\n---\n\n`).appendText(rec.message);
+  if (rec.message) md.appendMarkdown(`\n\n---\n\n`).appendText(localizeTimes(rec.message));
   return md;
 }
 
@@ -80,7 +96,7 @@ function escape(text: string): string {
 }
 
 /** What the row's context menu may offer. */
-export function contextWords(rec: ExecutionRecord): string[] {
+export function contextWords(rec: ExecutionRecord, waitsForAnswer = false): string[] {
   const words = ['execution', rec.status.toLowerCase(), rec.type.toLowerCase()];
   const ended = isEnded(rec.status);
   if (!ended) words.push('cancellable');
@@ -90,6 +106,7 @@ export function contextWords(rec: ExecutionRecord): string[] {
   if (rec.flow_name && rec.type === 'FLOW') words.push('rerunnable');
   if (ended) words.push('ended');
   if (!ended && !rec.is_productive) words.push('debuggable');
+  if (!ended && waitsForAnswer) words.push('answerable');
   return words;
 }
 

@@ -20,8 +20,14 @@ export interface Page {
 
 interface Children {
   ids: string[];
+  /** How many there are in all: a lower bound that events raise (see apply). */
   total: number;
+  /** Children announced by events but not loaded yet (pages of "Load more" bring them). */
+  unloaded: Set<string>;
 }
+
+/** Unloaded children remembered per parent; past this the "not shown yet" count stops rising. */
+const MAX_UNLOADED = 10_000;
 
 /** `undefined` = the root list changed. */
 export type Changed = string | undefined;
@@ -131,14 +137,16 @@ export class ExecutionModel {
 
   /** Children of `parentId`, the first page (`append` false) or a further one. */
   setChildren(parentId: string, page: Page, append = false): void {
-    const c = append ? this.children.get(parentId) : undefined;
-    const ids = c ? [...c.ids] : [];
+    const c = this.children.get(parentId);
+    const ids = append && c ? [...c.ids] : [];
+    const unloaded = c?.unloaded ?? new Set<string>();
     const shown = new Set(ids);
     for (const rec of page.items) {
       this.put(rec);
+      unloaded.delete(rec.id);
       if (!shown.has(rec.id)) ids.push(rec.id);
     }
-    this.children.set(parentId, { ids, total: Math.max(page.total, ids.length) });
+    this.children.set(parentId, { ids, unloaded, total: Math.max(page.total, ids.length + unloaded.size) });
   }
 
   /**
@@ -187,9 +195,22 @@ export class ExecutionModel {
     }
     const siblings = this.children.get(parent);
     if (siblings) {
-      this.records.set(rec.id, rec);
-      siblings.ids.push(rec.id);
-      siblings.total++;
+      // Children are shown oldest first, a page at a time. One not loaded yet belongs after the
+      // loaded ones: shown at once when every earlier one is, else counted in "Load more", whose
+      // pages bring it in its place. An event does not say whether the child is new or one the
+      // page's total already counted (a batch announces its children when they start), so the
+      // total only rises to what is known to exist.
+      if (siblings.ids.length >= siblings.total && siblings.unloaded.size === 0) {
+        this.records.set(rec.id, rec);
+        siblings.ids.push(rec.id);
+        siblings.total++;
+        return [parent];
+      }
+      if (siblings.unloaded.has(rec.id) || siblings.unloaded.size >= MAX_UNLOADED) return [];
+      siblings.unloaded.add(rec.id);
+      const total = Math.max(siblings.total, siblings.ids.length + siblings.unloaded.size);
+      if (total === siblings.total) return [];
+      siblings.total = total;
       return [parent];
     }
     if (this.records.has(parent) && !this.hasKids.has(parent)) {

@@ -11,6 +11,12 @@ import type { RunnerConnection, RunnerService } from '../runner/runnerService';
 import { ExecutionItem, LOAD_MORE_PREFIX, LoadMoreItem, loadMoreId } from './executionItems';
 import { ExecutionModel, ROOT, type Changed, type ExecutionFilter } from './executionModel';
 
+/** Which executions wait for an answer to a form (MessagePrompts knows). */
+export interface OpenForms {
+  isWaiting(executionId: string): boolean;
+  readonly onDidChangeOpenForms: vscode.Event<string>;
+}
+
 const FLUSH_MS = 120;
 /** Running rows whose "running 12 s" is redrawn each second; more than this and they wait. */
 const MAX_TICKING = 200;
@@ -37,7 +43,10 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   private readonly childLoads = new Set<ExecutionRecord[]>();
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly runner: RunnerService) {
+  constructor(
+    private readonly runner: RunnerService,
+    private readonly forms: OpenForms,
+  ) {
     this.view = vscode.window.createTreeView('flows.executions', {
       treeDataProvider: this,
       showCollapseAll: true,
@@ -53,6 +62,8 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
       }),
       runner.onDidChangeState(() => this.refresh()),
       runner.session.onExecution(({ record }) => this.onRecord(record)),
+      // A row waiting for an answer offers "Answer Form".
+      forms.onDidChangeOpenForms((id) => this.model.get(id) && this.markDirty(id)),
       // After a reconnect (or on a new runner) the events in between are lost: load again.
       runner.session.onDidConnect(() => this.refresh()),
     );
@@ -159,7 +170,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     const state = this.model.mayHaveChildren(rec.id)
       ? vscode.TreeItemCollapsibleState.Collapsed
       : vscode.TreeItemCollapsibleState.None;
-    return new ExecutionItem(rec, state);
+    return new ExecutionItem(rec, state, this.forms.isWaiting(rec.id));
   }
 
   getParent(element: string): string | undefined {

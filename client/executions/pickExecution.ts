@@ -6,7 +6,7 @@ import { LOAD_MORE_PREFIX } from './executionItems';
 import type { ListExecutions } from '../../runner-client/runnerApi';
 import { localTime, shortId } from './statusStyle';
 
-export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'any';
+export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'failed' | 'any';
 
 const QUERIES: Record<PickFor, { title: string; query: ListExecutions }> = {
   cancel: { title: 'Cancel which execution?', query: { status: notEnded() } },
@@ -14,6 +14,7 @@ const QUERIES: Record<PickFor, { title: string; query: ListExecutions }> = {
   resume: { title: 'Resume which execution?', query: { status: ['PAUSED'] } },
   attach: { title: 'Debug which execution?', query: { status: notEnded(), is_productive: false } },
   rerun: { title: 'Which execution?', query: { type: ['FLOW'] } },
+  failed: { title: 'Go to the error of which execution?', query: { status: ['FAILED'] } },
   any: { title: 'Which execution?', query: {} },
 };
 

@@ -50,6 +50,13 @@ export function modeName(rec: ExecutionRecord): 'Run' | 'Try' {
 }
 
 /** Local time of an ISO timestamp, with the date only when it is not today. */
+/** ISO times in a runner's message ("next run 2026-12-07T09:00:00.000Z") in local time. */
+export function localizeTimes(text: string): string {
+  return text.replace(/\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)\b/g, (iso) =>
+    localTime(iso),
+  );
+}
+
 export function localTime(iso: string | null): string {
   if (!iso) return '—';
   const d = new Date(iso);

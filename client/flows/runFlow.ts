@@ -2,13 +2,15 @@
  * Run and Try: start a flow on the runner, show it in the Executions view, follow it in a
  * cancellable progress notification, then tell how it ended with "Show Output" / "Show Log".
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isEnded, type ExecutionRecord } from '../../protocol';
 import type { Ctx } from '../ctx';
 import { readConfig } from '../config';
 import { openSettings, showError, UserError } from '../log';
 import type { RunnerConnection } from '../runner/runnerService';
-import { elapsed, formatDuration, statusVerb } from '../executions/statusStyle';
+import { debugFlow } from '../debug/flowDebugger';
+import { elapsed, formatDuration, localizeTimes, statusVerb } from '../executions/statusStyle';
 import { pickFlow } from './flowList';
 import { flowNameOf, isFlowSource, readsInputs } from './flowSource';
 
@@ -53,7 +55,22 @@ export async function runFlowFile(ctx: Ctx, arg: unknown, mode: Mode): Promise<v
   const input = readsInputs(flow.document.getText())
     ? await ctx.inputs.ask(flow.flowName, mode === 'run' ? 'Run' : 'Try')
     : undefined;
+  // A Try runs in development mode, where breakpoints stop: with any set in the flows folder,
+  // it runs under the debugger (no launch.json needed). A Run never stops.
+  const folder = ctx.flowsFolder();
+  if (mode === 'try' && folder && hasBreakpointsIn(folder)) {
+    await debugFlow(flow.uri, flow.flowName, input);
+    return;
+  }
   await startFlow(ctx, flow.flowName, input, mode);
+}
+
+/** Whether an enabled breakpoint is set in a file of `folder` (the flow or a module it imports). */
+function hasBreakpointsIn(folder: string): boolean {
+  const inside = path.join(path.resolve(folder), path.sep);
+  return vscode.debug.breakpoints.some(
+    (b) => b.enabled && b instanceof vscode.SourceBreakpoint && b.location.uri.fsPath.startsWith(inside),
+  );
 }
 
 /** Starts `flowName` and follows it until it ends (in the background of the notification). */
@@ -90,12 +107,22 @@ export async function follow(ctx: Ctx, conn: RunnerConnection, started: Executio
     },
   );
   const took = elapsed(ended);
-  const summary = `${ended.name} ${statusVerb(ended.status)}${took === undefined ? '' : ` in ${formatDuration(took)}`}${ended.message ? `: ${ended.message}` : ''}`;
+  const why = ended.message ? `: ${localizeTimes(ended.message)}` : '';
+  // An invalid flow never ran: "broken could not start: …", not "broken invalid in 9 ms".
+  const summary =
+    ended.status === 'INVALID'
+      ? `${ended.name} could not start${why}`
+      : `${ended.name} ${statusVerb(ended.status)}${took === undefined ? '' : ` in ${formatDuration(took)}`}${why}`;
   // A failed run has no output worth opening: its log (with the traceback) comes first.
+  const located = ended.status === 'FAILED' && (await ctx.errors.locate(ended)) !== undefined;
   const actions =
     ended.status === 'SUCCEEDED'
       ? ['Show Output', 'Show Log']
-      : ['Show Log', ...(ended.output_value != null ? ['Show Output'] : [])];
+      : [
+          ...(located ? ['Go to Error'] : []),
+          'Show Log',
+          ...(ended.output_value != null ? ['Show Output'] : []),
+        ];
   const show =
     ended.status === 'SUCCEEDED'
       ? vscode.window.showInformationMessage
@@ -105,6 +132,7 @@ export async function follow(ctx: Ctx, conn: RunnerConnection, started: Executio
   const picked = await show(summary, ...actions);
   if (picked === 'Show Output') await ctx.documents.show(ended.id, 'output');
   if (picked === 'Show Log') await ctx.logs.show(ended.id);
+  if (picked === 'Go to Error') await ctx.errors.goToError(ended);
 }
 
 /**

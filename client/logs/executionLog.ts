@@ -20,6 +20,8 @@ interface Followed {
   /** Lines that arrived while the history was loading. */
   early: LogLine[] | undefined;
   wholeTree: boolean;
+  /** The last status seen of each execution shown, to write a line when it pauses or resumes. */
+  statuses: Map<string, ExecutionRecord['status']>;
 }
 
 export class ExecutionLog implements vscode.Disposable {
@@ -47,6 +49,7 @@ export class ExecutionLog implements vscode.Disposable {
       lastSeq: new Map(),
       early: [],
       wholeTree,
+      statuses: new Map([[root.id, root.status]]),
     };
     this.followed = f;
     this.subs.push(
@@ -61,6 +64,7 @@ export class ExecutionLog implements vscode.Disposable {
 
     this.write(`${formatHeader(root)}\n`);
     this.write(`started ${localTime(root.started_at ?? root.created_at)}\n`);
+    if (root.status === 'PAUSED') this.write(`${formatStatus(root)}\n`);
     const history = (await Promise.all(tree.map((rec) => conn.api.getLog(rec.id)))).flat();
     if (this.followed !== f) return;
     // Lines and the ends of executions, in the order they happened.
@@ -103,7 +107,15 @@ export class ExecutionLog implements vscode.Disposable {
       this.resubscribe = setTimeout(() => this.runner.session.followLogs([...f.names.keys()]), 50);
       return;
     }
-    if (f.names.has(rec.id) && isEnded(rec.status) && !f.early) this.write(`${statusLine(rec)}\n`);
+    if (!f.names.has(rec.id)) return;
+    const before = f.statuses.get(rec.id);
+    f.statuses.set(rec.id, rec.status);
+    if (f.early) return;
+    if (isEnded(rec.status)) this.write(`${statusLine(rec)}\n`);
+    // Pause and resume are marked in the log, so what it shows last is never stale.
+    else if (rec.status === 'PAUSED' && before !== 'PAUSED') this.write(`${formatStatus(rec)}\n`);
+    else if (before === 'PAUSED' && rec.status !== 'PAUSED')
+      this.write(`${formatStatus({ ...rec, message: 'resumed' })}\n`);
   }
 
   /** Batches appends: a chatty flow writes thousands of lines a second. */

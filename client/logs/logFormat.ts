@@ -39,7 +39,11 @@ export function formatStatus(rec: ExecutionRecord, took?: string): string {
   return `${clock(at)} ${'STATUS'.padEnd(7)} ${rec.name} ${rec.status}${took ? ` in ${took}` : ''}${rec.message ? `: ${rec.message}` : ''}`;
 }
 
+/**
+ * The channel's first line. No status: the channel only appends, and a status printed here would
+ * go stale (PAUSED after a Resume); STATUS lines below follow the changes.
+ */
 export function formatHeader(rec: ExecutionRecord): string {
   const mode = rec.is_productive ? 'Run' : 'Try';
-  return `━━ ${rec.name} · ${mode} · ${rec.status} · ${rec.id} ━━`;
+  return `━━ ${rec.name} · ${mode} · ${rec.id} ━━`;
 }

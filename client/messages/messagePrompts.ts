@@ -11,21 +11,60 @@ import { parseAnswer, parseForm, type FormField } from './messageForm';
 
 export class MessagePrompts implements vscode.Disposable {
   private readonly notified = new Set<string>();
+  /** Forms waiting for an answer, by the execution that waits. */
+  private readonly open = new Map<string, Map<string, MessageRecord>>();
+  /** Answers given to a form that was left before its last field, by message id. */
+  private readonly drafts = new Map<string, Record<string, unknown>>();
+  private readonly changed = new vscode.EventEmitter<string>();
+  /** An execution's open forms changed (its row offers "Answer Form" or stops offering it). */
+  readonly onDidChangeOpenForms = this.changed.event;
   private readonly subs: vscode.Disposable[];
 
   constructor(private readonly runner: RunnerService) {
     this.subs = [
+      this.changed,
       runner.session.onMessage(({ event, message }) => {
+        this.track(message);
         if (event === 'created') void this.notify(message);
       }),
       // Forms opened while no window listened (or before a reconnect) are still waiting.
       runner.session.onDidConnect((conn) =>
         conn.api.openMessages().then(
-          (open) => open.forEach((m) => void this.notify(m)),
+          (open) => {
+            for (const id of [...this.open.keys()]) {
+              this.open.delete(id);
+              this.changed.fire(id);
+            }
+            open.forEach((m) => {
+              this.track(m);
+              void this.notify(m);
+            });
+          },
           (err: Error) => log.warn(`could not list open forms: ${err.message}`),
         ),
       ),
     ];
+  }
+
+  /** Whether the execution waits for an answer to a form. */
+  isWaiting(executionId: string): boolean {
+    return (this.open.get(executionId)?.size ?? 0) > 0;
+  }
+
+  private track(message: MessageRecord): void {
+    const forms = this.open.get(message.execution_id) ?? new Map<string, MessageRecord>();
+    if (message.responded_at) {
+      forms.delete(message.id);
+      this.drafts.delete(message.id);
+    } else forms.set(message.id, message);
+    if (forms.size) this.open.set(message.execution_id, forms);
+    else this.open.delete(message.execution_id);
+    this.changed.fire(message.execution_id);
+  }
+
+  /** "Answer Form" on a waiting execution's row. */
+  answerFor(executionId: string): Promise<void> {
+    return this.pickAndAnswer(executionId);
   }
 
   private async notify(message: MessageRecord): Promise<void> {
@@ -39,12 +78,18 @@ export class MessagePrompts implements vscode.Disposable {
     if (pick === 'Answer') await this.answer(message).catch((err) => showError(err, 'answering a form'));
   }
 
-  /** "Flows: Answer Form…": pick one of the forms still waiting. */
-  async pickAndAnswer(): Promise<void> {
+  /** "Flows: Answer Form…": pick one of the forms still waiting (of one execution, when given). */
+  async pickAndAnswer(executionId?: string): Promise<void> {
     const conn = await this.runner.ensure();
-    const open = await conn.api.openMessages();
+    const open = (await conn.api.openMessages()).filter(
+      (m) => !executionId || m.execution_id === executionId,
+    );
     if (open.length === 0) {
-      void vscode.window.showInformationMessage('No flow is waiting for an answer.');
+      void vscode.window.showInformationMessage(
+        executionId
+          ? 'This execution is not waiting for an answer any more.'
+          : 'No flow is waiting for an answer.',
+      );
       return;
     }
     const picked =
@@ -62,6 +107,8 @@ export class MessagePrompts implements vscode.Disposable {
   async answer(message: MessageRecord): Promise<void> {
     const form = parseForm(message.body);
     const title = message.subject;
+    // Answers given before an Escape come back as the fields' defaults.
+    const draft = this.drafts.get(message.id) ?? {};
     const response: Record<string, unknown> = {};
     if (form.fields.length === 0) {
       const ok = await vscode.window.showInformationMessage(
@@ -73,12 +120,26 @@ export class MessagePrompts implements vscode.Disposable {
     }
     for (const [i, field] of form.fields.entries()) {
       const step = form.fields.length > 1 ? ` (${i + 1}/${form.fields.length})` : '';
-      const value = await askField(field, `${title}${step}`, i === 0 ? form.text.join(' ') : undefined);
-      if (value === CANCELLED) return; // the flow keeps waiting; "Answer Form…" reopens it
+      const asked = field.name in draft ? { ...field, default: draft[field.name] } : field;
+      const value = await askField(asked, `${title}${step}`, i === 0 ? form.text.join(' ') : undefined);
+      if (value === CANCELLED) {
+        // The flow keeps waiting. What was answered is kept for the next try, and said so.
+        if (i === 0 && Object.keys(draft).length === 0) return;
+        const kept = { ...draft, ...response };
+        this.drafts.set(message.id, kept);
+        const n = Object.keys(kept).length;
+        const again = await vscode.window.showInformationMessage(
+          `"${title}" was not sent: the flow still waits. Your ${n === 1 ? 'answer is' : `${n} answers are`} kept.`,
+          'Continue Answering',
+        );
+        if (again) await this.answer(message);
+        return;
+      }
       response[field.name] = value;
     }
     const conn = await this.runner.ensure();
     await conn.api.answerMessage(message.id, response);
+    this.drafts.delete(message.id);
   }
 
   dispose(): void {

@@ -67,6 +67,32 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.equal(m.mayHaveChildren('g'), true);
   });
 
+  it('keeps children in order while they arrive live: later ones wait behind "Load more"', () => {
+    const m = new ExecutionModel();
+    m.reset({ items: [rec('top')], total: 1 });
+    const kid = (n: number) => rec(`c${n}`, { parent_execution_id: 'top' });
+    // The first page: 2 of the 5 that exist when it is read.
+    m.setChildren('top', { items: [kid(0), kid(1)], total: 5 });
+    // c3 existed already (the total counts it): it starts, and is neither shown nor counted again.
+    assert.deepEqual(m.apply(kid(3)), []);
+    assert.deepEqual(m.apply({ ...kid(3), status: 'SUCCEEDED' }), []);
+    assert.deepEqual(m.childrenOf('top'), { ids: ['c0', 'c1'], more: 3 });
+    // Four more start: more exist than the page said, and the count says so.
+    for (const n of [5, 6, 7, 8]) m.apply(kid(n));
+    assert.deepEqual(m.childrenOf('top'), { ids: ['c0', 'c1'], more: 5 });
+    // "Load more" brings the next ones in their place.
+    m.setChildren('top', { items: [kid(2), kid(3), kid(4)], total: 9 }, true);
+    assert.deepEqual(m.childrenOf('top'), { ids: ['c0', 'c1', 'c2', 'c3', 'c4'], more: 4 });
+    m.setChildren('top', { items: [5, 6, 7, 8].map(kid), total: 9 }, true);
+    assert.deepEqual(m.childrenOf('top'), {
+      ids: ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8'],
+      more: 0,
+    });
+    // All shown: the next one is appended at once, after the others.
+    assert.deepEqual(m.apply(kid(9)), ['top']);
+    assert.deepEqual(m.childrenOf('top')!.ids.slice(-2), ['c8', 'c9']);
+  });
+
   it('marks a parent whose children were never loaded when a child appears', () => {
     const m = new ExecutionModel();
     m.reset({ items: [rec('p', { type: 'SCHEDULE' })], total: 1 });

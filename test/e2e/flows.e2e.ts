@@ -43,6 +43,14 @@ def handler(system: flow_api.System, this: flow_api.Execution):
         this.flow('hello', wait=False, name=f'child {i}')
     return this.success(f'started {FAN_OUT} children')
 `.replace(/FAN_OUT/g, '1000'),
+  'average.py': `import flow_api
+
+
+def handler(system: flow_api.System, this: flow_api.Execution):
+    scores = []
+    this.log(f'averaging {len(scores)} scores')
+    return this.success(sum(scores) / len(scores))
+`,
 };
 const log = (msg: string) => process.stdout.write(`      ${msg}\n`);
 
@@ -242,12 +250,27 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('form-answered');
   });
 
-  it('stays responsive while a thousand child executions start', async () => {
+  it('stays responsive while a thousand child executions start, and keeps them in order', async () => {
     await wb.openFile('fan-out.py');
     await wb.codeLens('Run').click();
     const executions = wb.pane('Executions');
     const top = wb.rowNamed(executions, 'fan-out').first();
+    // Opened (Run reveals and expands it) while the children start: they arrive live, and must
+    // still read child 0, 1, 2, …
+    await top.waitFor();
+    if ((await top.getAttribute('aria-expanded')) !== 'true') await top.locator('.monaco-tl-twistie').click();
+    await wb.rowNamed(executions, 'child 0').first().waitFor();
     await wb.waitForLabel(top, /succeeded/);
+    const children = executions.locator('.monaco-list-row[aria-level="2"]');
+    const names = (await children.evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? '')))
+      .map((label) => label.split(',')[0])
+      .filter((name) => name.startsWith('child '));
+    assert.ok(names.length >= 5, `children shown: ${names.join(' | ')}`);
+    assert.deepEqual(
+      names,
+      names.map((_, i) => `child ${i}`),
+      'the children are shown oldest first, without gaps',
+    );
     // While the children run and their events pour in, the workbench still answers at once.
     const started = Date.now();
     await wb.command('Flows: Refresh Executions');
@@ -421,6 +444,63 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.openViewContainer('Flows');
     await wb.waitForLabel(wb.rowNamed(executions, 'order-pipeline').first(), /succeeded.*try/);
     await wb.shot('debug-session-ended');
+  });
+
+  it("puts a failed run's error in Problems, and Go to Error lands on its line", async () => {
+    await wb.openFile('average.py');
+    await wb.codeLens('Run').click();
+    const toast = wb.notification(/average failed.*ZeroDivisionError/);
+    await toast.waitFor({ timeout: 60_000 });
+    await toast.getByRole('button', { name: 'Go to Error' }).waitFor();
+    await wb.shot('failed-run-toast');
+    // The error is in the Problems panel, at the line that raised it.
+    await wb.command('Problems: Focus on Problems View');
+    const problems = page.locator('.markers-panel');
+    await problems.getByText('ZeroDivisionError: division by zero').waitFor();
+    await problems.getByText(/\[Ln 7, Col 5\]/).waitFor();
+    await wb.editor().locator('.squiggly-error').first().waitFor();
+    await wb.shot('failed-run-in-problems');
+    // Go to Error on the row puts the cursor on that line, in a fresh editor.
+    await wb.command('View: Close All Editors');
+    await wb.openViewContainer('Flows');
+    const row = wb.rowNamed(wb.pane('Executions'), 'average').first();
+    await wb.contextMenu(row, 'Go to Error');
+    await page.locator('.tab.active[aria-label*="average.py"]').waitFor();
+    await page.locator('.statusbar-item', { hasText: /Ln 7, Col 1/ }).waitFor();
+    await wb.shot('went-to-error');
+    // The traceback in the log is a link to the same line.
+    await wb.contextMenu(row, 'Show Execution Log');
+    const output = page.locator('.panel .monaco-editor');
+    await output
+      .getByText(/ZeroDivisionError/)
+      .first()
+      .waitFor();
+    await output
+      .locator('.detected-link', { hasText: /average\.py/ })
+      .first()
+      .waitFor();
+    await wb.shot('traceback-link-in-log');
+    await wb.command('View: Hide Panel');
+  });
+
+  it('stops at a breakpoint in a Try, without a launch configuration', async () => {
+    await wb.openFile('hello.py');
+    await wb.toggleBreakpoint(6);
+    await wb.editor().locator('.codicon-debug-breakpoint').first().waitFor();
+    await wb.codeLens('Try').click();
+    await wb.answerInput('{"name": "Grace"}');
+    await page.locator('.debug-toolbar').waitFor({ timeout: 60_000 });
+    await wb.openViewContainer('Run and Debug');
+    const frame = wb.pane('Call Stack').locator('.monaco-list-row', { hasText: 'hello.py' }).first();
+    await frame.getByText(/^6:/).waitFor({ timeout: 60_000 });
+    await wb.row(wb.pane('Variables'), 'name').first().waitFor();
+    await wb.shot('try-stopped-at-breakpoint');
+    await page.keyboard.press('F5');
+    await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
+    await wb.openFile('hello.py');
+    await wb.toggleBreakpoint(6);
+    await wb.openViewContainer('Flows');
+    await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'hello').first(), /succeeded.*greeted Grace/);
   });
 
   it('raised no error in the workbench page', () => {

@@ -1,0 +1,37 @@
+/**
+ * Where a failed execution broke, read from its log: the worker writes the traceback to stderr,
+ * trimmed to the flow's own frames (runner/python/flows_worker/failure.py), so the last
+ * `File "…", line N` of the last traceback is the deepest line of the flow's code. Free of
+ * `vscode`, so it is unit-tested in plain Node.
+ */
+
+export interface ErrorLocation {
+  /** Absolute path of the file, as Python named it. */
+  file: string;
+  /** 1-based, as Python counts. */
+  line: number;
+}
+
+/** `  File "/flows/order.py", line 12, in handler` */
+export const TRACEBACK_FRAME = /File "([^"]+)", line (\d+)/;
+
+/**
+ * The deepest frame of the last traceback in `lines` (log texts, oldest first), or undefined
+ * when there is none. Frames of ad-hoc scripts (`<script>`) and other pseudo-files are skipped.
+ */
+export function errorLocation(lines: readonly string[]): ErrorLocation | undefined {
+  let start = -1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i].startsWith('Traceback (most recent call last)')) {
+      start = i;
+      break;
+    }
+  }
+  if (start < 0) return undefined;
+  let found: ErrorLocation | undefined;
+  for (let i = start + 1; i < lines.length; i++) {
+    const m = TRACEBACK_FRAME.exec(lines[i]);
+    if (m && !m[1].startsWith('<')) found = { file: m[1], line: Number(m[2]) };
+  }
+  return found;
+}
