@@ -47,7 +47,7 @@ export const commands: Record<string, Factory> = {
   'flows.debug': (ctx) => async (uri?: vscode.Uri) => {
     const flow = await flowFile(uri);
     const input = readsInputs(flow.document.getText())
-      ? await ctx.inputs.ask(flow.flowName, 'Debug')
+      ? await ctx.inputs.ask(flow.flowName, 'Debug', flow.document.getText())
       : undefined;
     await debugFlow(flow.uri, flow.flowName, input);
   },

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { INPUT_KEYS_REQUEST, InputKeysResult } from '../protocol/languageServer';
 import { registerCommands } from './commands';
 import { ConfigError, readConfig, RUNNER_SETTINGS } from './config';
 import { registerFlowDebugger } from './debug/flowDebugger';
@@ -20,6 +21,9 @@ import { MessagePrompts } from './messages/messagePrompts';
 import { RunnerService } from './runner/runnerService';
 import { ScheduleTree } from './schedules/scheduleTree';
 import { StatusBar } from './statusBar';
+
+/** The input prompt does not wait longer than this for the language server's keys. */
+const INPUT_KEYS_TIMEOUT_MS = 1500;
 
 export class Ctx {
   readonly runner: RunnerService;
@@ -43,7 +47,7 @@ export class Ctx {
     this.schedules = new ScheduleTree(this.runner);
     this.logs = new ExecutionLog(this.runner);
     this.documents = new ExecutionDocuments(this.runner);
-    this.inputs = new FlowInputs(extension.workspaceState);
+    this.inputs = new FlowInputs(extension.workspaceState, (source) => this.inputKeysOf(source));
     this.statusBar = new StatusBar(this.runner);
     this.codeLens = new FlowCodeLens(() => this.flowsFolder());
     this.errors = new RunErrors(this.runner, () => this.flowsFolder());
@@ -85,6 +89,21 @@ export class Ctx {
     } catch (err) {
       void showError(err, 'starting the language server');
     }
+  }
+
+  /** The keys a flow's source reads, from the language server; none when it is not up (yet). */
+  private async inputKeysOf(source: string): Promise<InputKeysResult> {
+    const client = this.languageClient;
+    if (!client?.isRunning()) return [];
+    const answer = await Promise.race([
+      client.sendRequest(INPUT_KEYS_REQUEST, { text: source }).then(
+        (r) => r,
+        () => [],
+      ),
+      new Promise<unknown>((resolve) => setTimeout(() => resolve([]), INPUT_KEYS_TIMEOUT_MS)),
+    ]);
+    const parsed = InputKeysResult.safeParse(answer);
+    return parsed.success ? parsed.data : [];
   }
 
   /** The flows folder, or undefined (a bad setting has been reported when it was read). */

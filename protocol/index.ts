@@ -8,3 +8,4 @@ export * from './schedules';
 export * from './webhooks';
 export * from './runs';
 export * from './limits';
+export * from './languageServer';

@@ -1,6 +1,7 @@
 // The language server's wiring: LSP requests to the pure providers. Run as
 // `node dist/server.js --stdio` (or --node-ipc); no `vscode` import, plain Node.
 import path from 'node:path';
+import { INPUT_KEYS_REQUEST, InputKeysParams, type InputKeysResult } from '../protocol/languageServer';
 import {
   CodeActionKind,
   createConnection,
@@ -19,6 +20,7 @@ import { definition, type DefinitionEnv } from './definition';
 import { diagnostics } from './diagnostics';
 import type { FlowDocument } from './document';
 import { Documents } from './documents';
+import { inputKeys } from './flowInputs';
 import { hover } from './hover';
 import { loadParser, type PythonParser } from './parser';
 import { signatureHelp } from './signatureHelp';
@@ -189,6 +191,22 @@ connection.onDefinition(({ textDocument, position }) => {
   return doc
     ? (guard('definition', () => definition(doc, doc.offsetAt(position), definitionEnv)) ?? null)
     : null;
+});
+
+// The input prompt of Run and Try is prefilled with the keys the flow reads.
+connection.onRequest(INPUT_KEYS_REQUEST, (params: unknown): InputKeysResult => {
+  const parsed = InputKeysParams.safeParse(params);
+  if (!parsed.success || !parser) return [];
+  return (
+    guard('inputKeys', () => {
+      const tree = parser.parse(parsed.data.text);
+      try {
+        return inputKeys(tree);
+      } finally {
+        tree.delete();
+      }
+    }) ?? []
+  );
 });
 
 connection.onDocumentSymbol(({ textDocument }) => {

@@ -33,12 +33,17 @@ export function registerFlowDebugger(ctx: Ctx): vscode.Disposable[] {
 }
 
 /** Starts debugging a flow file (CodeLens "Debug", "Debug again" in the tree). */
-export async function debugFlow(uri: vscode.Uri, flowName: string, input: unknown): Promise<void> {
+export async function debugFlow(
+  uri: vscode.Uri,
+  flowName: string,
+  input: unknown,
+  verb: 'Debug' | 'Try' = 'Debug',
+): Promise<void> {
   const folder = vscode.workspace.getWorkspaceFolder(uri);
   const started = await vscode.debug.startDebugging(folder, {
     type: 'flow',
     request: 'launch',
-    name: `Debug ${flowName}`,
+    name: `${verb} ${flowName}`,
     program: uri.fsPath,
     input: input ?? {},
   });
@@ -109,7 +114,7 @@ class FlowDebugConfigurationProvider implements vscode.DebugConfigurationProvide
         const doc = await vscode.workspace.openTextDocument(program);
         if (doc.isDirty) await doc.save();
         if (readsInputs(doc.getText())) {
-          const input = await this.ctx.inputs.ask(flowName, 'Debug');
+          const input = await this.ctx.inputs.ask(flowName, 'Debug', doc.getText());
           if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input)))
             throw new UserError('The input of a debugged flow must be a JSON object, like {"order_id": 7}.');
           resolved.input = input ?? {};

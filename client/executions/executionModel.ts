@@ -83,11 +83,12 @@ export class ExecutionModel {
   /** Whether the execution may have children: true until they were loaded and found empty. */
   mayHaveChildren(id: string): boolean {
     const rec = this.records.get(id);
-    if (!rec) return false;
+    if (!rec || rec.type === 'CONNECTION') return false;
     const c = this.children.get(id);
-    if (c) return c.ids.length > 0 || c.total > 0;
-    if (this.hasKids.has(id)) return true;
-    return rec.type !== 'CONNECTION';
+    // One that has not ended may still start children: its row stays expandable (and expanded,
+    // when Run revealed it) until it ends with none.
+    if (c) return c.ids.length > 0 || c.total > 0 || !isEnded(rec.status);
+    return true;
   }
 
   /** The query the runner filters the top-level list with. */

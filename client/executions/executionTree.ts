@@ -194,8 +194,8 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
       if (!children) {
         await this.loadChildren(conn, element);
         children = this.model.childrenOf(element)!;
-        // Found to have none: redraw it without the twistie.
-        if (children.ids.length === 0) this.markDirty(element);
+        // Found to have none (and to start no more): redraw it without the twistie.
+        if (!this.model.mayHaveChildren(element)) this.markDirty(element);
       }
       return children.more ? [...children.ids, loadMoreId(element)] : [...children.ids];
     } catch (err) {

@@ -53,13 +53,13 @@ export async function flowFile(arg: unknown, title = 'Flows'): Promise<FlowFile>
 export async function runFlowFile(ctx: Ctx, arg: unknown, mode: Mode): Promise<void> {
   const flow = await flowFile(arg, mode === 'run' ? 'Run Flow' : 'Try Flow');
   const input = readsInputs(flow.document.getText())
-    ? await ctx.inputs.ask(flow.flowName, mode === 'run' ? 'Run' : 'Try')
+    ? await ctx.inputs.ask(flow.flowName, mode === 'run' ? 'Run' : 'Try', flow.document.getText())
     : undefined;
   // A Try runs in development mode, where breakpoints stop: with any set in the flows folder,
   // it runs under the debugger (no launch.json needed). A Run never stops.
   const folder = ctx.flowsFolder();
   if (mode === 'try' && folder && hasBreakpointsIn(folder)) {
-    await debugFlow(flow.uri, flow.flowName, input);
+    await debugFlow(flow.uri, flow.flowName, input, 'Try');
     return;
   }
   await startFlow(ctx, flow.flowName, input, mode);

@@ -82,7 +82,7 @@ export async function createSchedule(ctx: Ctx, arg: unknown): Promise<void> {
   );
   if (!mode) return;
   const input = readsInputs(flow.document.getText())
-    ? await ctx.inputs.ask(flow.flowName, 'Schedule')
+    ? await ctx.inputs.ask(flow.flowName, 'Schedule', flow.document.getText())
     : undefined;
 
   if ('at' in timing) {

@@ -57,12 +57,15 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.equal(m.mayHaveChildren('top'), true);
     const c1 = rec('c1', { parent_execution_id: 'top' });
     const c2 = rec('c2', { parent_execution_id: 'top', type: 'CONNECTION' });
-    const g = rec('g', { parent_execution_id: 'c1' });
-    m.setTree('top', [top, c1, c2, g]);
-    assert.deepEqual(m.childrenOf('top')!.ids, ['c1', 'c2']);
+    const g = rec('g', { parent_execution_id: 'c1', status: 'SUCCEEDED' });
+    const running = rec('r', { parent_execution_id: 'top' });
+    m.setTree('top', [top, c1, c2, g, running]);
+    assert.deepEqual(m.childrenOf('top')!.ids, ['c1', 'c2', 'r']);
     assert.deepEqual(m.childrenOf('c1')!.ids, ['g']);
     assert.equal(m.mayHaveChildren('c2'), false);
     assert.equal(m.mayHaveChildren('g'), false);
+    // Still running, it may start children yet: its row stays expandable.
+    assert.equal(m.mayHaveChildren('r'), true);
     assert.deepEqual(m.apply(rec('g2', { parent_execution_id: 'g' })), ['g']);
     assert.equal(m.mayHaveChildren('g'), true);
   });

@@ -257,8 +257,7 @@ describe('Flows for VS Code, in code-server', function () {
     const top = wb.rowNamed(executions, 'fan-out').first();
     // Opened (Run reveals and expands it) while the children start: they arrive live, and must
     // still read child 0, 1, 2, …
-    await top.waitFor();
-    if ((await top.getAttribute('aria-expanded')) !== 'true') await top.locator('.monaco-tl-twistie').click();
+    await executions.locator('.monaco-list-row[aria-label^="fan-out,"][aria-expanded="true"]').waitFor();
     await wb.rowNamed(executions, 'child 0').first().waitFor();
     await wb.waitForLabel(top, /succeeded/);
     const children = executions.locator('.monaco-list-row[aria-level="2"]');

@@ -20,6 +20,7 @@ import {
   type MarkupContent,
   type Position,
 } from 'vscode-languageserver-protocol/node';
+import { INPUT_KEYS_REQUEST } from '../../protocol/languageServer';
 import { ensureServerBuilt, fileUri, LspClient, REPO, SERVER_JS } from './lspClient';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'server', 'flows');
@@ -61,6 +62,15 @@ describe('language server over stdio (dist/server.js)', function () {
     await client.open(uri, text);
     return uri;
   }
+
+  it('answers flows/inputKeys with the keys a flow reads, and [] for a bad request', async () => {
+    const text = "def handler(system, this, inputs):\n    return inputs['who'] * inputs.get('times', 1)\n";
+    assert.deepEqual(await client.connection.sendRequest(INPUT_KEYS_REQUEST, { text }), [
+      { name: 'who', required: true },
+      { name: 'times', required: false },
+    ]);
+    assert.deepEqual(await client.connection.sendRequest(INPUT_KEYS_REQUEST, { text: 42 }), []);
+  });
 
   it('publishes no diagnostics for a correct flow', async () => {
     assert.deepEqual(await client.diagnosticsFor(mainUri, 1), []);
