@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import { debugFlow } from './debug/flowDebugger';
+import { LOAD_MORE_PREFIX } from './executions/executionItems';
 import { pickExecution, executionId, type PickFor } from './executions/pickExecution';
 import { pickFilter } from './executions/pickFilter';
 import { flowFileOf, readsInputs } from './flows/flowSource';
@@ -77,7 +78,12 @@ export const commands: Record<string, Factory> = {
     if (filter) ctx.executions.setFilter(filter);
   },
   'flows.executions.clearFilter': (ctx) => () => ctx.executions.setFilter({}),
-  'flows.executions.loadMore': (ctx) => (parentId?: string) => ctx.executions.loadMore(parentId),
+  // Clicked on a "Load more…" row: which one is the selection (`more:<parent id>`).
+  'flows.executions.loadMore': (ctx) => () => {
+    const row = ctx.executions.view.selection[0];
+    if (row?.startsWith(LOAD_MORE_PREFIX))
+      return ctx.executions.loadMore(row.slice(LOAD_MORE_PREFIX.length) || undefined);
+  },
   'flows.pickExecution': (ctx) => async () => (await pickExecution(ctx, 'attach'))?.id,
 
   // One execution
@@ -125,7 +131,9 @@ export const commands: Record<string, Factory> = {
     }
   },
   // A click on a row (see ExecutionItem): the flow, where the execution ended.
-  'flows.execution.open': (ctx) => async (id: string) => {
+  'flows.execution.open': (ctx) => async (arg?: unknown) => {
+    const id = executionId(arg) ?? executionId(ctx.executions.view.selection[0]);
+    if (!id) return;
     const rec = ctx.executions.model.get(id) ?? (await (await ctx.runner.ensure()).api.getExecution(id));
     await ctx.errors.openWhereEnded(rec);
   },

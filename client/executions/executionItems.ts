@@ -37,8 +37,11 @@ export class ExecutionItem extends vscode.TreeItem {
     this.contextValue = contextWords(rec, waitsForAnswer).join(' ');
     this.accessibilityInformation = { label: `${rec.name}, ${statusVerb(rec.status)}, ${this.description}` };
     // Opens the flow where the execution ended (where it broke, when it failed): a preview that
-    // keeps the focus in the tree, as a click in the Problems panel does.
-    if (rec.flow_name) this.command = { title: 'Open', command: 'flows.execution.open', arguments: [rec.id] };
+    // keeps the focus in the tree, as a click in the Problems panel does. Without arguments: VS
+    // Code runs a tree item's command with arguments through a cache that each redraw of the
+    // row clears, so a click on a row that ticks ("running 12 s") failed with "Actual command
+    // not found". The command reads the clicked row from the view's selection instead.
+    if (rec.flow_name) this.command = { title: 'Open', command: 'flows.execution.open' };
   }
 }
 
@@ -117,6 +120,7 @@ export class LoadMoreItem extends vscode.TreeItem {
     this.description = `${more} not shown yet`;
     this.iconPath = new vscode.ThemeIcon('ellipsis');
     this.contextValue = 'loadMore';
-    this.command = { title: 'Load More', command: 'flows.executions.loadMore', arguments: [parentId] };
+    // No arguments, as for ExecutionItem: the row redraws as children arrive.
+    this.command = { title: 'Load More', command: 'flows.executions.loadMore' };
   }
 }

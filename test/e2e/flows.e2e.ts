@@ -180,6 +180,11 @@ describe('Flows for VS Code, in code-server', function () {
   it('runs a flow from its CodeLens and shows it SUCCEEDED in the tree with its children', async () => {
     await wb.openFile('order-pipeline.py');
     await wb.codeLens('Run').click();
+    // Prefilled with what the flow reads (order.get('order_id', 1): optional, so null).
+    const input = wb.quickInput().locator('input');
+    await input.waitFor();
+    assert.equal(await input.inputValue(), '{"order_id": null}');
+    await wb.shot('input-prefilled');
     await wb.answerInput('{"order_id": 7}');
     const executions = wb.pane('Executions');
     const top = wb.rowNamed(executions, 'order-pipeline');
@@ -250,7 +255,8 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('form-answered');
   });
 
-  it('stays responsive while a thousand child executions start, and keeps them in order', async () => {
+  it('stays responsive while a thousand child executions start, and keeps them in order', async function () {
+    this.timeout(300_000);
     await wb.openFile('fan-out.py');
     await wb.codeLens('Run').click();
     const executions = wb.pane('Executions');
@@ -281,7 +287,24 @@ describe('Flows for VS Code, in code-server', function () {
     for (let i = 0; i < 20 && !(await loadMore.isVisible()); i++) await page.keyboard.press('PageDown');
     await loadMore.waitFor();
     await wb.shot('thousand-children');
+    // The next page comes in its place, after child 49.
+    await loadMore.click();
+    await wb.rowNamed(executions, 'child 50').first().waitFor();
+    const after = (await children.evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? '')))
+      .map((label) => label.split(',')[0])
+      .filter((name) => name.startsWith('child '))
+      .map((name) => Number(name.slice('child '.length)));
+    assert.deepEqual(
+      after,
+      after.map((_, i) => after[0] + i),
+      `in order after Load more: ${after.join(' ')}`,
+    );
     await top.locator('.monaco-tl-twistie').click();
+    // The children run on after their parent ended: the next steps start from an idle runner.
+    await page
+      .locator('.statusbar-item', { hasText: 'Flows' })
+      .locator('.codicon-pass')
+      .waitFor({ timeout: 180_000 });
   });
 
   it('schedules a flow, previewing the next runs as the timing is typed', async () => {
