@@ -55,6 +55,8 @@ export function completions(doc: FlowDocument, offset: number, env: CompletionEn
         kind: ctx.status ? CompletionItemKind.EnumMember : CompletionItemKind.Value,
         detail: v.type === 'flow' ? 'flow' : undefined,
         documentation: v.doc ? markdown(v.doc) : undefined,
+        // The flow's docstring and inputs come with completionItem/resolve (each reads a file).
+        data: v.type === 'flow' ? ({ flow: v.name, from: doc.uri } satisfies ItemData) : undefined,
         sortText: String(i).padStart(4, '0'),
         textEdit: { range, newText: v.name } satisfies TextEdit,
       }));
@@ -66,6 +68,7 @@ export function completions(doc: FlowDocument, offset: number, env: CompletionEn
 
 /** What `completionItem/resolve` needs to add the documentation (kept out of the list's payload). */
 type ItemData =
+  | { flow: string; from: string }
   | { member: string; module?: string }
   | { cls: ClassName; method: string; param?: string }
   | { cls: ClassName; attribute: string };
@@ -138,9 +141,13 @@ function isClassMetadata(a: Attribute): boolean {
 }
 
 /** Adds the documentation to an item of the list (`completionItem/resolve`). */
-export function resolveCompletion(item: CompletionItem): CompletionItem {
+export function resolveCompletion(item: CompletionItem, flows?: FlowIndex): CompletionItem {
   const data = item.data as ItemData | undefined;
   if (!data || item.documentation) return item;
+  if ('flow' in data) {
+    const doc = flows?.describe?.(data.flow, data.from);
+    return doc ? { ...item, documentation: markdown(doc) } : item;
+  }
   if ('member' in data) {
     const member = moduleMembers(data.module).find((m) => m.name === data.member);
     return member ? { ...item, documentation: markdown(memberDoc(member, data.module)) } : item;

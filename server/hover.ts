@@ -82,7 +82,7 @@ function describe(
     const target = flows.resolve(content, doc.uri);
     if (!target.known) return undefined;
     return target.uri
-      ? `**flow** \`${content}\`\n\n${target.uri}`
+      ? (flows.describe?.(content, doc.uri) ?? `**flow** \`${content}\``)
       : `No flow \`${content}\` in the flows folder.`;
   }
   const value = valuesOf(param.values).find((v) => v.name === content);

@@ -21,6 +21,7 @@ import { diagnostics } from './diagnostics';
 import type { FlowDocument } from './document';
 import { Documents } from './documents';
 import { inputKeys } from './flowInputs';
+import { FlowSummaries } from './flowSummary';
 import { hover } from './hover';
 import { loadParser, type PythonParser } from './parser';
 import { signatureHelp } from './signatureHelp';
@@ -43,6 +44,7 @@ const withDiagnostics = new Set<string>();
 
 connection.onInitialize(async (params: InitializeParams): Promise<InitializeResult> => {
   parser = await loadParser();
+  flows.summaries = new FlowSummaries(parser);
   const engines = { parser, analyzer: new Analyzer(parser) };
   guard('warm-up', () => warmUp(engines, flows));
   documents = new Documents(engines, publishDiagnostics);
@@ -172,7 +174,9 @@ connection.onCompletion(({ textDocument, position }) => {
     : null;
 });
 
-connection.onCompletionResolve((item) => guard('completionResolve', () => resolveCompletion(item)) ?? item);
+connection.onCompletionResolve(
+  (item) => guard('completionResolve', () => resolveCompletion(item, flows)) ?? item,
+);
 
 connection.onSignatureHelp(({ textDocument, position }) => {
   const doc = served(textDocument.uri, false);

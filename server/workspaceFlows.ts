@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { flowMarkdown, type FlowSummaries } from './flowSummary';
 
 export interface FlowIndex {
   /** Flow names visible from a document (those of the flows folder holding it). */
@@ -12,6 +13,8 @@ export interface FlowIndex {
   resolve(name: string, fromUri: string): { known: boolean; uri?: string };
   /** Every flow of every folder. */
   all(): { name: string; uri: string; root: string }[];
+  /** Markdown about a flow (file, docstring, inputs), or undefined when there is no such flow. */
+  describe?(name: string, fromUri: string): string | undefined;
 }
 
 /** Directories that never hold flows and can be huge. */
@@ -70,6 +73,17 @@ export class WorkspaceFlows implements FlowIndex {
     if (!flows) return { known: false };
     const file = flows.get(name.replace(/\.py$/, ''));
     return { known: true, uri: file ? pathToUri(file) : undefined };
+  }
+
+  /** Set once the parser is loaded: flow summaries need it. */
+  summaries: FlowSummaries | undefined;
+
+  describe(name: string, fromUri: string): string | undefined {
+    const flows = this.flowsFor(fromUri);
+    const file = flows?.get(name.replace(/\.py$/, ''));
+    const root = file && this.folderOf(file);
+    if (!file || !root) return undefined;
+    return flowMarkdown(name.replace(/\.py$/, ''), file, root, this.summaries?.of(file));
   }
 
   all(): { name: string; uri: string; root: string }[] {

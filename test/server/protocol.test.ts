@@ -6,6 +6,7 @@ import path from 'node:path';
 import {
   CodeActionRequest,
   CompletionRequest,
+  CompletionResolveRequest,
   DefinitionRequest,
   DidChangeWatchedFilesNotification,
   DocumentSymbolRequest,
@@ -161,6 +162,34 @@ describe('language server over stdio (dist/server.js)', function () {
     })) as Location;
     assert.equal(location.uri, fileUri(path.join(root, 'reports', 'daily.py')));
     assert.deepEqual(location.range.start, { line: 3, character: 4 });
+  });
+
+  it('describes a child flow on hover and in completion: its file, docstring and inputs', async () => {
+    fs.writeFileSync(
+      path.join(root, 'greet.py'),
+      '"""Greets someone, a few times.\n\nLonger notes."""\n\ndef handler(system, this, inputs):\n' +
+        "    return inputs['who'] * inputs.get('times', 1)\n",
+    );
+    await client.connection.sendNotification(DidChangeWatchedFilesNotification.type, {
+      changes: [{ uri: fileUri(path.join(root, 'greet.py')), type: FileChangeType.Created }],
+    });
+    const text = "def handler(system, this):\n    this.flow('greet', who='Ada')\n    this.flow('gr')\n";
+    const uri = await openFlow('caller.py', text);
+    const hover = await client.connection.sendRequest(HoverRequest.type, {
+      textDocument: { uri },
+      position: { line: 1, character: text.split('\n')[1].indexOf('greet') + 2 },
+    });
+    const shown = (hover?.contents as MarkupContent).value;
+    assert.match(shown, /\*\*flow\*\* `greet` — \[greet\.py\]\(file:\/\/\/.*greet\.py\)/);
+    assert.match(shown, /Greets someone, a few times\./);
+    assert.doesNotMatch(shown, /Longer notes/);
+    assert.match(shown, /Inputs it reads: `who`, `times` \(optional\)/);
+    const list = await complete(uri, { line: 2, character: text.split('\n')[2].indexOf('gr') + 2 });
+    const items = Array.isArray(list) ? list : (list?.items ?? []);
+    const item = items.find((i) => i.label === 'greet');
+    assert.ok(item, `greet is offered: ${labels(list).join(', ')}`);
+    const resolved = await client.connection.sendRequest(CompletionResolveRequest.type, item);
+    assert.match((resolved.documentation as MarkupContent).value, /Inputs it reads: `who`/);
   });
 
   it('lists document and workspace symbols', async () => {
