@@ -512,7 +512,8 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.codeLens('Try').click();
     await wb.answerInput('{"name": "Grace"}');
     await page.locator('.debug-toolbar').waitFor({ timeout: 60_000 });
-    await wb.openViewContainer('Run and Debug');
+    // VS Code brings Run and Debug to the front at the break, as for F5.
+    await page.locator('.activitybar .action-item.checked a[aria-label^="Run and Debug"]').waitFor();
     const frame = wb.pane('Call Stack').locator('.monaco-list-row', { hasText: 'hello.py' }).first();
     await frame.getByText(/^6:/).waitFor({ timeout: 60_000 });
     await wb.row(wb.pane('Variables'), 'name').first().waitFor();
