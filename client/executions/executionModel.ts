@@ -205,7 +205,10 @@ export class ExecutionModel {
         this.records.set(rec.id, rec);
         siblings.ids.push(rec.id);
         siblings.total++;
-        return [parent];
+        // The first child of a row that was expanded while it had none: VS Code may keep the
+        // row's empty children through a refresh of the row alone (seen in code-server: a run
+        // revealed at its start stayed empty under its thousand children), so redraw it all.
+        return [siblings.ids.length === 1 ? ROOT : parent];
       }
       if (siblings.unloaded.has(rec.id) || siblings.unloaded.size >= MAX_UNLOADED) return [];
       siblings.unloaded.add(rec.id);

@@ -424,6 +424,36 @@ function rowToMessage(row: Row): MessageRecord {
   };
 }
 
+/**
+ * node-sqlite3-wasm (0.8.60) sizes the buffer of a bound string with emscripten's
+ * lengthBytesUTF8, which counts any surrogate as half of a pair, while the encoder writes a lone
+ * one as 3 bytes: text with a lone surrogate followed by a non-ASCII character lost its tail.
+ * JSON.parse makes lone surrogates from "\udc80" escapes, so a name or a log line can hold one.
+ * Every string is bound well-formed (a lone surrogate becomes U+FFFD) at the one place all
+ * bindings pass; well-formed strings, nearly all of them, are passed on as they are.
+ */
+let boundWellFormed = false;
+function bindWellFormedText(): void {
+  if (boundWellFormed) return;
+  boundWellFormed = true;
+  const db = new Database(':memory:');
+  const stmt = db.prepare('SELECT 1');
+  const proto = Object.getPrototypeOf(stmt) as { _bindValue?: (v: unknown, pos: number) => unknown };
+  stmt.finalize();
+  db.close();
+  const bind = proto._bindValue;
+  if (!bind || (bind as { wellFormed?: boolean }).wellFormed) return;
+  const wrapped = function (this: unknown, value: unknown, position: number) {
+    return bind.call(
+      this,
+      typeof value === 'string' && !value.isWellFormed() ? value.toWellFormed() : value,
+      position,
+    );
+  };
+  (wrapped as { wellFormed?: boolean }).wellFormed = true;
+  proto._bindValue = wrapped;
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database;
   private readonly pendingExecutions = new Map<string, StoredExecution>();
@@ -485,6 +515,7 @@ export class SqliteStore implements Store {
     // The VFS locks with a `<file>.lock` folder, which a killed owner leaves behind; the data
     // folder's lock says nobody else has the file, so such a folder is stale.
     fs.rmSync(`${file}.lock`, { recursive: true, force: true });
+    bindWellFormedText();
     this.db = new Database(file);
     this.db.exec(
       `PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -${CACHE_KIB};`,
@@ -1269,7 +1300,9 @@ export class SqliteStore implements Store {
   async listUnfinished(): Promise<StoredExecution[]> {
     this.flushForRead();
     const rows = this.db.all(
-      `SELECT * FROM executions WHERE status IN (${UNENDED_SQL}) ORDER BY seq`,
+      // created_at first: a bulk insert's rows are written before the other writes of their
+      // commit, so seq alone put children before the parent made just before them.
+      `SELECT * FROM executions WHERE status IN (${UNENDED_SQL}) ORDER BY created_at, seq`,
     ) as Row[];
     return rows.map(rowToExecution);
   }
