@@ -53,6 +53,10 @@ export const ExecutionRecord = z
     started_at: Timestamp.nullable(),
     ended_at: Timestamp.nullable(),
     updated_at: Timestamp,
+    has_children: z
+      .boolean()
+      .optional()
+      .describe('in list answers: whether it has child executions (events leave it out)'),
   })
   .meta({ id: 'Execution' });
 export type ExecutionRecord = z.infer<typeof ExecutionRecord>;

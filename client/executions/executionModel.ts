@@ -51,6 +51,9 @@ export class ExecutionModel {
   private put(rec: ExecutionRecord): void {
     const old = this.records.get(rec.id);
     if (!old || old.updated_at <= rec.updated_at) this.records.set(rec.id, rec);
+    // A list says when a row has no children: it shows no expand arrow that opens to nothing.
+    if (rec.has_children === false && !this.children.has(rec.id))
+      this.children.set(rec.id, { ids: [], total: 0, unloaded: new Set() });
   }
 
   /** Forgets an execution and everything loaded below it. */

@@ -98,6 +98,24 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.deepEqual(m.childrenOf('top')!.ids.slice(-2), ['c8', 'c9']);
   });
 
+  it('draws no expand arrow on a listed row that has no children, until one starts', () => {
+    const m = new ExecutionModel();
+    m.reset({
+      items: [
+        rec('leaf', { status: 'SUCCEEDED', has_children: false }),
+        rec('parent', { status: 'SUCCEEDED', has_children: true }),
+        rec('busy', { has_children: false }),
+      ],
+      total: 3,
+    });
+    assert.equal(m.mayHaveChildren('leaf'), false);
+    assert.equal(m.mayHaveChildren('parent'), true);
+    // Still running: children may come.
+    assert.equal(m.mayHaveChildren('busy'), true);
+    m.apply(rec('kid', { parent_execution_id: 'busy' }));
+    assert.deepEqual(m.childrenOf('busy')!.ids, ['kid']);
+  });
+
   it('marks a parent whose children were never loaded when a child appears', () => {
     const m = new ExecutionModel();
     m.reset({ items: [rec('p', { type: 'SCHEDULE' })], total: 1 });

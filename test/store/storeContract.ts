@@ -716,9 +716,16 @@ export function storeContract(
             [json.total, json.total_capped, json.next],
             [page.total, page.total_capped, page.next],
           );
+          // The API's rows also say whether each has children (a client draws no empty twistie).
+          const parents = new Set(
+            page.items.map((r) => r.id).filter((id) => varied().some((c) => c.parent_execution_id === id)),
+          );
           assert.deepEqual(
             json.items.map((i) => ({ id: i.id, rec: JSON.parse(i.json) })),
-            page.items.map(({ paused_from: _p, virtual: _v, ...rec }) => ({ id: rec.id, rec })),
+            page.items.map(({ paused_from: _p, virtual: _v, ...rec }) => ({
+              id: rec.id,
+              rec: { ...rec, has_children: parents.has(rec.id) },
+            })),
           );
         }
       });

@@ -98,7 +98,8 @@ export class MemoryStore implements Store {
       ...page,
       items: page.items.map((row) => {
         const { paused_from: _p, virtual: _v, ...rec } = readExecution(row);
-        return { id: rec.id, json: JSON.stringify(rec satisfies ExecutionRecord) };
+        const listed: ExecutionRecord = { ...rec, has_children: (this.children.get(rec.id)?.size ?? 0) > 0 };
+        return { id: rec.id, json: JSON.stringify(listed) };
       }),
     };
   }

@@ -367,9 +367,16 @@ function jsonObject(columns: readonly string[]): string {
     .join(', ')}) AS j`;
 }
 const EXECUTION_JSON = `${jsonObject(EXECUTION_COLUMNS.filter((c) => c !== 'virtual'))}, virtual`;
-/** As the REST API shows an execution: without what only the runner needs (see publicRecord). */
+/**
+ * As the REST API lists an execution: without what only the runner needs (see publicRecord), and
+ * whether it has children (one lookup in the parent index per row), so a client draws no expand
+ * arrow on a row that opens to nothing.
+ */
 const PUBLIC_EXECUTION_JSON = jsonObject(
   EXECUTION_COLUMNS.filter((c) => c !== 'virtual' && c !== 'paused_from'),
+).replace(
+  /\) AS j$/,
+  `, 'has_children', json(CASE WHEN EXISTS (SELECT 1 FROM executions AS c WHERE c.parent_execution_id = executions.id) THEN 'true' ELSE 'false' END)) AS j`,
 );
 
 function jsonToExecution(row: Row): StoredExecution {
