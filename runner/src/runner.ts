@@ -7,8 +7,10 @@ import path from 'node:path';
 import type http from 'node:http';
 import type { WorkerLimits } from '../../protocol';
 import { DebugRelay } from './debug/debugRelay';
+import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';
 import { Engine } from './engine/engine';
+import type { DebugTargets, ExecutionOwnership, Executions } from './engine/executions';
 import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
 import { startHttpServer, type HttpLimits } from './http/httpServer';
@@ -84,7 +86,7 @@ export interface RunnerOptions {
 }
 
 export interface Runner {
-  engine: Engine;
+  engine: Engine<PythonWorkers>;
   /** Present when the runner fires schedules. */
   scheduler?: Scheduler;
   webhooks: Webhooks;
@@ -136,6 +138,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     lock.release();
     throw err;
   }
+  // Made first: the engine asks them for the debugger settings of every execution it starts.
+  const debugSessions = new DebugSessions();
   const engine = new Engine({
     store,
     workers,
@@ -145,9 +149,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     maxWaiting: opts.maxWaiting,
     limits: opts.limits,
     log,
+    debugConfigFor: (rec) => debugSessions.configFor(rec),
   });
   try {
-    return await assemble(opts, { log, dataDir, lock, store, engine });
+    return await assemble(opts, { log, dataDir, lock, store, engine, debugSessions });
   } catch (err) {
     // A runner that cannot start (a port in use, say) leaves nothing behind: no workers, no lock.
     await engine.shutdown().catch(() => undefined);
@@ -164,29 +169,32 @@ async function assemble(
     dataDir: string;
     lock: DataDirLock;
     store: SqliteStore;
-    engine: Engine;
+    engine: Engine<PythonWorkers>;
+    debugSessions: DebugSessions;
   },
 ): Promise<Runner> {
-  const { log, dataDir, lock, store, engine } = parts;
+  const { log, dataDir, lock, store, engine, debugSessions } = parts;
+  // Services get the executions service (the engine's narrow side) and their part of the store.
+  const executions: Executions & ExecutionOwnership & DebugTargets = engine;
   const restored = await engine.restore();
   if (restored.failed || restored.requeued) {
     log(
       `restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`,
     );
   }
-  const batches = new Batches(engine);
-  await batches.restore();
+  const batches = new Batches({ executions, store });
+  await batches.restore(restored.virtual);
   const scheduler =
     (opts.schedules ?? !!opts.http)
-      ? new Scheduler({ engine, batches, clock: opts.clock ?? systemClock, log })
+      ? new Scheduler({ executions, batches, store, clock: opts.clock ?? systemClock, log })
       : undefined;
   await scheduler?.start();
-  const webhooks = new Webhooks(engine);
+  const webhooks = new Webhooks({ store, resolveFlow: (name) => executions.resolveFlow(name) });
   await webhooks.load();
   // record.* calls on webhooks and schedules go through their services (routes, timers).
   engine.records.owners.webhook = webhooks;
   if (scheduler) engine.records.owners.schedule = scheduler;
-  const runs = new Runs({ engine, batches, scheduler, log });
+  const runs = new Runs({ executions, batches, scheduler, store, log });
   await runs.load();
 
   let server: http.Server | undefined;
@@ -197,13 +205,13 @@ async function assemble(
   let token: string | undefined;
   if (opts.http) {
     token = opts.http.token ?? newToken();
-    hub = new WsHub(engine, VERSION, new DebugRelay(engine));
-    const router = new Router().add(...executionRoutes(engine), {
+    hub = new WsHub(engine, VERSION, new DebugRelay({ executions, sessions: debugSessions, log }));
+    const router = new Router().add(...executionRoutes(executions), {
       method: 'GET',
       pattern: '/api/openapi.json',
       handler: () => ({ status: 200, body: openApiDocument(VERSION, automationPaths()) }),
     });
-    router.add(...webhookRoutes(engine, webhooks), ...runsRoutes(runs));
+    router.add(...webhookRoutes(executions, webhooks), ...runsRoutes(runs));
     if (scheduler) {
       router.add(...scheduleRoutes(scheduler));
       const wsHub = hub;

@@ -185,6 +185,11 @@ describe('runner: execution lifecycle', function () {
     assert.equal(answered.status, 200);
     const rec = await t.waitForStatus(created.body.id, 'ENDED');
     assert.deepEqual(rec.output_value, { approved: true });
+    // Answered twice: a conflict; a form that does not exist: not found.
+    const again = await t.api('POST', `/api/latest/message/${m.message.id}/response`, { response: {} });
+    assert.deepEqual([again.status, again.body.error], [409, 'conflict']);
+    const none = await t.api('POST', '/api/latest/message/nope/response', { response: {} });
+    assert.deepEqual([none.status, none.body.error], [404, 'not_found']);
   });
 
   it('pauses and resumes a running execution (SIGSTOP/SIGCONT) and one that paused itself', async () => {

@@ -1,28 +1,22 @@
 /**
- * Debug sessions in the runner (docs/debug-protocol.md): a session covers one execution tree;
- * the relay gives new development-mode executions of that tree their debugger settings, passes
- * DAP-shaped requests to the right worker, and passes worker events back to the adapter.
+ * Debug sessions in the runner (docs/debug-protocol.md): a session covers one execution tree.
+ * The relay opens and closes sessions (debugSessions.ts, which the engine asks for the debugger
+ * settings of new development-mode executions of that tree), passes DAP-shaped requests to the
+ * right worker, and passes worker events back to the adapter.
  */
-import crypto from 'node:crypto';
-import {
-  isEnded,
-  WorkerDebugPayload,
-  type ClientMessage,
-  type DebugConfig,
-  type ServerMessage,
-} from '../../../protocol';
-import type { Active, Engine } from '../engine/engine';
+import { isEnded, WorkerDebugPayload, type ClientMessage, type ServerMessage } from '../../../protocol';
+import type { DebugTargets, Executions } from '../engine/executions';
+import type { StoredExecution } from '../store/store';
+import type { DebugSession as Session, DebugSessions } from './debugSessions';
 
 type DebugRequest = Extract<ClientMessage, { type: `debug.${string}` }>;
 type Send = (msg: ServerMessage) => void;
 
-interface Session {
-  id: string;
-  topId: string;
-  config: DebugConfig;
-  send: Send;
-  /** The client connection this session belongs to (detached when it goes away). */
-  owner: object;
+export interface DebugRelayOptions {
+  executions: Executions & DebugTargets;
+  /** The sessions the engine was given (EngineOptions.debugConfigFor asks them). */
+  sessions: DebugSessions;
+  log: (msg: string) => void;
 }
 
 interface Pending {
@@ -33,22 +27,18 @@ interface Pending {
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export class DebugRelay {
-  private readonly sessions = new Map<string, Session>();
-  private readonly byTop = new Map<string, Session>();
+  private readonly executions: Executions & DebugTargets;
+  private readonly sessions: DebugSessions;
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
 
-  constructor(private readonly engine: Engine) {
-    engine.debugConfigFor = (rec) => {
-      const s = this.byTop.get(rec.top_execution_id);
-      return s
-        ? { session_id: s.id, ...s.config, stop_on_entry: s.config.stop_on_entry && rec.id === s.topId }
-        : null;
-    };
-    engine.on('debug', (executionId, payload) => this.onWorker(executionId, payload));
-    engine.on('ended', (rec) => {
-      const s = this.byTop.get(rec.id);
-      if (s) this.close(s);
+  constructor(private readonly opts: DebugRelayOptions) {
+    this.executions = opts.executions;
+    this.sessions = opts.sessions;
+    this.executions.on('debug', (executionId, payload) => this.onWorker(executionId, payload));
+    this.executions.on('ended', (rec) => {
+      const s = this.sessions.ofTree(rec.id);
+      if (s) this.sessions.close(s);
     });
   }
 
@@ -59,14 +49,14 @@ export class DebugRelay {
     try {
       switch (msg.type) {
         case 'debug.launch': {
-          const rec = this.engine.create({
+          const rec = this.executions.create({
             type: 'FLOW',
             flow_name: msg.flow_name,
             input_value: msg.input_value,
             is_productive: false,
             start: false,
           });
-          const session = this.open(rec.id, msg.config, send, owner);
+          const session = this.sessions.open(rec.id, msg.config, send, owner);
           send({
             type: 'debug.launched',
             request_id: msg.request_id,
@@ -74,13 +64,13 @@ export class DebugRelay {
             execution: rec,
           });
           // A flow that cannot be found is INVALID already: there is nothing to debug.
-          if (isEnded(rec.status)) this.close(session);
+          if (isEnded(rec.status)) this.sessions.close(session);
           // Registered before it starts, so its very first line can stop.
-          if (this.engine.active.has(rec.id)) this.engine.start(rec.id);
+          else this.executions.start(rec.id);
           return;
         }
         case 'debug.attach': {
-          const rec = await this.engine.get(msg.execution_id);
+          const rec = await this.executions.get(msg.execution_id);
           if (!rec) return reply(false, undefined, `no execution ${msg.execution_id}`);
           if (isEnded(rec.status))
             return reply(false, undefined, `execution ${rec.name} has already ended (${rec.status})`);
@@ -92,7 +82,8 @@ export class DebugRelay {
             );
           }
           const session =
-            this.byTop.get(rec.top_execution_id) ?? this.open(rec.top_execution_id, msg.config, send, owner);
+            this.sessions.ofTree(rec.top_execution_id) ??
+            this.sessions.open(rec.top_execution_id, msg.config, send, owner);
           session.config = msg.config;
           for (const a of this.liveWorkers(session))
             this.toWorker(a, 'attach', { ...msg.config, session_id: session.id });
@@ -106,8 +97,8 @@ export class DebugRelay {
         }
         case 'debug.request': {
           const session = this.mustSession(msg.session_id);
-          const a = this.engine.active.get(msg.execution_id);
-          if (!a || a.rec.top_execution_id !== session.topId || !a.hasProcess) {
+          const a = this.executions.processOf(msg.execution_id);
+          if (!a || a.top_execution_id !== session.topId) {
             return reply(false, undefined, 'that execution is not running');
           }
           const r = await this.toWorker(a, msg.command, msg.arguments);
@@ -141,9 +132,9 @@ export class DebugRelay {
         case 'debug.end': {
           const session = this.sessions.get(msg.session_id);
           if (session) {
-            if (msg.terminate) await this.engine.cancel(session.topId, 'terminated by the debugger');
+            if (msg.terminate) await this.executions.cancel(session.topId, 'terminated by the debugger');
             else for (const a of this.liveWorkers(session)) void this.toWorker(a, 'detach', {});
-            this.close(session);
+            this.sessions.close(session);
           }
           return reply(true, {});
         }
@@ -155,23 +146,11 @@ export class DebugRelay {
 
   /** The client went away: its sessions end and their flows run on without a debugger. */
   disconnected(owner: object): void {
-    for (const s of [...this.sessions.values()]) {
+    for (const s of this.sessions.all()) {
       if (s.owner !== owner) continue;
       for (const a of this.liveWorkers(s)) void this.toWorker(a, 'detach', {});
-      this.close(s);
+      this.sessions.close(s);
     }
-  }
-
-  private open(topId: string, config: DebugConfig, send: Send, owner: object): Session {
-    const session: Session = { id: crypto.randomUUID(), topId, config, send, owner };
-    this.sessions.set(session.id, session);
-    this.byTop.set(topId, session);
-    return session;
-  }
-
-  private close(s: Session): void {
-    this.sessions.delete(s.id);
-    if (this.byTop.get(s.topId) === s) this.byTop.delete(s.topId);
   }
 
   private mustSession(id: string): Session {
@@ -180,14 +159,13 @@ export class DebugRelay {
     return s;
   }
 
-  private liveWorkers(s: Session): Active[] {
-    return [...this.engine.active.values()].filter(
-      (a) => a.rec.top_execution_id === s.topId && a.hasProcess && !a.rec.is_productive,
-    );
+  /** The development-mode executions of the session's tree that have a process. */
+  private liveWorkers(s: Session): Array<Readonly<StoredExecution>> {
+    return this.executions.processesOf(s.topId).filter((a) => !a.is_productive);
   }
 
   private toWorker(
-    a: Active,
+    a: Readonly<StoredExecution>,
     command: string,
     args: unknown,
   ): Promise<{ success: boolean; body?: unknown; message?: string }> {
@@ -203,14 +181,14 @@ export class DebugRelay {
           resolve(r);
         },
       });
-      this.engine.opts.workers.send(a.rec.id, { type: 'debug', seq, command, arguments: args });
+      this.executions.tellWorker(a.id, { type: 'debug', seq, command, arguments: args });
     });
   }
 
   private onWorker(executionId: string, raw: Record<string, unknown>): void {
     const parsed = WorkerDebugPayload.safeParse(raw);
     if (!parsed.success) {
-      this.engine.opts.log(`worker ${executionId} sent an invalid debug message`);
+      this.opts.log(`worker ${executionId} sent an invalid debug message`);
       return;
     }
     const p = parsed.data;
@@ -224,12 +202,12 @@ export class DebugRelay {
       });
       return;
     }
-    const a = this.engine.active.get(executionId);
+    const a = this.executions.processOf(executionId);
     if (!a) return;
     const { event, body } = p.event;
-    if (event === 'stopped') this.engine.debugStopped(a, String(body.reason ?? 'breakpoint'));
-    else if (event === 'continued') this.engine.debugContinued(a);
-    const session = this.byTop.get(a.rec.top_execution_id);
+    if (event === 'stopped') this.executions.debugStopped(executionId, String(body.reason ?? 'breakpoint'));
+    else if (event === 'continued') this.executions.debugContinued(executionId);
+    const session = this.sessions.ofTree(a.top_execution_id);
     session?.send({ type: 'debug.event', session_id: session.id, execution_id: executionId, event, body });
   }
 }

@@ -10,7 +10,8 @@
  * Everything here is O(1) per child event: 100,000 children must not cost 100,000² anything.
  */
 import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../../../protocol';
-import { publicRecord, type Active, type Engine } from './engine';
+import type { Store } from '../store/store';
+import type { ExecutionOwnership, Executions } from './executions';
 
 interface Batch {
   id: string;
@@ -45,22 +46,30 @@ export function invalidInput(input: unknown, index: number): string | undefined 
   return `input ${index} must be a JSON object of the flow's inputs, not ${got}`;
 }
 
+export interface BatchesOptions {
+  executions: Executions & ExecutionOwnership;
+  /** Counts of a run's children by status, when a batch is taken up again. */
+  store: Pick<Store, 'countChildren'>;
+}
+
 const now = () => new Date().toISOString();
 
 export class Batches {
   private readonly batches = new Map<string, Batch>();
+  private readonly executions: Executions & ExecutionOwnership;
 
-  constructor(private readonly engine: Engine) {
-    engine.on('execution', (_event, rec) => this.onChange(rec));
-    engine.on('ended', (rec) => this.onEnded(rec));
+  constructor(private readonly opts: BatchesOptions) {
+    this.executions = opts.executions;
+    this.executions.on('execution', (_event, rec) => this.onChange(rec));
+    this.executions.on('ended', (rec) => this.onEnded(rec));
   }
 
   /**
    * Start an async run of `spec.flow_name` over `inputs`, below `parent` when given (a
    * schedule's firing). Answers the parent record: INVALID when the flow cannot be found.
    */
-  start(spec: BatchSpec, inputs: readonly unknown[], parent?: Active): StartedBatch {
-    const created = this.engine.createVirtual(
+  start(spec: BatchSpec, inputs: readonly unknown[], parentId?: string): StartedBatch {
+    const created = this.executions.createVirtual(
       {
         type: 'FLOW',
         flow_name: spec.flow_name,
@@ -72,14 +81,13 @@ export class Batches {
         schedule_id: spec.schedule_id,
       },
       { status: 'QUEUED', message: `${inputs.length} input${inputs.length === 1 ? '' : 's'}` },
-      parent,
+      parentId,
     );
-    const a = this.engine.active.get(created.id);
-    if (!a) return { rec: created, created: Promise.resolve() };
+    if (!this.executions.activeRecord(created.id)) return { rec: created, created: Promise.resolve() };
     // Registered first: children that start at once (inside createChildren) are seen. Every
     // input counts as pending until its slice is made, so the run cannot settle early.
     const b: Batch = {
-      id: a.rec.id,
+      id: created.id,
       pending: inputs.length,
       ended: {},
       running: new Set(),
@@ -87,9 +95,9 @@ export class Batches {
       dirty: false,
     };
     this.batches.set(b.id, b);
-    const done = this.engine
+    const done = this.executions
       .createChildren(
-        a,
+        b.id,
         {
           flow_name: spec.flow_name,
           name: spec.name,
@@ -106,12 +114,12 @@ export class Batches {
         else this.touch(b);
       })
       .catch((err: unknown) => {
-        const live = this.engine.active.get(b.id);
-        if (live)
-          this.engine.finish(live, 'FAILED', { message: `could not create its children: ${String(err)}` });
+        this.executions.endVirtual(b.id, 'FAILED', {
+          message: `could not create its children: ${String(err)}`,
+        });
         throw err;
       });
-    return { rec: publicRecord(a.rec), created: done };
+    return { rec: created, created: done };
   }
 
   /**
@@ -119,27 +127,29 @@ export class Batches {
    * active) or when a stopped run is resumed (its stopped children were reopened).
    */
   async attach(id: string): Promise<void> {
-    if (!this.engine.active.get(id)?.rec.virtual) return;
-    const counts = await this.engine.store.countChildren(id);
+    if (!this.executions.activeRecord(id)?.virtual) return;
+    const counts = await this.opts.store.countChildren(id);
     const b: Batch = { id, pending: 0, ended: {}, running: new Set(), started: false, dirty: false };
     for (const [status, n] of Object.entries(counts) as Array<[ExecutionStatus, number]>) {
       if (isEnded(status)) b.ended[status] = n;
       else b.pending += n;
       if (status !== 'QUEUED' && status !== 'CREATED') b.started = true;
     }
-    // Rare (restart, resume), so a pass over the active executions is fine.
-    for (const c of this.engine.active.values()) {
-      if (c.rec.parent_execution_id === id && c.rec.status === 'RUNNING') b.running.add(c.rec.id);
+    for (const c of this.executions.activeChildren(id)) {
+      if (c.status === 'RUNNING') b.running.add(c.id);
     }
     this.batches.set(id, b);
     if (b.pending === 0) this.settle(b);
     else this.touch(b);
   }
 
-  /** After a restart: every active virtual execution that is not a schedule's is a batch. */
-  async restore(): Promise<void> {
-    for (const a of [...this.engine.active.values()]) {
-      if (a.rec.virtual && a.rec.type !== 'SCHEDULE') await this.attach(a.rec.id);
+  /**
+   * After a restart: every active virtual execution that is not a schedule's is a batch.
+   * `restored` are the records the engine restored (Engine.restore).
+   */
+  async restore(restored: ReadonlyArray<Pick<ExecutionRecord, 'id' | 'type'>>): Promise<void> {
+    for (const r of restored) {
+      if (r.type !== 'SCHEDULE') await this.attach(r.id);
     }
   }
 
@@ -180,11 +190,11 @@ export class Batches {
     b.dirty = true;
     setImmediate(() => {
       b.dirty = false;
-      const a = this.engine.active.get(b.id);
-      if (!a || a.rec.status === 'PAUSED' || this.batches.get(b.id) !== b || b.pending <= 0) return;
+      const rec = this.executions.activeRecord(b.id);
+      if (!rec || rec.status === 'PAUSED' || this.batches.get(b.id) !== b || b.pending <= 0) return;
       const status: ExecutionStatus = b.running.size > 0 ? 'RUNNING' : b.started ? 'BLOCKED' : 'QUEUED';
-      if (status === a.rec.status) return;
-      this.engine.update(a, { status, started_at: a.rec.started_at ?? (b.started ? now() : null) });
+      if (status === rec.status) return;
+      this.executions.setVirtual(b.id, { status, started_at: rec.started_at ?? (b.started ? now() : null) });
     });
   }
 
@@ -194,8 +204,7 @@ export class Batches {
    */
   private settle(b: Batch): void {
     setImmediate(() => {
-      const a = this.engine.active.get(b.id);
-      if (!a || this.batches.get(b.id) !== b || b.pending > 0) return;
+      if (!this.executions.activeRecord(b.id) || this.batches.get(b.id) !== b || b.pending > 0) return;
       const total = Object.values(b.ended).reduce((s, n) => s + (n ?? 0), 0);
       const ok = b.ended.SUCCEEDED ?? 0;
       const status: ExecutionStatus =
@@ -210,7 +219,7 @@ export class Batches {
         .filter(([s, n]) => s !== 'SUCCEEDED' && n > 0)
         .map(([s, n]) => `${n} ${s}`);
       const message = `${ok} of ${total} input${total === 1 ? '' : 's'} succeeded${others.length ? `; ${others.join(', ')}` : ''}`;
-      this.engine.finish(a, status, { message });
+      this.executions.endVirtual(b.id, status, { message });
     });
   }
 }

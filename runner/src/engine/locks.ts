@@ -4,7 +4,7 @@
  * outlive its holder, which a runner restart ends anyway. The engine calls `forget` whenever an
  * execution ends, however it ends, so a crashed or cancelled flow never leaves a lock held.
  */
-import { CallError } from './callError';
+import { TimedOut } from './errors';
 
 interface Waiter {
   executionId: string;
@@ -33,7 +33,7 @@ export class Locks {
       if (timeout != null) {
         w.timer = setTimeout(() => {
           this.dropWaiter(name, w);
-          reject(new CallError('lock_timeout', `lock '${name}' not acquired within ${timeout} s`));
+          reject(new TimedOut(`lock '${name}' not acquired within ${timeout} s`, 'lock'));
         }, timeout * 1000);
       }
       const queue = this.waiters.get(name) ?? [];

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { UpdateScheduleBody, UpdateWebhookBody, type MessageRecord, type RecordRef } from '../../../protocol';
 import type { RecordLookup, Store, StoredRecord } from '../store/store';
-import { CallError } from './callError';
+import { Invalid, NotFound } from './errors';
 
 export type FlatRecord = Record<string, unknown>;
 
@@ -34,7 +34,7 @@ const RUNNER_FIELDS = new Set(['id', 'created_at', 'modified_at']);
 
 const how = (by: RecordLookup) => (by === 'id' ? 'with id ' : '');
 const notFound = (type: string, by: RecordLookup, key: string) =>
-  new CallError('not_found', `${type} ${how(by)}'${key}' does not exist`);
+  new NotFound(`${type} ${how(by)}'${key}' does not exist`);
 
 export function flatRecord(r: StoredRecord): FlatRecord {
   return {
@@ -101,17 +101,17 @@ export class Records {
       const data = Object.fromEntries(Object.entries(rest).filter(([k]) => !RUNNER_FIELDS.has(k)));
       // null means "not given": Python callers pass their keyword defaults through.
       if (newName != null && (typeof newName !== 'string' || newName === '')) {
-        throw new CallError('invalid', `${p.type} name must be a non-empty string`);
+        throw new Invalid(`${p.type} name must be a non-empty string`);
       }
       if (archived != null && typeof archived !== 'boolean') {
-        throw new CallError('invalid', `${p.type} field 'archived' must be true or false`);
+        throw new Invalid(`${p.type} field 'archived' must be true or false`);
       }
       const old = p.key != null ? await this.store.getRecord(p.type, p.by, p.key) : undefined;
       if (!old && p.key != null && p.by === 'id') throw notFound(p.type, 'id', p.key);
       const name = (newName as string | null | undefined) ?? old?.name ?? p.key ?? undefined;
-      if (name === undefined) throw new CallError('invalid', `a new ${p.type} needs a name`);
+      if (name === undefined) throw new Invalid(`a new ${p.type} needs a name`);
       if (name !== old?.name && (await this.store.getRecord(p.type, 'name', name))) {
-        throw new CallError('invalid', `${p.type} '${name}' already exists`);
+        throw new Invalid(`${p.type} '${name}' already exists`);
       }
       const ts = new Date().toISOString();
       const rec: StoredRecord = {
@@ -138,10 +138,10 @@ export class Records {
       type === 'schedule'
         ? 'create schedules with the Schedule Flow… command or the REST API'
         : 'create webhooks with the REST API (/api/latest/webhook)';
-    if (p.key == null) throw new CallError('invalid', `record.save cannot create a ${type}: ${how}`);
+    if (p.key == null) throw new Invalid(`record.save cannot create a ${type}: ${how}`);
     const found = await this.find({ type, by: p.by, key: p.key });
     if (!found) throw notFound(type, p.by, p.key);
-    if (!owner) throw new CallError('invalid', `${type}s can only be changed on a serving runner`);
+    if (!owner) throw new Invalid(`${type}s can only be changed on a serving runner`);
     const { is_enabled, ...rest } = p.fields;
     const given = Object.fromEntries(
       Object.entries({ ...rest, enabled: is_enabled ?? rest.enabled }).filter(
@@ -151,7 +151,7 @@ export class Records {
     const patch = VIEW_UPDATES[type].safeParse(given);
     if (!patch.success) {
       const issue = patch.error.issues[0];
-      throw new CallError('invalid', `${type} field '${issue.path.join('.')}': ${issue.message}`);
+      throw new Invalid(`${type} field '${issue.path.join('.')}': ${issue.message}`);
     }
     return viewRecord(owner.update(String(found.id), patch.data as never) as { enabled?: boolean });
   }
@@ -185,7 +185,7 @@ export class Records {
 
   private async find(ref: RecordRef): Promise<FlatRecord | undefined> {
     if (ref.type === 'message') {
-      if (ref.by !== 'id') throw new CallError('invalid', "messages have no name: look them up by='id'");
+      if (ref.by !== 'id') throw new Invalid("messages have no name: look them up by='id'");
       const m = await this.store.getMessage(ref.key);
       return m && messageRecord(m);
     }
@@ -212,12 +212,9 @@ export class Records {
 
   private refuseView(type: string, what: 'save' | 'delete' | 'archive'): void {
     if (type === 'message') {
-      throw new CallError('invalid', `messages cannot be changed with record.${what}: use message.create`);
+      throw new Invalid(`messages cannot be changed with record.${what}: use message.create`);
     }
     if ((type !== 'webhook' && type !== 'schedule') || what !== 'archive') return;
-    throw new CallError(
-      'invalid',
-      `${type}s cannot be archived: disable (save(is_enabled=False)) or delete them`,
-    );
+    throw new Invalid(`${type}s cannot be archived: disable (save(is_enabled=False)) or delete them`);
   }
 }

@@ -1,10 +1,22 @@
 /**
- * `execution.wait`: the caller is BLOCKED (its slot free for the executions it waits on) until
- * the `return_when` condition holds, then gets the current record of every id, ended or not.
+ * What a flow waits on: executions (`execution.wait`), an answer to a form (`message.wait`), a
+ * lock. The caller is BLOCKED meanwhile (its slot free for the executions it waits on) and gets
+ * the result, or a TimedOut after its timeout.
  */
-import { isEnded, type ExecutionRecord, type WaitCondition } from '../../../protocol';
-import { CallError, withTimeout } from './callError';
-import type { Active, Engine } from './engine';
+import { isEnded, type ExecutionRecord, type MessageRecord, type WaitCondition } from '../../../protocol';
+import { NotFound, TimedOut } from './errors';
+import type { Active } from './executionTable';
+
+/** What waiting needs of the engine. */
+export interface WaitPort {
+  get(id: string): Promise<ExecutionRecord | undefined>;
+  waitForEnd(id: string): Promise<ExecutionRecord>;
+  /** These executions are waited for (+1) or no longer (-1): see Dispatcher.awaiting. */
+  awaiting(ids: readonly string[], delta: 1 | -1): void;
+  block(a: Active, message: string): void;
+  /** Undo one block(), unless the execution has ended meanwhile. */
+  unblock(a: Active): void;
+}
 
 export function conditionMet(when: WaitCondition, recs: readonly ExecutionRecord[]): boolean {
   const ended = recs.filter((r) => isEnded(r.status));
@@ -21,35 +33,61 @@ export function conditionMet(when: WaitCondition, recs: readonly ExecutionRecord
   }
 }
 
-/** The execution's record, or a not_found CallError for the flow. */
-export async function mustGet(engine: Engine, id: string): Promise<ExecutionRecord> {
-  const rec = await engine.get(id);
-  if (!rec) throw new CallError('not_found', `execution '${id}' does not exist`);
+/** `p`, or a TimedOut after `seconds`. */
+export function withTimeout<T>(
+  p: Promise<T>,
+  seconds: number,
+  what: string,
+  waitingFor: TimedOut['waitingFor'],
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(
+      () => reject(new TimedOut(`${what} timed out after ${seconds} s`, waitingFor)),
+      seconds * 1000,
+    );
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The execution's record, or a NotFound for the flow. */
+export async function mustGet(port: Pick<WaitPort, 'get'>, id: string): Promise<ExecutionRecord> {
+  const rec = await port.get(id);
+  if (!rec) throw new NotFound(`execution '${id}' does not exist`);
   return rec;
 }
 
-const current = (engine: Engine, ids: readonly string[]) => Promise.all(ids.map((id) => mustGet(engine, id)));
+const current = (port: WaitPort, ids: readonly string[]) => Promise.all(ids.map((id) => mustGet(port, id)));
 
+/** `execution.wait`: the current record of every id once `when` holds, ended or not. */
 export async function waitForExecutions(
-  engine: Engine,
+  port: WaitPort,
   caller: Active,
   ids: readonly string[],
   when: WaitCondition,
   timeout: number | null | undefined,
 ): Promise<ExecutionRecord[]> {
-  const first = await current(engine, ids);
+  const first = await current(port, ids);
   if (ids.length === 0 || conditionMet(when, first)) return first;
   const pending = first.filter((r) => !isEnded(r.status)).map((r) => r.id);
   const n = pending.length;
-  engine.block(caller, `waiting for ${n} execution${n === 1 ? '' : 's'}`);
-  engine.awaiting(pending, 1); // they may start even when waiting processes are at their limit
+  port.block(caller, `waiting for ${n} execution${n === 1 ? '' : 's'}`);
+  port.awaiting(pending, 1); // they may start even when waiting processes are at their limit
   try {
     const met = new Promise<void>((resolve) => {
       const latest = new Map(first.map((r) => [r.id, r]));
       for (const r of first) {
         if (isEnded(r.status)) continue;
         // Waiters of executions still running when this returns resolve later, unheard.
-        void engine.waitForEnd(r.id).then((rec) => {
+        void port.waitForEnd(r.id).then((rec) => {
           latest.set(rec.id, rec);
           if (
             conditionMet(
@@ -61,10 +99,35 @@ export async function waitForExecutions(
         });
       }
     });
-    await (timeout != null ? withTimeout(met, timeout, 'execution.wait') : met);
-    return await current(engine, ids);
+    await (timeout != null ? withTimeout(met, timeout, 'execution.wait', 'executions') : met);
+    return await current(port, ids);
   } finally {
-    engine.awaiting(pending, -1);
-    if (engine.active.get(caller.rec.id) === caller) engine.unblock(caller);
+    port.awaiting(pending, -1);
+    port.unblock(caller);
+  }
+}
+
+/** `message.wait`: the answer to a form, once a user gave it. */
+export async function waitForMessage(
+  port: WaitPort,
+  messages: {
+    get(id: string): Promise<MessageRecord | undefined>;
+    answered(id: string): Promise<MessageRecord>;
+  },
+  caller: Active,
+  id: string,
+  timeout: number | null | undefined,
+): Promise<{ response: MessageRecord['response'] }> {
+  const msg = await messages.get(id);
+  if (!msg) throw new NotFound(`message '${id}' does not exist`);
+  if (msg.responded_at) return { response: msg.response };
+  port.block(caller, `waiting for an answer to "${msg.subject}"`);
+  try {
+    const answered = messages.answered(id);
+    const m =
+      timeout != null ? await withTimeout(answered, timeout, 'message.wait', 'message') : await answered;
+    return { response: m.response };
+  } finally {
+    port.unblock(caller);
   }
 }

@@ -2,43 +2,80 @@
  * What a running flow can ask the runner for (the `call` messages of docs/worker-protocol.md):
  * children, waiting, its own record, records (settings, connections, …), locks and forms. Each
  * answer is the reply's `result`; a thrown error becomes the reply's `error` (with the `code`
- * of a CallError) and an exception in Python.
+ * of its kind: replyError) and an exception in Python.
+ *
+ * The engine hands in what these calls may do (CallContext), so this module needs no engine.
  */
-import crypto from 'node:crypto';
-import { MAX_OUTPUT_BYTES, WorkerCallParams, type MessageRecord } from '../../../protocol';
-import { CallError, withTimeout } from './callError';
-import { storedConnection } from './connectors';
-import { EngineError, publicRecord, type Active, type Engine } from './engine';
-import { mustGet, waitForExecutions } from './waits';
+import {
+  MAX_OUTPUT_BYTES,
+  WorkerCallParams,
+  type CallErrorCode,
+  type ExecutionRecord,
+  type ListExecutionsQuery,
+} from '../../../protocol';
+import type { ListPage, StoredExecution } from '../store/store';
+import { Invalid, NotFound, TimedOut } from './errors';
+import type { NewExecution } from './executions';
+import { publicRecord, type Active } from './executionTable';
+import type { Locks } from './locks';
+import type { Messages } from './messages';
+import type { Records } from './records';
+import { mustGet, waitForExecutions, waitForMessage, type WaitPort } from './waits';
+
+/** What a flow's calls may do; the engine implements it. */
+export interface CallContext extends WaitPort {
+  /** The data of the `connection` record a CONNECTION execution names (see connectors.ts). */
+  connection(
+    rec: Pick<StoredExecution, 'type' | 'connector_name'>,
+  ): Promise<Record<string, unknown> | undefined>;
+  create(spec: NewExecution, parent: Active): ExecutionRecord;
+  start(id: string): ExecutionRecord;
+  list(q: ListExecutionsQuery): Promise<ListPage<ExecutionRecord>>;
+  /** The execution if it has not ended. */
+  active(id: string): Active | undefined;
+  update(a: Active, fields: Partial<StoredExecution>): void;
+  cancel(id: string): Promise<ExecutionRecord>;
+  pause(id: string): ExecutionRecord;
+  readonly locks: Locks;
+  readonly messages: Messages;
+  readonly records: Records;
+}
 
 type Params = Record<string, unknown>;
+
+/** The `error` of a reply: its kind's code lets flow_api raise a specific exception. */
+export function replyError(err: unknown): { message: string; code?: CallErrorCode } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof NotFound) return { message, code: 'not_found' };
+  if (err instanceof Invalid) return { message, code: 'invalid' };
+  if (err instanceof TimedOut)
+    return { message, code: err.waitingFor === 'lock' ? 'lock_timeout' : 'timeout' };
+  return { message };
+}
 
 function parse<M extends keyof typeof WorkerCallParams>(method: M, params: Params) {
   const r = WorkerCallParams[method].safeParse(params);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new CallError('invalid', `${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
+    throw new Invalid(`${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
   }
   return r.data as ReturnType<(typeof WorkerCallParams)[M]['parse']>;
 }
 
 export async function handleWorkerCall(
-  engine: Engine,
+  ctx: CallContext,
   caller: Active,
   method: string,
   params: Params,
 ): Promise<unknown> {
   if (method.startsWith('record.')) {
-    return recordCall(engine, method, params);
+    return recordCall(ctx.records, method, params);
   }
   switch (method) {
     case 'execution.create': {
       const p = parse(method, params);
-      const connection = await storedConnection(engine.store, {
-        type: p.type,
-        connector_name: p.connector_name ?? null,
-      });
-      return engine.create(
+      const connection = await ctx.connection({ type: p.type, connector_name: p.connector_name ?? null });
+      return ctx.create(
         {
           type: p.type,
           flow_name: p.flow_name,
@@ -57,17 +94,17 @@ export async function handleWorkerCall(
       );
     }
     case 'execution.start':
-      return engine.start(parse(method, params).id);
+      return ctx.start(parse(method, params).id);
     case 'execution.wait': {
       const p = parse(method, params);
       const when = p.return_when ?? 'ALL_ENDED';
-      return { records: await waitForExecutions(engine, caller, p.ids, when, p.timeout) };
+      return { records: await waitForExecutions(ctx, caller, p.ids, when, p.timeout) };
     }
     case 'execution.get':
-      return mustGet(engine, parse(method, params).id);
+      return mustGet(ctx, parse(method, params).id);
     case 'execution.list': {
       const p = parse(method, params);
-      const { items } = await engine.list({
+      const { items } = await ctx.list({
         parent_execution_id: p.parent_execution_id ?? undefined,
         status: p.status ?? undefined,
         type: p.type ?? undefined,
@@ -80,15 +117,14 @@ export async function handleWorkerCall(
     }
     case 'execution.update': {
       const p = parse(method, params);
-      const target = engine.active.get(p.id);
-      if (!target) throw new CallError('invalid', `execution ${p.id} has ended and can no longer be changed`);
+      const target = ctx.active(p.id);
+      if (!target) throw new Invalid(`execution ${p.id} has ended and can no longer be changed`);
       const fields: Record<string, unknown> = {};
       if ('output_value' in p.fields) {
         const size = Buffer.byteLength(JSON.stringify(p.fields.output_value) ?? '');
         if (size > MAX_OUTPUT_BYTES) {
           const mb = (n: number) => (n / 1048576).toFixed(1);
-          throw new CallError(
-            'invalid',
+          throw new Invalid(
             `output_value is ${mb(size)} MB of JSON; the limit is ${MAX_OUTPUT_BYTES / 1048576} MB`,
           );
         }
@@ -96,13 +132,13 @@ export async function handleWorkerCall(
       }
       if (p.fields.message !== undefined) fields.message = p.fields.message;
       if (p.fields.name !== undefined) fields.name = p.fields.name;
-      engine.update(target, fields);
+      ctx.update(target, fields);
       return publicRecord(target.rec);
     }
     case 'execution.cancel':
-      return engine.cancel(parse(method, params).id);
+      return ctx.cancel(parse(method, params).id);
     case 'execution.pause':
-      return engine.pause(parse(method, params).id);
+      return ctx.pause(parse(method, params).id);
     case 'execution.webhook_response': {
       caller.webhookResponse = parse(method, params);
       return null;
@@ -111,59 +147,32 @@ export async function handleWorkerCall(
       const p = parse(method, params);
       let blocked = false;
       try {
-        await engine.locks.acquire(caller.rec.id, p.name, p.timeout ?? null, () => {
+        await ctx.locks.acquire(caller.rec.id, p.name, p.timeout ?? null, () => {
           blocked = true;
-          engine.block(caller, `waiting for lock '${p.name}'`);
+          ctx.block(caller, `waiting for lock '${p.name}'`);
         });
         return null;
       } finally {
-        if (blocked && engine.active.get(caller.rec.id) === caller) engine.unblock(caller);
+        if (blocked) ctx.unblock(caller);
       }
     }
     case 'lock.release':
-      return engine.locks.release(caller.rec.id, parse(method, params).name);
+      return ctx.locks.release(caller.rec.id, parse(method, params).name);
     case 'message.create': {
       const p = parse(method, params);
-      const msg: MessageRecord = {
-        id: crypto.randomUUID(),
-        execution_id: caller.rec.id,
-        subject: p.subject,
-        body: p.body ?? null,
-        message_type: p.message_type ?? 'POPUP',
-        response: null,
-        created_at: new Date().toISOString(),
-        responded_at: null,
-      };
-      engine.store.putMessage(msg);
-      engine.emit('message', 'created', msg);
-      return { id: msg.id };
+      return { id: ctx.messages.create(caller.rec.id, p).id };
     }
     case 'message.wait': {
       const p = parse(method, params);
-      const msg = await engine.store.getMessage(p.id);
-      if (!msg) throw new CallError('not_found', `message '${p.id}' does not exist`);
-      if (msg.responded_at) return { response: msg.response };
-      engine.block(caller, `waiting for an answer to "${msg.subject}"`);
-      try {
-        const answered = new Promise<MessageRecord>((resolve) => {
-          const list = engine.messageWaiters.get(p.id) ?? [];
-          list.push(resolve);
-          engine.messageWaiters.set(p.id, list);
-        });
-        const m = p.timeout != null ? await withTimeout(answered, p.timeout, 'message.wait') : await answered;
-        return { response: m.response };
-      } finally {
-        if (engine.active.get(caller.rec.id) === caller) engine.unblock(caller);
-      }
+      return waitForMessage(ctx, ctx.messages, caller, p.id, p.timeout);
     }
     default:
-      throw new EngineError(400, `unknown call '${method}'`);
+      throw new Invalid(`unknown call '${method}'`);
   }
 }
 
 /** `record.*`: records the runner keeps (settings, connections, ...; see records.ts). */
-async function recordCall(engine: Engine, method: string, params: Params): Promise<unknown> {
-  const records = engine.records;
+async function recordCall(records: Records, method: string, params: Params): Promise<unknown> {
   switch (method) {
     case 'record.get':
       return records.get(parse(method, params));
@@ -180,6 +189,6 @@ async function recordCall(engine: Engine, method: string, params: Params): Promi
       return { records: await records.list(p.type, p.include_archived ?? false) };
     }
     default:
-      throw new EngineError(400, `unknown call '${method}'`);
+      throw new Invalid(`unknown call '${method}'`);
   }
 }

@@ -6,6 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES, WS_PATH, jsonTextWithinDepth, type ErrorBody } from '../../../protocol';
 import { refuse } from './security';
+import { refusalAnswer } from './refusals';
 import type { Router, RouteResult } from './router';
 import { HttpError, checkDepth } from './validation';
 import type { WsHub } from './wsHub';
@@ -231,7 +232,9 @@ export async function startHttpServer(
         if (!jsonTextWithinDepth(rawBody)) checkDepth(body);
       }
       send(req, res, await route.handler({ req, params, query, body, rawBody, url, pre }));
-    } catch (err) {
+    } catch (thrown) {
+      // A service's refusal is answered as its kind says (refusals.ts); anything else is a bug.
+      const err = refusalAnswer(thrown) ?? thrown;
       if (err instanceof HttpError) {
         send(req, res, { status: err.status, body: err.body });
       } else {

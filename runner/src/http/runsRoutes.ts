@@ -4,28 +4,12 @@
  * `POST /v1/runs/<uid>/{resume,pause,stop}`.
  */
 import { AsyncRunBody, ListRunsQuery, LiveRunBody, ScheduleRunBody } from '../../../protocol';
-import { RunsError, type Runs } from '../runs/runs';
-import { ScheduleError } from '../schedules/scheduler';
-import { InvalidCursorError } from '../store/store';
+import type { Runs } from '../runs/runs';
 import type { Route } from './router';
-import { HttpError, fieldError, validate } from './validation';
+import { HttpError, validate } from './validation';
 
 /** 100,000 inputs of a few hundred bytes each. */
 const ASYNC_MAX_BODY = 64 * 1024 * 1024;
-
-async function wrap<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof RunsError) throw fieldError(err.status, err.message);
-    // The runs API names the flow in the path, as its action: a schedule's flow_name is that.
-    if (err instanceof ScheduleError) {
-      throw fieldError(err.status, err.message, err.field === 'flow_name' ? 'action' : err.field);
-    }
-    if (err instanceof InvalidCursorError) throw fieldError(400, err.message, 'after');
-    throw err;
-  }
-}
 
 export function runsRoutes(runs: Runs): Route[] {
   return [
@@ -45,18 +29,18 @@ export function runsRoutes(runs: Runs): Route[] {
         if (mode === 'live') {
           return {
             status: 200,
-            body: await wrap(() => runs.live(action, validate(LiveRunBody, body ?? {}, 'body'))),
+            body: await runs.live(action, validate(LiveRunBody, body ?? {}, 'body')),
           };
         }
         if (mode === 'async') {
           return {
             status: 202,
-            body: await wrap(() => runs.async(action, validate(AsyncRunBody, body, 'body'))),
+            body: await runs.async(action, validate(AsyncRunBody, body, 'body')),
           };
         }
         return {
           status: 201,
-          body: await wrap(() => runs.schedule(action, validate(ScheduleRunBody, body, 'body'))),
+          body: await runs.schedule(action, validate(ScheduleRunBody, body, 'body')),
         };
       },
     },
@@ -65,18 +49,18 @@ export function runsRoutes(runs: Runs): Route[] {
       pattern: '/v1/runs',
       handler: async ({ query }) => {
         const q = validate(ListRunsQuery, query, 'query');
-        return { status: 200, body: await wrap(() => runs.list(q)) };
+        return { status: 200, body: await runs.list(q) };
       },
     },
     {
       method: 'GET',
       pattern: '/v1/runs/:uid',
-      handler: async ({ params }) => ({ status: 200, body: await wrap(() => runs.get(params.uid)) }),
+      handler: async ({ params }) => ({ status: 200, body: await runs.get(params.uid) }),
     },
     ...(['resume', 'pause', 'stop'] as const).map((op): Route => ({
       method: 'POST',
       pattern: `/v1/runs/:uid/${op}`,
-      handler: async ({ params }) => ({ status: 200, body: await wrap(() => runs[op](params.uid)) }),
+      handler: async ({ params }) => ({ status: 200, body: await runs[op](params.uid) }),
     })),
   ];
 }

@@ -1,24 +1,14 @@
 /** REST endpoints for schedules under /api/latest/schedule. */
 import { CreateScheduleBody, PreviewScheduleBody, UpdateScheduleBody } from '../../../protocol';
-import { ScheduleError, type Scheduler } from '../schedules/scheduler';
+import type { Scheduler } from '../schedules/scheduler';
 import type { Route } from './router';
-import { fieldError, validate } from './validation';
-
-/** Scheduler refusals become HTTP errors; a 400 names the field, like a rejected body. */
-function wrap<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof ScheduleError) throw fieldError(err.status, err.message, err.field);
-    throw err;
-  }
-}
+import { validate } from './validation';
 
 export function scheduleRoutes(scheduler: Scheduler): Route[] {
   const base = '/api/latest/schedule';
   /** A change is acknowledged once committed (with the store's next group commit). */
   const durable = async <T>(fn: () => T): Promise<T> => {
-    const result = wrap(fn);
+    const result = fn();
     await scheduler.durable();
     return result;
   };
@@ -42,13 +32,13 @@ export function scheduleRoutes(scheduler: Scheduler): Route[] {
       pattern: `${base}/preview`,
       handler: ({ body }) => ({
         status: 200,
-        body: wrap(() => scheduler.preview(validate(PreviewScheduleBody, body ?? {}, 'body'))),
+        body: scheduler.preview(validate(PreviewScheduleBody, body ?? {}, 'body')),
       }),
     },
     {
       method: 'GET',
       pattern: `${base}/:id`,
-      handler: ({ params }) => ({ status: 200, body: wrap(() => scheduler.get(params.id)) }),
+      handler: ({ params }) => ({ status: 200, body: scheduler.get(params.id) }),
     },
     {
       method: 'PATCH',

@@ -36,17 +36,6 @@ export function validate<S extends z.ZodType>(
   });
 }
 
-/** A refusal from a service: 400s name the field (as a rejected body does), others are plain. */
-export function fieldError(status: number, message: string, field?: string): HttpError {
-  const error = status === 400 ? 'invalid_request' : status === 404 ? 'not_found' : 'conflict';
-  if (!field) return new HttpError(status, { error, message });
-  return new HttpError(status, {
-    error,
-    message: `${field}: ${message}`,
-    issues: [{ path: field, message }],
-  });
-}
-
 /**
  * The nesting check of protocol/limits.ts on a parsed body: a 400 naming the field and the limit
  * (`input_value.a.a.a.a.…: nested deeper than 64 levels`), in the shape of a rejected body.

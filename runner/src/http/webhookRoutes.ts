@@ -23,26 +23,18 @@ import {
   type WebhookCallInput,
   type WebhookRecord,
 } from '../../../protocol';
-import type { Engine, WebhookResponse } from '../engine/engine';
-import { WebhookError, type Webhooks } from '../webhooks/webhooks';
+import type { WebhookResponse } from '../engine/events';
+import type { Executions } from '../engine/executions';
+import type { Webhooks } from '../webhooks/webhooks';
 import type { Route, RouteResult } from './router';
 import { browserCaller } from './security';
-import { HttpError, checkDepth, fieldError, validate } from './validation';
+import { HttpError, checkDepth, validate } from './validation';
 
 const CALL_MAX_BODY = MAX_WEBHOOK_BODY_BYTES; // protocol/limits.ts
 /** Not the flow's to set: they describe the connection or the body, which Node writes itself. */
 const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
 const HIDDEN_HEADERS = new Set(['authorization', WEBHOOK_KEY_HEADER]);
 const HIDDEN_QUERY = new Set(['key', 'async']);
-
-function wrap<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof WebhookError) throw fieldError(err.status, err.message, err.field);
-    throw err;
-  }
-}
 
 function multiMap(entries: Iterable<[string, string]>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -118,11 +110,11 @@ function answer(rec: ExecutionRecord, webhook: WebhookResponse | undefined): Rou
   };
 }
 
-export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
+export function webhookRoutes(executions: Executions, webhooks: Webhooks): Route[] {
   const base = '/api/latest/webhook';
-  // Synchronous calls waiting for their execution, by execution id: one engine listener for all.
+  // Synchronous calls waiting for their execution, by execution id: one listener for all.
   const waiting = new Map<string, (rec: ExecutionRecord, webhook?: WebhookResponse) => void>();
-  engine.on('ended', (rec, webhook) => {
+  executions.on('ended', (rec, webhook) => {
     const done = waiting.get(rec.id);
     if (done) {
       waiting.delete(rec.id);
@@ -141,26 +133,26 @@ export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
       pattern: base,
       handler: ({ body }) => ({
         status: 201,
-        body: wrap(() => webhooks.create(validate(CreateWebhookBody, body, 'body'))),
+        body: webhooks.create(validate(CreateWebhookBody, body, 'body')),
       }),
     },
     {
       method: 'GET',
       pattern: `${base}/:name`,
-      handler: ({ params }) => ({ status: 200, body: wrap(() => webhooks.get(params.name)) }),
+      handler: ({ params }) => ({ status: 200, body: webhooks.get(params.name) }),
     },
     {
       method: 'PATCH',
       pattern: `${base}/:name`,
       handler: ({ params, body }) => ({
         status: 200,
-        body: wrap(() => webhooks.update(params.name, validate(UpdateWebhookBody, body ?? {}, 'body'))),
+        body: webhooks.update(params.name, validate(UpdateWebhookBody, body ?? {}, 'body')),
       }),
     },
     {
       method: 'DELETE',
       pattern: `${base}/:name`,
-      handler: ({ params }) => ({ status: 200, body: wrap(() => webhooks.delete(params.name)) }),
+      handler: ({ params }) => ({ status: 200, body: webhooks.delete(params.name) }),
     },
     {
       method: '*',
@@ -198,7 +190,7 @@ export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
       },
       handler: async ({ req, params, url, rawBody, pre }) => {
         const w = pre as WebhookRecord;
-        const rec = engine.create({
+        const rec = executions.create({
           type: 'FLOW',
           flow_name: w.flow_name,
           input_value: callInput(req, url, params.rest ?? '', rawBody),
@@ -211,7 +203,7 @@ export function webhookRoutes(engine: Engine, webhooks: Webhooks): Route[] {
         // Acknowledged means stored: the 202 (or an INVALID answered at once) waits for the
         // commit that holds the execution. An end is announced only once committed, so the
         // synchronous answer below is durable too.
-        if (async || isEnded(rec.status)) await engine.durable();
+        if (async || isEnded(rec.status)) await executions.durable();
         if (async) return { status: 202, body: { execution_id: rec.id, status: rec.status } };
         // Ended already (INVALID: the flow is gone); otherwise it ends in a later turn.
         if (isEnded(rec.status)) return answer(rec, undefined);

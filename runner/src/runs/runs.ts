@@ -20,24 +20,20 @@ import {
   type ScheduleRunBody,
 } from '../../../protocol';
 import type { Batches } from '../engine/batches';
-import { EngineError, type Engine } from '../engine/engine';
+import { Conflict, Invalid, NotFound } from '../engine/errors';
+import type { ExecutionOwnership, Executions } from '../engine/executions';
 import type { Scheduler } from '../schedules/scheduler';
-import type { RunWithExecution, StoredRun } from '../store/store';
-
-/** A refusal the caller can act on (status is the HTTP status). */
-export class RunsError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import type { RunWithExecution, Store, StoredRun } from '../store/store';
 
 export interface RunsOptions {
-  engine: Engine;
+  executions: Executions & ExecutionOwnership;
   batches: Batches;
   scheduler?: Scheduler;
+  /** Where runs are kept; a run's callback outcome goes to its log here. */
+  store: Pick<
+    Store,
+    'listRuns' | 'getRun' | 'putRun' | 'countChildren' | 'listChildren' | 'lastLogSeq' | 'appendLog' | 'flush'
+  >;
   log: (msg: string) => void;
 }
 
@@ -68,7 +64,7 @@ export class Runs {
 
   constructor(private readonly opts: RunsOptions) {
     // Deferred a turn: a run that ends as it is created (INVALID) is registered just after.
-    opts.engine.on('ended', (rec) => {
+    opts.executions.on('ended', (rec) => {
       if (rec.parent_execution_id) return;
       // SCHEDULE runs are opened by the scheduler, so their callbacks are looked up in the store.
       if (this.callbacks.has(rec.id) || rec.type === 'SCHEDULE') setImmediate(() => void this.notify(rec.id));
@@ -80,7 +76,7 @@ export class Runs {
     const unfinished = EXECUTION_STATUSES.filter((s) => !isEnded(s));
     let after: string | undefined;
     do {
-      const page = await this.engine.store.listRuns({
+      const page = await this.store.listRuns({
         status: unfinished,
         limit: 100,
         offset: 0,
@@ -92,18 +88,22 @@ export class Runs {
     } while (after);
   }
 
-  private get engine(): Engine {
-    return this.opts.engine;
+  private get executions(): Executions & ExecutionOwnership {
+    return this.opts.executions;
+  }
+
+  private get store(): RunsOptions['store'] {
+    return this.opts.store;
   }
 
   private register(run: Omit<StoredRun, 'created_at'>, createdAt: string): void {
-    this.engine.store.putRun({ ...run, created_at: createdAt });
+    this.store.putRun({ ...run, created_at: createdAt });
     if (run.callback) this.callbacks.set(run.id, run.callback);
   }
 
   /** Run one input and answer when it has ended. */
   async live(action: string, body: LiveRunBody): Promise<RunDetail> {
-    const rec = this.engine.create({
+    const rec = this.executions.create({
       type: 'FLOW',
       flow_name: action,
       name: body.name,
@@ -123,7 +123,7 @@ export class Runs {
       },
       rec.created_at,
     );
-    await this.engine.waitForEnd(rec.id);
+    await this.executions.waitForEnd(rec.id);
     return this.get(rec.id);
   }
 
@@ -151,13 +151,17 @@ export class Runs {
       rec.created_at,
     );
     await created;
-    await this.engine.store.flush();
-    return toRun((await this.engine.store.getRun(rec.id))!);
+    await this.store.flush();
+    return toRun((await this.store.getRun(rec.id))!);
   }
 
   /** A cron schedule of the action; the run is its SCHEDULE execution. */
   async schedule(action: string, body: ScheduleRunBody): Promise<ScheduledRun> {
     const scheduler = this.scheduler();
+    // The runs API names the flow in the path, as its action: refused as such (the scheduler
+    // would name its flow_name).
+    const flow = this.executions.resolveFlow(action);
+    if (!flow.ok) throw new Invalid(flow.reason, 'action');
     const schedule = scheduler.create({
       kind: 'cron',
       cron: body.cron,
@@ -174,13 +178,13 @@ export class Runs {
       overlap: body.overlap,
       callback: body.callback ?? null,
     });
-    const found = await this.engine.store.getRun(schedule.execution_id!);
+    const found = await this.store.getRun(schedule.execution_id!);
     return { ...toRun(found!), schedule };
   }
 
   /** A page of runs; `next` continues it (keyset), total_capped says `total` is a lower bound. */
   async list(q: ListRunsQuery): Promise<RunList> {
-    const page = await this.engine.store.listRuns(q);
+    const page = await this.store.listRuns(q);
     return {
       items: page.items.map(toRun),
       total: page.total,
@@ -204,8 +208,8 @@ export class Runs {
           ? [{ execution_id: e.id, status: e.status, message: e.message, input_value: e.input_value }]
           : [];
     } else {
-      counts = await this.engine.store.countChildren(uid);
-      errors = (await this.engine.store.listChildren(uid, UNSUCCESSFUL, 20)).map((c) => ({
+      counts = await this.store.countChildren(uid);
+      errors = (await this.store.listChildren(uid, UNSUCCESSFUL, 20)).map((c) => ({
         execution_id: c.id,
         status: c.status,
         message: c.message,
@@ -227,32 +231,31 @@ export class Runs {
    */
   async resume(uid: string): Promise<RunDetail> {
     const found = await this.mustFind(uid);
-    const status = (await this.engine.get(uid))!.status;
+    const status = (await this.executions.get(uid))!.status;
     if (status === 'PAUSED') {
-      this.guard(() => this.engine.resume(uid));
+      this.executions.resume(uid);
       return this.get(uid);
     }
     if (status !== 'STOPPED') {
-      throw new RunsError(409, `run ${uid} is ${status}; only a PAUSED or STOPPED run can be resumed`);
+      throw new Conflict(`run ${uid} is ${status}; only a PAUSED or STOPPED run can be resumed`);
     }
     const { run, execution } = found;
     if (run.callback) this.callbacks.set(uid, run.callback); // it will end again
     if (run.execution_mode === 'LIVE') {
-      this.engine.reopen([execution], 'RUNNING');
+      this.executions.reopen([execution], 'RUNNING');
     } else if (run.execution_mode === 'ASYNC') {
-      const stopped = await this.engine.store.listChildren(uid, ['STOPPED']);
-      this.engine.reopen([execution, ...stopped], 'QUEUED');
+      const stopped = await this.store.listChildren(uid, ['STOPPED']);
+      this.executions.reopen([execution, ...stopped], 'QUEUED');
       await this.opts.batches.attach(uid);
     } else {
       const schedule = run.schedule_id ? this.scheduler().stored(run.schedule_id) : undefined;
-      if (!schedule) throw new RunsError(409, `the schedule of run ${uid} was deleted`);
+      if (!schedule) throw new Conflict(`the schedule of run ${uid} was deleted`);
       if (schedule.execution_id !== uid) {
-        throw new RunsError(
-          409,
+        throw new Conflict(
           `schedule ${schedule.id} has a newer SCHEDULE execution (${schedule.execution_id}); resume that run`,
         );
       }
-      this.engine.reopen([execution], 'SCHEDULED');
+      this.executions.reopen([execution], 'SCHEDULED');
       this.scheduler().enableWith(schedule.id, uid);
     }
     return this.get(uid);
@@ -260,41 +263,31 @@ export class Runs {
 
   async pause(uid: string): Promise<RunDetail> {
     await this.mustFind(uid);
-    this.guard(() => this.engine.pause(uid));
+    this.executions.pause(uid);
     return this.get(uid);
   }
 
   /** Stop a run and everything in it (as cancelling its top execution does). */
   async stop(uid: string): Promise<RunDetail> {
     await this.mustFind(uid);
-    await this.engine.cancel(uid, 'stopped');
+    await this.executions.cancel(uid, 'stopped');
     return this.get(uid);
   }
 
   private scheduler(): Scheduler {
-    if (!this.opts.scheduler) throw new RunsError(409, 'this runner does not run schedules');
+    if (!this.opts.scheduler) throw new Conflict('this runner does not run schedules');
     return this.opts.scheduler;
   }
 
-  private guard(fn: () => unknown): void {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof EngineError) throw new RunsError(err.status, err.message);
-      throw err;
-    }
-  }
-
   private async mustFind(uid: string): Promise<RunWithExecution> {
-    const found = await this.engine.store.getRun(uid);
-    if (!found) throw new RunsError(404, `no run with uid ${uid}`);
+    const found = await this.store.getRun(uid);
+    if (!found) throw new NotFound(`no run with uid ${uid}`);
     return found;
   }
 
   /** POST the ended run to its callback, once; failures go to the run's log and the runner's. */
   private async notify(id: string): Promise<void> {
-    const url =
-      this.callbacks.get(id) ?? (await this.engine.store.getRun(id).catch(() => undefined))?.run.callback;
+    const url = this.callbacks.get(id) ?? (await this.store.getRun(id).catch(() => undefined))?.run.callback;
     this.callbacks.delete(id);
     if (!url) return;
     let outcome: string;
@@ -311,8 +304,8 @@ export class Runs {
       outcome = `callback ${url} failed: ${(err as Error).message}`;
     }
     try {
-      const seq = (await this.engine.store.lastLogSeq(id)) + 1;
-      this.engine.store.appendLog({
+      const seq = (await this.store.lastLogSeq(id)) + 1;
+      this.store.appendLog({
         execution_id: id,
         seq,
         ts: new Date().toISOString(),

@@ -24,26 +24,17 @@ import {
   type UpdateScheduleBody,
 } from '../../../protocol';
 import type { Batches } from '../engine/batches';
-import type { Active, Engine } from '../engine/engine';
-import { resolveFlow } from '../engine/flowFiles';
-import type { StoredSchedule } from '../store/store';
+import { Conflict, Invalid, NotFound } from '../engine/errors';
+import type { ExecutionOwnership, Executions } from '../engine/executions';
+import type { Store, StoredExecution, StoredSchedule } from '../store/store';
 import type { Clock } from './clock';
-import { compileTiming, TimingError, upcoming, type Timing, type TimingSpec } from './timing';
-
-/** A refusal the caller can act on; `field` names the body field at fault. */
-export class ScheduleError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
+import { compileTiming, upcoming, type Timing, type TimingSpec } from './timing';
 
 export interface SchedulerOptions {
-  engine: Engine;
+  executions: Executions & ExecutionOwnership;
   batches: Batches;
+  /** Where schedules are kept, and the run each SCHEDULE execution is (the runs API). */
+  store: Pick<Store, 'listSchedules' | 'putSchedule' | 'putScheduleInputs' | 'deleteSchedule' | 'putRun'>;
   clock: Clock;
   log: (msg: string) => void;
 }
@@ -70,26 +61,17 @@ export function publicSchedule(s: StoredSchedule): ScheduleRecord {
   return rec;
 }
 
-function compile(spec: TimingSpec): Timing {
-  try {
-    return compileTiming(spec);
-  } catch (err) {
-    if (err instanceof TimingError) throw new ScheduleError(400, err.message, err.field);
-    throw err;
-  }
-}
-
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
 
   constructor(private readonly opts: SchedulerOptions) {
     super();
-    opts.engine.on('ended', (rec) => this.onEnded(rec));
+    opts.executions.on('ended', (rec) => this.onEnded(rec));
   }
 
-  private get engine(): Engine {
-    return this.opts.engine;
+  private get executions(): Executions & ExecutionOwnership {
+    return this.opts.executions;
   }
 
   private get now(): number {
@@ -98,7 +80,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** Load the schedules and take up the enabled ones (after the engine restored executions). */
   async start(): Promise<void> {
-    for (const s of await this.engine.store.listSchedules()) {
+    for (const s of await this.opts.store.listSchedules()) {
       let timing: Timing;
       try {
         timing = compileTiming(s);
@@ -120,7 +102,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** Resolves once every change so far (schedules and the executions they opened) is committed. */
   durable(): Promise<void> {
-    return this.opts.engine.durable();
+    return this.executions.durable();
   }
 
   list(): ScheduleRecord[] {
@@ -137,7 +119,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   preview(body: PreviewScheduleBody): SchedulePreview {
-    const timing = compile(body);
+    const timing = compileTiming(body);
     const t = this.now;
     return {
       next: upcoming(timing, t, t, body.count).map(iso),
@@ -148,7 +130,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   create(body: CreateScheduleBody): ScheduleRecord {
     this.checkFlow(body.flow_name);
-    const timing = compile(body);
+    const timing = compileTiming(body);
     const ts = wallNow();
     const s: StoredSchedule = {
       id: crypto.randomUUID(),
@@ -176,9 +158,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     };
     const e: Entry = { s, timing, running: new Set() };
     this.entries.set(s.id, e);
-    if (s.inputs) this.engine.store.putScheduleInputs(s.id, s.inputs);
+    if (s.inputs) this.opts.store.putScheduleInputs(s.id, s.inputs);
     if (body.enabled) this.enable(e);
-    this.engine.store.putSchedule(s);
+    this.opts.store.putSchedule(s);
     this.emit('schedule', 'created', publicSchedule(s));
     return publicSchedule(s);
   }
@@ -197,7 +179,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         cron: patch.cron ?? s.cron,
         timezone: patch.timezone ?? s.timezone,
       };
-      e.timing = compile(spec);
+      e.timing = compileTiming(spec);
       Object.assign(s, this.timingFields(spec, e.timing));
     }
     for (const f of [
@@ -216,7 +198,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (patch.inputs !== undefined) {
       s.inputs = patch.inputs;
       s.inputs_count = patch.inputs?.length ?? null;
-      this.engine.store.putScheduleInputs(s.id, s.inputs);
+      this.opts.store.putScheduleInputs(s.id, s.inputs);
     }
     if (patch.enabled === true && !s.enabled) this.enable(e);
     else if (patch.enabled === false && s.enabled) this.disable(e, 'schedule disabled');
@@ -239,7 +221,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (e.s.enabled) this.disable(e, 'schedule deleted');
     e.cancel?.();
     this.entries.delete(id);
-    this.engine.store.deleteSchedule(id);
+    this.opts.store.deleteSchedule(id);
     this.emit('schedule', 'deleted', publicSchedule(e.s));
     return publicSchedule(e.s);
   }
@@ -247,7 +229,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Start a run now, whatever the timing says (not counted toward max_iterations). */
   runNow(id: string): ExecutionRecord {
     const e = this.entry(id);
-    const rec = this.startRun(e, e.s.enabled ? this.execution(e) : undefined);
+    const rec = this.startRun(e, e.s.enabled ? this.execution(e)?.id : undefined);
     e.s.last_fire_at = iso(this.now);
     this.save(e);
     this.showStatus(e);
@@ -260,7 +242,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   enableWith(id: string, reuse: string): ScheduleRecord {
     const e = this.entry(id);
-    if (e.s.enabled) throw new ScheduleError(409, `schedule ${id} is already enabled`);
+    if (e.s.enabled) throw new Conflict(`schedule ${id} is already enabled`);
     e.s.execution_id = reuse;
     this.enable(e);
     this.save(e);
@@ -271,13 +253,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private entry(id: string): Entry {
     const e = this.entries.get(id);
-    if (!e) throw new ScheduleError(404, `no schedule with id ${id}`);
+    if (!e) throw new NotFound(`no schedule with id ${id}`);
     return e;
   }
 
   private checkFlow(name: string): void {
-    const found = resolveFlow(this.engine.opts.flowsDir, name);
-    if (!found.ok) throw new ScheduleError(400, found.reason, 'flow_name');
+    const found = this.executions.resolveFlow(name);
+    if (!found.ok) throw new Invalid(found.reason, 'flow_name');
   }
 
   private timingFields(spec: TimingSpec, timing: Timing) {
@@ -291,8 +273,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     };
   }
 
-  private execution(e: Entry): Active | undefined {
-    return e.s.execution_id ? this.engine.active.get(e.s.execution_id) : undefined;
+  /** The schedule's SCHEDULE execution while it has not ended. */
+  private execution(e: Entry): Readonly<StoredExecution> | undefined {
+    return e.s.execution_id ? this.executions.activeRecord(e.s.execution_id) : undefined;
   }
 
   private exhausted(s: StoredSchedule): boolean {
@@ -307,7 +290,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private openExecution(e: Entry): void {
     const s = e.s;
-    const rec = this.engine.createVirtual(
+    const rec = this.executions.createVirtual(
       {
         type: 'SCHEDULE',
         name: s.name,
@@ -322,7 +305,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     s.execution_id = rec.id;
     e.running.clear();
     // Every SCHEDULE execution is a run of the runs API (execution_mode SCHEDULE).
-    this.engine.store.putRun({
+    this.opts.store.putRun({
       id: rec.id,
       action_name: s.flow_name,
       execution_mode: 'SCHEDULE',
@@ -350,9 +333,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     s.next_fire_at = null;
     e.cancel?.();
     e.cancel = undefined;
-    // Not engine.cancel: that would stop the runs in progress too. Only future firings end.
+    // Not cancel(): that would stop the runs in progress too. Only future firings end.
     const a = this.execution(e);
-    if (a) this.engine.finish(a, 'STOPPED', { message });
+    if (a) this.executions.endVirtual(a.id, 'STOPPED', { message });
   }
 
   /** After a restart: find the SCHEDULE execution again and make up a missed firing, once. */
@@ -361,17 +344,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const a = this.execution(e);
     if (!a) this.openExecution(e);
     else {
-      for (const c of this.engine.active.values()) {
-        if (c.rec.parent_execution_id === a.rec.id) e.running.add(c.rec.id);
-      }
+      for (const c of this.executions.activeChildren(a.id)) e.running.add(c.id);
     }
     const due = s.next_fire_at ? Date.parse(s.next_fire_at) : null;
     if (due !== null && due <= this.now) {
       const exec = this.execution(e);
       if (exec) {
-        this.engine.appendLog(
-          exec,
-          'system',
+        this.executions.logSystem(
+          exec.id,
           `the run due at ${s.next_fire_at} was missed while the runner was down; it runs once now`,
         );
       }
@@ -407,14 +387,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // Strictly after now: slots that passed meanwhile are not made up.
     s.next_fire_at = this.nextTime(e, t);
     let skipped: string | undefined;
-    if (a.rec.status === 'PAUSED') skipped = 'the schedule execution is paused';
+    if (a.status === 'PAUSED') skipped = 'the schedule execution is paused';
     else if (s.overlap === 'skip' && e.running.size > 0) {
       skipped = `the previous run ${[...e.running][0]} has not ended (overlap: skip)`;
     }
     if (skipped) {
-      this.engine.appendLog(a, 'system', `skipped the run due at ${due}: ${skipped}`);
+      this.executions.logSystem(a.id, `skipped the run due at ${due}: ${skipped}`);
     } else {
-      this.startRun(e, a);
+      this.startRun(e, a.id);
       s.iterations++;
       s.last_fire_at = iso(t);
       if (this.exhausted(s)) s.next_fire_at = null;
@@ -425,7 +405,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.save(e);
   }
 
-  private startRun(e: Entry, parent: Active | undefined): ExecutionRecord {
+  /** A run of the schedule, below its SCHEDULE execution `parentId` if it is enabled. */
+  private startRun(e: Entry, parentId: string | undefined): ExecutionRecord {
     const s = e.s;
     const spec = {
       flow_name: s.flow_name,
@@ -436,12 +417,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     };
     let rec: ExecutionRecord;
     if (s.inputs) {
-      const started = this.opts.batches.start({ ...spec, name: s.name }, s.inputs, parent);
+      const started = this.opts.batches.start({ ...spec, name: s.name }, s.inputs, parentId);
       // A failure already ended the run FAILED with the reason; nobody awaits it here.
       started.created.catch(() => undefined);
       rec = started.rec;
-    } else rec = this.engine.create({ type: 'FLOW', ...spec, input_value: s.input_value }, parent);
-    if (parent && !isEnded(rec.status)) e.running.add(rec.id);
+    } else rec = this.executions.create({ type: 'FLOW', ...spec, input_value: s.input_value }, parentId);
+    if (parentId && !isEnded(rec.status)) e.running.add(rec.id);
     s.last_execution_id = rec.id;
     return rec;
   }
@@ -473,25 +454,28 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     s.next_fire_at = null;
     const a = this.execution(e);
     const n = s.iterations;
-    if (a)
-      this.engine.finish(a, 'SUCCEEDED', { message: `ran ${n} time${n === 1 ? '' : 's'} (max_iterations)` });
+    if (a) {
+      this.executions.endVirtual(a.id, 'SUCCEEDED', {
+        message: `ran ${n} time${n === 1 ? '' : 's'} (max_iterations)`,
+      });
+    }
     return true;
   }
 
   /** The SCHEDULE execution shows what the schedule is doing. */
   private showStatus(e: Entry): void {
     const a = this.execution(e);
-    if (!a || a.rec.status === 'PAUSED' || !e.s.enabled) return;
+    if (!a || a.status === 'PAUSED' || !e.s.enabled) return;
     const status = e.running.size > 0 ? 'RUNNING' : 'SCHEDULED';
     const message = e.s.next_fire_at
       ? `next run at ${e.s.next_fire_at}`
       : 'no more runs (max_iterations reached)';
-    if (status !== a.rec.status || message !== a.rec.message) this.engine.update(a, { status, message });
+    if (status !== a.status || message !== a.message) this.executions.setVirtual(a.id, { status, message });
   }
 
   private save(e: Entry): void {
     e.s.updated_at = wallNow();
-    this.engine.store.putSchedule(e.s);
+    this.opts.store.putSchedule(e.s);
     this.emit('schedule', 'updated', publicSchedule(e.s));
   }
 }

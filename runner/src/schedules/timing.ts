@@ -6,6 +6,7 @@
  */
 import { Cron } from 'croner';
 import type { IntervalUnit, ScheduleKind } from '../../../protocol';
+import { Invalid } from '../engine/errors';
 
 export interface TimingSpec {
   kind: ScheduleKind;
@@ -23,16 +24,6 @@ export interface Timing {
   next(after: number, anchor: number): number | null;
 }
 
-/** A timing that cannot work; `field` is the body field to blame in the 400. */
-export class TimingError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const UNIT_MS: Record<IntervalUnit, number> = { seconds: 1000, minutes: 60_000, hours: 3_600_000 };
 
 export function machineTimeZone(): string {
@@ -43,7 +34,7 @@ function checkTimeZone(tz: string): void {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
-    throw new TimingError('timezone', `'${tz}' is not an IANA time zone (e.g. Europe/Vienna, UTC)`);
+    throw new Invalid(`'${tz}' is not an IANA time zone (e.g. Europe/Vienna, UTC)`, 'timezone');
   }
 }
 
@@ -53,7 +44,7 @@ function cronTiming(pattern: string, timezone: string, field: string, descriptio
     cron = new Cron(pattern, { timezone, paused: true });
     cron.nextRun(); // some errors only show when a time is computed
   } catch (err) {
-    throw new TimingError(field, (err as Error).message.replace(/^Cron\w*:\s*/, ''));
+    throw new Invalid((err as Error).message.replace(/^Cron\w*:\s*/, ''), field);
   }
   return {
     timezone,
@@ -67,7 +58,7 @@ export function compileTiming(spec: TimingSpec): Timing {
   checkTimeZone(timezone);
   switch (spec.kind) {
     case 'interval': {
-      if (spec.interval == null) throw new TimingError('interval', 'required when kind is interval');
+      if (spec.interval == null) throw new Invalid('required when kind is interval', 'interval');
       const unit = spec.unit ?? 'minutes';
       const period = spec.interval * UNIT_MS[unit];
       const unitWord = spec.interval === 1 ? unit.slice(0, -1) : unit;
@@ -79,9 +70,9 @@ export function compileTiming(spec: TimingSpec): Timing {
       };
     }
     case 'daily': {
-      if (!spec.time) throw new TimingError('time', 'required when kind is daily (HH:MM)');
+      if (!spec.time) throw new Invalid('required when kind is daily (HH:MM)', 'time');
       const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(spec.time);
-      if (!m) throw new TimingError('time', 'must be HH:MM, from 00:00 to 23:59');
+      if (!m) throw new Invalid('must be HH:MM, from 00:00 to 23:59', 'time');
       return cronTiming(
         `0 ${Number(m[2])} ${Number(m[1])} * * *`,
         timezone,
@@ -91,7 +82,7 @@ export function compileTiming(spec: TimingSpec): Timing {
     }
     case 'cron': {
       const expr = spec.cron?.trim();
-      if (!expr) throw new TimingError('cron', 'required when kind is cron');
+      if (!expr) throw new Invalid('required when kind is cron', 'cron');
       return cronTiming(expr, timezone, 'cron', `cron '${expr}' (${timezone})`);
     }
   }

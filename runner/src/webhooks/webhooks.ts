@@ -4,19 +4,14 @@
  */
 import crypto from 'node:crypto';
 import type { CreateWebhookBody, UpdateWebhookBody, WebhookRecord } from '../../../protocol';
-import type { Engine } from '../engine/engine';
-import { resolveFlow } from '../engine/flowFiles';
-import type { StoredWebhook } from '../store/store';
+import { Conflict, Invalid, NotFound } from '../engine/errors';
+import type { FlowLookup } from '../engine/flowFiles';
+import type { Store, StoredWebhook } from '../store/store';
 
-/** A refusal the caller can act on; `field` names the body field at fault. */
-export class WebhookError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
+/** What the registry needs: a place to keep webhooks, and to know whether a flow exists. */
+export interface WebhooksDeps {
+  readonly store: Pick<Store, 'listWebhooks' | 'putWebhook' | 'deleteWebhook'>;
+  resolveFlow(name: string): FlowLookup;
 }
 
 export const callPath = (name: string) => `/api/latest/webhook/${name}/call`;
@@ -24,11 +19,11 @@ export const callPath = (name: string) => `/api/latest/webhook/${name}/call`;
 export class Webhooks {
   private readonly byName = new Map<string, StoredWebhook>();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly deps: WebhooksDeps) {}
 
   async load(): Promise<void> {
     // Webhooks stored before `allow_browsers` existed read as false: browsers stay refused.
-    for (const w of await this.engine.store.listWebhooks()) {
+    for (const w of await this.deps.store.listWebhooks()) {
       this.byName.set(w.name, { ...w, allow_browsers: w.allow_browsers === true });
     }
   }
@@ -40,7 +35,7 @@ export class Webhooks {
   /** By name or id. */
   get(nameOrId: string): WebhookRecord {
     const w = this.byName.get(nameOrId) ?? [...this.byName.values()].find((x) => x.id === nameOrId);
-    if (!w) throw new WebhookError(404, `no webhook named ${nameOrId}`);
+    if (!w) throw new NotFound(`no webhook named ${nameOrId}`);
     return w;
   }
 
@@ -50,8 +45,7 @@ export class Webhooks {
   }
 
   create(body: CreateWebhookBody): WebhookRecord {
-    if (this.byName.has(body.name))
-      throw new WebhookError(409, `a webhook named ${body.name} exists`, 'name');
+    if (this.byName.has(body.name)) throw new Conflict(`a webhook named ${body.name} exists`, 'name');
     this.checkFlow(body.flow_name);
     const ts = new Date().toISOString();
     const w: StoredWebhook = {
@@ -62,14 +56,14 @@ export class Webhooks {
       updated_at: ts,
     };
     this.byName.set(w.name, w);
-    this.engine.store.putWebhook(w);
+    this.deps.store.putWebhook(w);
     return w;
   }
 
   update(nameOrId: string, patch: UpdateWebhookBody): WebhookRecord {
     const old = this.get(nameOrId);
     if (patch.name !== undefined && patch.name !== old.name && this.byName.has(patch.name)) {
-      throw new WebhookError(409, `a webhook named ${patch.name} exists`, 'name');
+      throw new Conflict(`a webhook named ${patch.name} exists`, 'name');
     }
     if (patch.flow_name !== undefined) this.checkFlow(patch.flow_name);
     const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
@@ -77,14 +71,14 @@ export class Webhooks {
     w.url_path = callPath(w.name);
     this.byName.delete(old.name);
     this.byName.set(w.name, w);
-    this.engine.store.putWebhook(w);
+    this.deps.store.putWebhook(w);
     return w;
   }
 
   delete(nameOrId: string): WebhookRecord {
     const w = this.get(nameOrId);
     this.byName.delete(w.name);
-    this.engine.store.deleteWebhook(w.id);
+    this.deps.store.deleteWebhook(w.id);
     return w;
   }
 
@@ -98,7 +92,7 @@ export class Webhooks {
   }
 
   private checkFlow(name: string): void {
-    const found = resolveFlow(this.engine.opts.flowsDir, name);
-    if (!found.ok) throw new WebhookError(400, found.reason, 'flow_name');
+    const found = this.deps.resolveFlow(name);
+    if (!found.ok) throw new Invalid(found.reason, 'flow_name');
   }
 }

@@ -22,6 +22,9 @@ import {
   type WorkerJob,
 } from '../../../protocol';
 import { jsonLine, readJsonLines } from './jsonLines';
+import type { WorkerExit, WorkerPool, WorkerPoolEvents } from './workerPool';
+
+export type { WorkerExit } from './workerPool';
 
 /**
  * Python processes get a process group of their own (POSIX): Ctrl-C in the terminal of
@@ -58,17 +61,6 @@ function signalGroup(pid: number, sig: NodeJS.Signals, alsoPid = true): boolean 
   return reached;
 }
 
-export interface WorkerExit {
-  code: number | null;
-  signal: string | null;
-  /**
-   * Why the runner ended it, or why it never ran: a message the worker sent that the runner
-   * refused, a job the fork server could not read, a fork server that died before forking it.
-   * Its execution's FAILED message.
-   */
-  reason?: string;
-}
-
 export interface PythonWorkersOptions {
   python: string;
   /** Folder holding the flow_api and flows_worker packages. */
@@ -96,10 +88,7 @@ interface Worker {
   socketTimer?: NodeJS.Timeout;
 }
 
-export interface PythonWorkersEvents {
-  message: [executionId: string, msg: WorkerMessage];
-  exit: [executionId: string, exit: WorkerExit];
-}
+export type PythonWorkersEvents = WorkerPoolEvents;
 
 /** How long a worker whose process is gone may still take to connect (see gone()). */
 const CONNECT_GRACE_MS = 1000;
@@ -113,7 +102,7 @@ const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(os.constants.signals).map(([name, num]) => [num, name]),
 );
 
-export class PythonWorkers extends EventEmitter<PythonWorkersEvents> {
+export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements WorkerPool {
   private readonly workers = new Map<string, Worker>();
   /** Accepted sockets that have not said hello yet. */
   private readonly unidentified = new Set<net.Socket>();
