@@ -3,11 +3,7 @@
  * opens the Executions view (or starts the runner when it is not running).
  */
 import * as vscode from 'vscode';
-import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../protocol';
 import type { RunnerService } from './runner/runnerService';
-
-/** Counted as "in progress": waiting for a time (SCHEDULED) or to be started (CREATED) is not. */
-const IN_PROGRESS: ExecutionStatus[] = ['QUEUED', 'RUNNING', 'BLOCKED', 'PAUSED'];
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem(
@@ -15,48 +11,16 @@ export class StatusBar implements vscode.Disposable {
     vscode.StatusBarAlignment.Left,
     10,
   );
-  private readonly inProgress = new Set<string>();
   private flowOpen = false;
   private readonly subs: vscode.Disposable[];
-  /** Events that arrive while the in-progress list loads. */
-  private heldBack: ExecutionRecord[] | undefined;
 
   constructor(private readonly runner: RunnerService) {
     this.item.name = 'Flows Runner';
     this.subs = [
-      runner.onDidChangeState(() => {
-        if (!runner.connection) this.inProgress.clear();
-        this.render();
-      }),
-      runner.session.onExecution(({ record }) => {
-        if (this.heldBack) this.heldBack.push(record);
-        else if (this.apply(record)) this.render();
-      }),
-      // Each (re)connection: what ran meanwhile is only in the runner. Events that arrive while
-      // the list loads are applied on top of it: one of them may end an execution it lists.
-      runner.session.onDidConnect(async (conn) => {
-        const held: ExecutionRecord[] = [];
-        this.heldBack = held;
-        const { items } = await conn.api
-          .listExecutions({ status: IN_PROGRESS, limit: 1000 })
-          .catch(() => ({ items: [] as ExecutionRecord[] }));
-        if (this.heldBack !== held) return; // a later connection's load took over
-        this.heldBack = undefined;
-        this.inProgress.clear();
-        items.forEach((r) => this.inProgress.add(r.id));
-        held.forEach((r) => this.apply(r));
-        this.render();
-      }),
+      runner.onDidChangeState(() => this.render()),
+      runner.executions.onDidChangeInProgress(() => this.render()),
     ];
     this.render();
-  }
-
-  /** Count the record in or out; true when that changed the count. */
-  private apply(record: ExecutionRecord): boolean {
-    const had = this.inProgress.has(record.id);
-    if (IN_PROGRESS.includes(record.status)) this.inProgress.add(record.id);
-    else if (isEnded(record.status) || record.status === 'SCHEDULED') this.inProgress.delete(record.id);
-    return had !== this.inProgress.has(record.id);
   }
 
   private render(): void {
@@ -82,7 +46,7 @@ export class StatusBar implements vscode.Disposable {
         item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
         break;
       case 'running': {
-        const n = this.inProgress.size;
+        const n = this.runner.executions.inProgressCount;
         const { kind, sharedPid } = state.connection;
         const where =
           kind === 'bundled'

@@ -27,7 +27,7 @@ export class RunErrors implements vscode.Disposable {
   ) {
     this.disposables = [
       this.diagnostics,
-      runner.session.onExecution(({ event, record }) => void this.onExecution(event, record)),
+      runner.executions.onDidChange(({ event, record }) => void this.onExecution(event, record)),
       vscode.languages.registerDocumentLinkProvider({ language: 'flows-log' }, { provideDocumentLinks }),
     ];
   }

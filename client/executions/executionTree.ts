@@ -61,7 +61,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
         if (visible && pending) void this.reveal(pending, false);
       }),
       runner.onDidChangeState(() => this.refresh()),
-      runner.session.onExecution(({ record }) => this.onRecord(record)),
+      runner.executions.onDidChange(({ record }) => this.onRecord(record)),
       // A row waiting for an answer offers "Answer Form".
       forms.onDidChangeOpenForms((id) => this.model.get(id) && this.markDirty(id)),
       // After a reconnect (or on a new runner) the events in between are lost: load again.

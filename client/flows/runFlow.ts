@@ -59,6 +59,8 @@ export async function runFlowFile(ctx: Ctx, arg: unknown, mode: Mode): Promise<v
   // it runs under the debugger (no launch.json needed). A Run never stops.
   const folder = ctx.flowsFolder();
   if (mode === 'try' && folder && hasBreakpointsIn(folder)) {
+    // Run and Debug in front, as F5 does: the Executions view selects the run once shown.
+    await vscode.commands.executeCommand('workbench.view.debug');
     await debugFlow(flow.uri, flow.flowName, input, 'Try');
     return;
   }
@@ -153,20 +155,25 @@ export function waitForEnd(
       subs.forEach((s) => s.dispose());
       end();
     };
+    const cache = ctx.runner.executions;
     const seen = (r: ExecutionRecord) => {
       if (done || r.id !== rec.id) return;
       onChange(r);
       if (isEnded(r.status)) finish(() => resolve(r));
     };
+    // A REST answer goes through the cache: it is told only when it is not older than an event.
+    const fetched = (r: ExecutionRecord) => cache.put(r) && seen(r);
     subs.push(
       ctx.runner.onDidChangeState(() => {
         if (!done && ctx.runner.connection !== conn)
           finish(() => reject(new UserError(`The runner stopped while ${rec.name} was running.`)));
       }),
-      ctx.runner.session.onExecution(({ record }) => seen(record)),
+      cache.onDidChange(({ record }) => seen(record)),
       // It may have ended before we listened, or while the connection was down.
-      ctx.runner.session.onDidConnect(() => void conn.api.getExecution(rec.id).then(seen, () => undefined)),
+      ctx.runner.session.onDidConnect(
+        () => void conn.api.getExecution(rec.id).then(fetched, () => undefined),
+      ),
     );
-    void conn.api.getExecution(rec.id).then(seen, () => undefined);
+    void conn.api.getExecution(rec.id).then(fetched, () => undefined);
   });
 }

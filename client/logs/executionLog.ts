@@ -54,7 +54,7 @@ export class ExecutionLog implements vscode.Disposable {
     this.followed = f;
     this.subs.push(
       this.runner.session.onLog((line) => this.onLine(f, line)),
-      this.runner.session.onExecution(({ event, record }) => this.onExecution(f, event, record)),
+      this.runner.executions.onDidChange(({ event, record }) => this.onExecution(f, event, record)),
     );
     const tree = wholeTree
       ? (await conn.api.listExecutions({ top_execution_id: root.id, sort: 'created_at', limit: 1000 })).items

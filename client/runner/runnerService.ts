@@ -12,6 +12,7 @@ import { startLocalRunner, RunnerStartError, type StartedRunner } from './localR
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
 import { RunnerApi } from '../../runner-client/runnerApi';
 import { RunnerSocket } from '../../runner-client/runnerSocket';
+import { ExecutionCache } from '../executions/executionCache';
 import { RunnerSession } from './runnerSession';
 
 export interface RunnerConnection {
@@ -51,6 +52,8 @@ export class RunnerService implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   /** The runner's events, whichever runner it is: views subscribe here once. */
   readonly session = new RunnerSession();
+  /** What the window knows of executions, from the session's events and REST answers. */
+  readonly executions = new ExecutionCache(this.session);
 
   constructor(private readonly extensionPath: string) {}
 
@@ -65,6 +68,7 @@ export class RunnerService implements vscode.Disposable {
   private setState(state: RunnerState): void {
     this.current = state;
     this.session.use(state.kind === 'running' ? state.connection : undefined);
+    if (state.kind !== 'running') this.executions.clearInProgress();
     this.stateEmitter.fire(state);
   }
 
@@ -257,6 +261,7 @@ export class RunnerService implements vscode.Disposable {
   dispose(): void {
     void this.stop();
     this.stateEmitter.dispose();
+    this.executions.dispose();
     this.session.dispose();
   }
 }
