@@ -92,9 +92,12 @@ export class ScheduleTree implements vscode.TreeDataProvider<string>, vscode.Dis
         return [];
       }
     }
-    return [...this.schedules.values()]
-      .sort((a, b) => Number(b.enabled) - Number(a.enabled) || a.name.localeCompare(b.name))
-      .map((s) => s.id);
+    return (
+      [...this.schedules.values()]
+        // A stable order: enabling or disabling one must not move the row under the mouse.
+        .sort((a, b) => a.name.localeCompare(b.name) || a.created_at.localeCompare(b.created_at))
+        .map((s) => s.id)
+    );
   }
 
   dispose(): void {

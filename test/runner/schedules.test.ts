@@ -310,7 +310,7 @@ describe('runner: schedules', function () {
     assert.equal(rec.iterations, 2);
   });
 
-  it('runs now, disables (the SCHEDULE execution ends STOPPED), enables, and deletes keeping the history', async () => {
+  it('runs now, disables (its SCHEDULE execution waits paused), enables it again, and deletes keeping one history', async () => {
     const s = await createSchedule(t, {
       flow_name: 'child-echo',
       kind: 'interval',
@@ -327,25 +327,35 @@ describe('runner: schedules', function () {
     const off = await t.api('PATCH', `/api/latest/schedule/${s.id}`, { enabled: false });
     assert.equal(off.body.enabled, false);
     assert.equal(off.body.next_fire_at, null);
-    const stopped = await t.waitForStatus(exec1, 'ENDED');
-    assert.equal(stopped.status, 'STOPPED');
-    assert.equal(stopped.message, 'schedule disabled');
+    const paused = await t.waitForStatus(exec1, 'PAUSED');
+    assert.equal(paused.message, 'schedule disabled');
     const now2 = await t.api('POST', `/api/latest/schedule/${s.id}/run`);
-    assert.equal(now2.body.parent_execution_id, null, 'a disabled schedule runs at top level');
+    assert.equal(now2.body.parent_execution_id, exec1, 'a disabled schedule runs under its history too');
     assert.equal(now2.body.schedule_id, s.id);
-    await t.waitForStatus(now2.body.id, 'ENDED');
+    assert.equal((await t.waitForStatus(now2.body.id, 'ENDED')).status, 'SUCCEEDED');
 
     const on = await t.api('PATCH', `/api/latest/schedule/${s.id}`, { enabled: true });
-    const exec2 = on.body.execution_id;
-    assert.notEqual(exec2, exec1);
+    assert.equal(on.body.execution_id, exec1, 'enabled again under the same SCHEDULE execution');
     assert.equal(on.body.next_fire_at, iso(clock.now() + 60 * MIN));
-    // Cancelling the SCHEDULE execution in the tree disables the schedule.
-    await t.api('POST', `/api/latest/execution/${exec2}/cancel`);
+    assert.equal((await t.api('GET', `/api/latest/execution/${exec1}`)).body.status, 'SCHEDULED');
+    // Disabled again, then resumed from the tree: that enables the schedule.
+    await t.api('PATCH', `/api/latest/schedule/${s.id}`, { enabled: false });
+    await t.api('POST', `/api/latest/execution/${exec1}/resume`);
     await t.waitFor(
       (m) =>
         m.type === 'schedule' &&
         m.schedule.id === s.id &&
-        m.schedule.execution_id === exec2 &&
+        m.schedule.enabled &&
+        m.schedule.execution_id === exec1,
+      'the schedule to be enabled by the resume',
+    );
+    // Cancelling the SCHEDULE execution in the tree disables the schedule.
+    await t.api('POST', `/api/latest/execution/${exec1}/cancel`);
+    await t.waitFor(
+      (m) =>
+        m.type === 'schedule' &&
+        m.schedule.id === s.id &&
+        m.schedule.execution_id === exec1 &&
         !m.schedule.enabled,
       'the schedule to be disabled',
     );
@@ -358,7 +368,7 @@ describe('runner: schedules', function () {
       'deleted event',
     );
     const history = await t.api('GET', `/api/latest/execution?schedule_id=${s.id}&limit=100`);
-    assert.equal(history.body.total, 4, 'two SCHEDULE executions and two runs stay');
+    assert.equal(history.body.total, 3, 'one SCHEDULE execution and its two runs stay');
   });
 });
 

@@ -3,10 +3,11 @@
  *
  * An enabled schedule owns one virtual execution of type SCHEDULE — SCHEDULED between firings,
  * RUNNING while a run it started has not ended — and every firing is a FLOW child of it (an
- * async run when the schedule has `inputs`), so the tree shows schedule → runs. Disabling or
- * deleting a schedule ends that execution STOPPED (runs in progress go on); deleting keeps the
- * history, whose executions still carry the schedule_id. Cancelling the SCHEDULE execution
- * disables the schedule.
+ * async run when the schedule has `inputs`), so the tree shows schedule → runs. Disabling a
+ * schedule pauses that execution (runs in progress go on) and enabling it again resumes the same
+ * one, so a schedule keeps one history; resuming the paused execution enables the schedule.
+ * Deleting ends it STOPPED and keeps the history, whose executions still carry the schedule_id.
+ * Cancelling the SCHEDULE execution disables the schedule.
  *
  * Missed firings are not made up one by one: when a timer fires late, or the runner starts
  * after being down past a fire time, the schedule runs once and its next time is the first one
@@ -50,6 +51,8 @@ interface Entry {
   cancel?: () => void;
   /** Runs this schedule started under its SCHEDULE execution that have not ended. */
   running: Set<string>;
+  /** The status its SCHEDULE execution had at the last change seen (see onChanged). */
+  executionStatus?: string;
 }
 
 const TIMING_FIELDS = ['kind', 'interval', 'unit', 'time', 'cron', 'timezone'] as const;
@@ -68,6 +71,24 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   constructor(private readonly opts: SchedulerOptions) {
     super();
     opts.executions.on('ended', (rec) => this.onEnded(rec));
+    opts.executions.on('execution', (_event, rec) => this.onChanged(rec));
+  }
+
+  /**
+   * A disabled schedule's SCHEDULE execution waits PAUSED; resumed (from the tree, or the runs
+   * API), the schedule is enabled again, under the same execution.
+   */
+  private onChanged(rec: ExecutionRecord): void {
+    if (rec.type !== 'SCHEDULE' || !rec.schedule_id) return;
+    const e = this.entries.get(rec.schedule_id);
+    if (!e || e.s.execution_id !== rec.id) return;
+    const before = e.executionStatus;
+    e.executionStatus = rec.status;
+    // Only a resume: a stopped run reopened through the runs API is enabled by it (enableWith).
+    if (before !== 'PAUSED' || rec.status === 'PAUSED' || isEnded(rec.status)) return;
+    if (e.s.enabled || this.stopped) return;
+    this.enable(e);
+    this.save(e);
   }
 
   private get executions(): Executions & ExecutionOwnership {
@@ -88,7 +109,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.opts.log(`schedule ${s.id} (${s.name}) cannot be loaded: ${(err as Error).message}`);
         continue;
       }
-      const e: Entry = { s, timing, running: new Set() };
+      const e: Entry = {
+        s,
+        timing,
+        running: new Set(),
+        executionStatus: s.execution_id ? this.executions.activeRecord(s.execution_id)?.status : undefined,
+      };
       this.entries.set(s.id, e);
       if (s.enabled) this.takeUp(e);
     }
@@ -218,7 +244,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Remove the schedule; its executions stay, with their schedule_id, as history. */
   delete(id: string): ScheduleRecord {
     const e = this.entry(id);
-    if (e.s.enabled) this.disable(e, 'schedule deleted');
+    if (e.s.enabled) this.disable(e, 'schedule deleted', true);
+    else {
+      // Disabled, its execution waits paused: the history ends with the schedule.
+      const a = this.execution(e);
+      if (a) this.executions.endVirtual(a.id, 'STOPPED', { message: 'schedule deleted' });
+    }
     e.cancel?.();
     this.entries.delete(id);
     this.opts.store.deleteSchedule(id);
@@ -229,7 +260,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Start a run now, whatever the timing says (not counted toward max_iterations). */
   runNow(id: string): ExecutionRecord {
     const e = this.entry(id);
-    const rec = this.startRun(e, e.s.enabled ? this.execution(e)?.id : undefined);
+    // Under its SCHEDULE execution even while disabled (it waits paused): one history.
+    const rec = this.startRun(e, this.execution(e)?.id);
     e.s.last_fire_at = iso(this.now);
     this.save(e);
     this.showStatus(e);
@@ -320,22 +352,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const s = e.s;
     s.enabled = true;
     s.iterations = 0;
-    if (!this.execution(e)) this.openExecution(e);
+    // The same SCHEDULE execution again when it waits paused: one history per schedule.
+    const waiting = this.execution(e);
+    if (!waiting) this.openExecution(e);
+    else if (waiting.status === 'PAUSED') this.executions.setVirtual(waiting.id, { status: 'SCHEDULED' });
     s.anchor_at = iso(this.now);
     s.next_fire_at = this.nextTime(e, this.now);
     this.arm(e);
     this.showStatus(e);
   }
 
-  private disable(e: Entry, message: string): void {
+  private disable(e: Entry, message: string, deleting = false): void {
     const s = e.s;
     s.enabled = false;
     s.next_fire_at = null;
     e.cancel?.();
     e.cancel = undefined;
-    // Not cancel(): that would stop the runs in progress too. Only future firings end.
+    // Not cancel(): that would stop the runs in progress too. Only future firings end. A
+    // disabled schedule's execution waits PAUSED, so enabling it again keeps one history (its
+    // runs under one parent); a deleted one's ends.
     const a = this.execution(e);
-    if (a) this.executions.endVirtual(a.id, 'STOPPED', { message });
+    if (!a) return;
+    if (deleting) this.executions.endVirtual(a.id, 'STOPPED', { message });
+    else if (a.status !== 'PAUSED') this.executions.setVirtual(a.id, { status: 'PAUSED', message });
   }
 
   /** After a restart: find the SCHEDULE execution again and make up a missed firing, once. */
