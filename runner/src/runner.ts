@@ -205,7 +205,12 @@ async function assemble(
   let token: string | undefined;
   if (opts.http) {
     token = opts.http.token ?? newToken();
-    hub = new WsHub(engine, VERSION, new DebugRelay({ executions, sessions: debugSessions, log }));
+    hub = new WsHub(executions, {
+      version: VERSION,
+      flowsDir: path.resolve(opts.flowsDir),
+      log,
+      debug: new DebugRelay({ executions, sessions: debugSessions, log }),
+    });
     const router = new Router().add(...executionRoutes(executions), {
       method: 'GET',
       pattern: '/api/openapi.json',

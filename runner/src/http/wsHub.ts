@@ -19,7 +19,7 @@ import {
   type ServerMessage,
 } from '../../../protocol';
 import type { DebugRelay } from '../debug/debugRelay';
-import type { Engine } from '../engine/engine';
+import type { EngineEventSource } from '../engine/events';
 
 const MB = 1024 * 1024;
 
@@ -35,16 +35,24 @@ export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
   private readonly clients = new Set<Client>();
 
+  private readonly debug?: DebugRelay;
+
+  /** `events`: what the engine announces; the rest is what the hello and the log need. */
   constructor(
-    private readonly engine: Engine,
-    private readonly version: string,
-    private readonly debug?: DebugRelay,
+    events: EngineEventSource,
+    private readonly opts: {
+      version: string;
+      flowsDir: string;
+      log: (msg: string) => void;
+      debug?: DebugRelay;
+    },
   ) {
-    engine.on('execution', (event, record) =>
+    this.debug = opts.debug;
+    events.on('execution', (event, record) =>
       this.broadcast('executions', { type: 'execution', event, record }),
     );
-    engine.on('log', (line) => this.broadcast('logs', { type: 'log', line }, line.execution_id));
-    engine.on('message', (event, message) => this.broadcast('messages', { type: 'message', event, message }));
+    events.on('log', (line) => this.broadcast('logs', { type: 'log', line }, line.execution_id));
+    events.on('message', (event, message) => this.broadcast('messages', { type: 'message', event, message }));
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -117,9 +125,9 @@ export class WsHub {
     });
     this.send(client, {
       type: 'hello',
-      version: this.version,
+      version: this.opts.version,
       pid: process.pid,
-      flows_dir: this.engine.opts.flowsDir,
+      flows_dir: this.opts.flowsDir,
     });
   }
 
@@ -176,7 +184,7 @@ export class WsHub {
 
   private cutOff(c: Client, buffered: number, why: string): void {
     const reason = `too slow: ${(buffered / MB).toFixed(1)} MB of events not read${why}; reconnect and catch up over REST`;
-    this.engine.opts.log(`WebSocket client ${c.peer} cut off: ${reason}`);
+    this.opts.log(`WebSocket client ${c.peer} cut off: ${reason}`);
     c.ws.close(WS_CLOSE_TOO_SLOW, reason);
     // The close frame waits behind what the client has not read. One that reads on gets to it
     // (ws's own timer ends the wait after 30 s); one that reads nothing never answers it, so
@@ -195,7 +203,7 @@ export class WsHub {
   /** Destroy the socket, and with it what it holds unsent; the client's close event follows. */
   private drop(c: Client, why: string): void {
     if (!this.clients.delete(c)) return;
-    this.engine.opts.log(`WebSocket client ${c.peer} dropped: ${why}`);
+    this.opts.log(`WebSocket client ${c.peer} dropped: ${why}`);
     c.ws.terminate();
   }
 
