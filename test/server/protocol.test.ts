@@ -192,6 +192,19 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.match((resolved.documentation as MarkupContent).value, /Inputs it reads: `who`/);
   });
 
+  it('goes to an API member in the shipped stubs (F12 on this.log)', async () => {
+    const text = "def handler(system, this):\n    this.log('hi')\n";
+    const uri = await openFlow('f12.py', text);
+    const location = (await client.connection.sendRequest(DefinitionRequest.type, {
+      textDocument: { uri },
+      position: { line: 1, character: text.split('\n')[1].indexOf('log') + 1 },
+    })) as Location;
+    assert.match(location.uri, /\/stubs\/flow_api\/__init__\.pyi$/);
+    const stub = fs.readFileSync(new URL(location.uri), 'utf8').split('\n')[location.range.start.line];
+    assert.match(stub, /^\s+def log\(/);
+    assert.equal(stub.slice(location.range.start.character, location.range.end.character), 'log');
+  });
+
   it('lists document and workspace symbols', async () => {
     const symbols = (await client.connection.sendRequest(DocumentSymbolRequest.type, {
       textDocument: { uri: mainUri },
