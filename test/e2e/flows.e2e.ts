@@ -43,6 +43,17 @@ def handler(system: flow_api.System, this: flow_api.Execution):
         this.flow('hello', wait=False, name=f'child {i}')
     return this.success(f'started {FAN_OUT} children')
 `.replace(/FAN_OUT/g, '1000'),
+  'survey.py': `import flow_api
+
+
+def handler(system: flow_api.System, this: flow_api.Execution):
+    form = system.message('Release notes', body={
+        'ship': {'type': 'boolean', 'label': 'Ship it'},
+        'note': {'type': 'string', 'label': 'Note'},
+    })
+    answer = form.wait().get('response')
+    return this.success(f"ship={answer['ship']} note={answer['note']}")
+`,
   'average.py': `import flow_api
 
 
@@ -255,6 +266,30 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('form-answered');
   });
 
+  it('answers a form from its row, and keeps the answers given when left half-way', async () => {
+    await wb.openFile('survey.py');
+    await wb.codeLens('Run').click();
+    await wb.notification(/A flow asks: Release notes/).waitFor();
+    await wb.clearNotifications();
+    const row = wb.rowNamed(wb.pane('Executions'), 'survey').first();
+    await wb.waitForLabel(row, /waiting/);
+    await wb.contextMenu(row, 'Answer Form');
+    await wb.pick('Yes');
+    // Left at the second field: nothing is sent, and the first answer is kept.
+    await wb.quickInput().locator('input').waitFor();
+    await page.keyboard.press('Escape');
+    const kept = wb.notification(/Release notes" was not sent: the flow still waits\. Your answer is kept/);
+    await kept.waitFor();
+    await wb.shot('form-left-half-way');
+    await kept.getByRole('button', { name: 'Continue Answering' }).click();
+    // The kept answer comes first.
+    await wb.quickInput().locator('.monaco-list-row.focused', { hasText: 'Yes' }).waitFor();
+    await page.keyboard.press('Enter');
+    await wb.answerInput('all good');
+    await wb.waitForLabel(row, /succeeded.*ship=True note=all good/);
+    await wb.shot('form-answered-from-row');
+  });
+
   it('stays responsive while a thousand child executions start, and keeps them in order', async function () {
     this.timeout(300_000);
     await wb.openFile('fan-out.py');
@@ -327,6 +362,30 @@ describe('Flows for VS Code, in code-server', function () {
       /5 minutes/,
     );
     await wb.shot('schedule-created');
+  });
+
+  it('keeps one history per schedule through disable and enable, in a stable order', async () => {
+    const schedules = wb.pane('Schedules');
+    const row = wb.row(schedules, 'hello').first();
+    await wb.contextMenu(row, 'Run Schedule Now');
+    await wb.contextMenu(row, 'Disable Schedule');
+    await wb.waitForLabel(row, /disabled/);
+    await wb.contextMenu(row, 'Run Schedule Now');
+    await wb.contextMenu(row, 'Enable Schedule');
+    await wb.waitForLabel(row, /next/);
+    await wb.contextMenu(row, 'Show Schedule Runs');
+    // Its SCHEDULE execution is selected, and both runs are under it: one history, though the
+    // schedule was disabled and enabled in between.
+    const executions = wb.pane('Executions');
+    const parent = executions.locator('.monaco-list-row.selected').first();
+    await parent.waitFor();
+    assert.match((await parent.getAttribute('aria-label')) ?? '', /^hello, /);
+    if ((await parent.getAttribute('aria-expanded')) !== 'true')
+      await parent.locator('.monaco-tl-twistie').click();
+    const runs = executions.locator('.monaco-list-row[aria-level="2"][aria-label^="hello,"]');
+    await runs.nth(1).waitFor();
+    await wb.shot('schedule-one-history');
+    await parent.locator('.monaco-tl-twistie').click();
   });
 
   it('refuses a keyless webhook called from a web page in Chromium, unless it allows browsers', async () => {
