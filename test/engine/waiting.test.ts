@@ -33,6 +33,36 @@ describe('engine: waiting', () => {
     assert.deepEqual(order, ['waiter', 'child', 'other']);
   });
 
+  it('says how many it still waits for, as the executions it waits on end', async () => {
+    const fail = gate();
+    const release = gate();
+    const workers = new FakeWorkers()
+      .script('parent', async (w) => {
+        const a = await create(w, 'fails');
+        const b = await create(w, 'slow');
+        await w.call('execution.wait', { ids: [a.id, b.id] });
+        w.end('SUCCEEDED');
+      })
+      .script('fails', async (w) => {
+        await fail.promise;
+        w.end('FAILED');
+      })
+      .script('slow', async (w) => {
+        await release.promise;
+        w.end('SUCCEEDED');
+      });
+    const t = make({ flows: ['parent', 'fails', 'slow'], workers, concurrency: 4 });
+    const parent = t.engine.create({ type: 'FLOW', flow_name: 'parent' });
+    const blocked = (message: string) => (r: ExecutionRecord) =>
+      r.id === parent.id && r.status === 'BLOCKED' && r.message === message;
+    await t.seen(blocked('waiting for 2 executions'));
+    // One failed, one to go: the row says so, not "waiting for 2" until the end.
+    fail.open();
+    await t.seen(blocked('waiting for 1 execution'));
+    release.open();
+    assert.equal((await t.ended(parent.id)).status, 'SUCCEEDED');
+  });
+
   it(`refuses a child below level ${MAX_EXECUTION_DEPTH}, as an invalid call`, async () => {
     const workers = new FakeWorkers().script('recurse', async (w) => {
       try {

@@ -503,6 +503,10 @@ export class Engine<W extends WorkerPool = WorkerPool>
       awaiting: (ids, delta) => this.port.awaiting(ids, delta),
       block: (a, message) => this.control.block(a, message),
       unblock: unblockIfActive,
+      note: (a, message) => {
+        if (this.table.holds(a) && a.rec.status === 'BLOCKED' && a.rec.message !== message)
+          this.changes.update(a, { message });
+      },
       locks: this.locks,
       messages: this.forms,
       records: this.records,

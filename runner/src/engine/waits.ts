@@ -16,7 +16,11 @@ export interface WaitPort {
   block(a: Active, message: string): void;
   /** Undo one block(), unless the execution has ended meanwhile. */
   unblock(a: Active): void;
+  /** Say what a BLOCKED execution still waits for (nothing when it is not blocked any more). */
+  note(a: Active, message: string): void;
 }
+
+const waitingFor = (n: number) => `waiting for ${n} execution${n === 1 ? '' : 's'}`;
 
 export function conditionMet(when: WaitCondition, recs: readonly ExecutionRecord[]): boolean {
   const ended = recs.filter((r) => isEnded(r.status));
@@ -78,8 +82,7 @@ export async function waitForExecutions(
   const first = await current(port, ids);
   if (ids.length === 0 || conditionMet(when, first)) return first;
   const pending = first.filter((r) => !isEnded(r.status)).map((r) => r.id);
-  const n = pending.length;
-  port.block(caller, `waiting for ${n} execution${n === 1 ? '' : 's'}`);
+  port.block(caller, waitingFor(pending.length));
   port.awaiting(pending, 1); // they may start even when waiting processes are at their limit
   try {
     const met = new Promise<void>((resolve) => {
@@ -89,13 +92,10 @@ export async function waitForExecutions(
         // Waiters of executions still running when this returns resolve later, unheard.
         void port.waitForEnd(r.id).then((rec) => {
           latest.set(rec.id, rec);
-          if (
-            conditionMet(
-              when,
-              ids.map((id) => latest.get(id)!),
-            )
-          )
-            resolve();
+          const recs = ids.map((id) => latest.get(id)!);
+          if (conditionMet(when, recs)) resolve();
+          // The row says how many are left, not how many there were (one failed, one to go).
+          else port.note(caller, waitingFor(recs.filter((x) => !isEnded(x.status)).length));
         });
       }
     });
