@@ -92,7 +92,9 @@ export interface TreeSource {
 
 /** Prints the ended tree as text (or the --json document) and returns `flows run`'s exit code. */
 export async function printTree(source: TreeSource, topId: string, json: boolean): Promise<number> {
-  const items = await source.records(topId, 1000);
+  // The whole tree is here, so a list's has_children hint says nothing more (and an embedded
+  // runner's records have none): the document is the same from either.
+  const items = (await source.records(topId, 1000)).map(({ has_children: _h, ...r }) => r);
   const logs = new Map<string, LogLine[]>();
   for (const r of items) logs.set(r.id, await source.log(r.id, 10_000));
   const root = items.find((r) => r.id === topId);
