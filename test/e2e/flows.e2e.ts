@@ -276,15 +276,18 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.contextMenu(row, 'Answer Form');
     await wb.pick('Yes');
     // Left at the second field: nothing is sent, and the first answer is kept.
-    await wb.quickInput().locator('input').waitFor();
+    const second = page.locator('.quick-input-widget:visible .quick-input-title', { hasText: '(2/2)' });
+    await second.waitFor();
     await page.keyboard.press('Escape');
     const kept = wb.notification(/Release notes" was not sent: the flow still waits\. Your answer is kept/);
     await kept.waitFor();
     await wb.shot('form-left-half-way');
     await kept.getByRole('button', { name: 'Continue Answering' }).click();
     // The kept answer comes first.
+    await page.locator('.quick-input-widget:visible .quick-input-title', { hasText: '(1/2)' }).waitFor();
     await wb.quickInput().locator('.monaco-list-row.focused', { hasText: 'Yes' }).waitFor();
     await page.keyboard.press('Enter');
+    await second.waitFor();
     await wb.answerInput('all good');
     await wb.waitForLabel(row, /succeeded.*ship=True note=all good/);
     await wb.shot('form-answered-from-row');
