@@ -55,6 +55,12 @@ export async function showError(err: unknown, context?: string): Promise<void> {
 
   const actions = err instanceof UserError && err.actions.length ? [...err.actions] : [];
   if (err instanceof ConfigError) actions.push(openSettings(err.setting));
+  // Python that does not start (a wrong flows.pythonPath, none on PATH): pick one.
+  if (/cannot start Python/.test(text))
+    actions.unshift({
+      title: 'Select Python Interpreter',
+      run: () => vscode.commands.executeCommand('flows.selectInterpreter'),
+    });
   if (err instanceof RunnerUnreachableError)
     actions.push({
       title: 'Restart Runner',

@@ -66,7 +66,7 @@ export function startLocalRunner(opts: LocalRunnerOptions): Promise<StartedRunne
   log.info(`starting the runner: ${process.execPath} ${args.join(' ')}`);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: opts.flowsFolder,
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', FLOWS_TOKEN: token },
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', FLOWS_TOKEN: token, FLOWS_FROM_EDITOR: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
   });

@@ -22,7 +22,13 @@ main().then(
   (code) => process.exit(code),
   (err: Error) => {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`flows: ${err.message}\n${usage ? "Try 'flows --help'.\n" : ''}`);
+    // How to name another Python depends on who started us: an editor says it its own way
+    // (the extension sets FLOWS_FROM_EDITOR and offers "Select Python Interpreter").
+    const python =
+      /^cannot start Python/.test(err.message) && !process.env.FLOWS_FROM_EDITOR
+        ? 'Name the Python to use with --python PATH.\n'
+        : '';
+    process.stderr.write(`flows: ${err.message}\n${usage ? "Try 'flows --help'.\n" : ''}${python}`);
     process.exit(usage ? 2 : 1);
   },
 );

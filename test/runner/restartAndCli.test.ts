@@ -107,6 +107,34 @@ describe('runner: restart and CLI', function () {
     assert.match(r.stdout, /message: cancelled from the terminal/);
   });
 
+  it('says how to name another Python when it does not start: the flag in a terminal, not in an editor', () => {
+    const run = (env: NodeJS.ProcessEnv) =>
+      spawnSync(
+        process.execPath,
+        [
+          RUNNER_JS,
+          'run',
+          path.join(FIXTURE_FLOWS, 'child-echo.py'),
+          '--python',
+          '/nonexistent/python3',
+          '--data',
+          tempDir(),
+        ],
+        { encoding: 'utf8', env: { ...process.env, ...env } },
+      );
+    const terminal = run({ FLOWS_FROM_EDITOR: '' });
+    assert.equal(terminal.status, 1);
+    assert.match(
+      terminal.stderr,
+      /cannot start Python \(\/nonexistent\/python3\): spawn \/nonexistent\/python3 ENOENT/,
+    );
+    assert.match(terminal.stderr, /--python PATH/);
+    // VS Code starts the runner with FLOWS_FROM_EDITOR and offers Select Python Interpreter instead.
+    const editor = run({ FLOWS_FROM_EDITOR: '1' });
+    assert.match(editor.stderr, /cannot start Python/);
+    assert.doesNotMatch(editor.stderr, /--python/);
+  });
+
   it('flows run prints the tree and exits 0 only when the flow SUCCEEDED', () => {
     const data = tempDir();
     const ok = spawnSync(

@@ -254,11 +254,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
         if (stderr.length > 20000) stderr = stderr.slice(-20000);
       });
       child.once('error', (err) =>
-        reject(
-          new Error(
-            `cannot start Python (${this.opts.python}): ${err.message}. Set flows.pythonPath or --python.`,
-          ),
-        ),
+        reject(new Error(`cannot start Python (${this.opts.python}): ${err.message}`)),
       );
       child.once('exit', (code, signal) => {
         if (this.forkServer === child) {
