@@ -183,7 +183,24 @@ export class ExecutionModel {
     const known = this.records.has(rec.id);
     const parent = rec.parent_execution_id;
     if (known) {
+      const before = this.records.get(rec.id)!;
       this.put(rec);
+      // Ended with no child ever seen, though it may have had some (their events can be missed
+      // across a reconnect, and VS Code may keep an expanded row's first, empty answer): its
+      // children are read again, once, and the whole view redrawn so an open row asks for them.
+      const c = this.children.get(rec.id);
+      if (
+        !isEnded(before.status) &&
+        isEnded(rec.status) &&
+        c &&
+        c.ids.length === 0 &&
+        c.total === 0 &&
+        c.unloaded.size === 0 &&
+        rec.type !== 'CONNECTION'
+      ) {
+        this.children.delete(rec.id);
+        return [ROOT];
+      }
       return [rec.id];
     }
     if (parent === null) {

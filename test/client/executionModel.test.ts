@@ -116,6 +116,19 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.deepEqual(m.childrenOf('busy')!.ids, ['kid']);
   });
 
+  it('reads the children of a row again when it ends without any having been seen', () => {
+    const m = new ExecutionModel();
+    m.reset({ items: [rec('run')], total: 1 });
+    m.setChildren('run', { items: [], total: 0 });
+    assert.deepEqual(m.childrenOf('run'), { ids: [], more: 0 });
+    assert.deepEqual(m.apply(rec('run', { status: 'SUCCEEDED' })), [ROOT]);
+    assert.equal(m.childrenOf('run'), undefined, 'to be loaded again when shown');
+    assert.equal(m.mayHaveChildren('run'), true);
+    // Once: ended rows that had children, or whose children were read again, are left alone.
+    m.setChildren('run', { items: [], total: 0 });
+    assert.deepEqual(m.apply(rec('run', { status: 'SUCCEEDED' })), ['run']);
+  });
+
   it('marks a parent whose children were never loaded when a child appears', () => {
     const m = new ExecutionModel();
     m.reset({ items: [rec('p', { type: 'SCHEDULE' })], total: 1 });
