@@ -95,13 +95,12 @@ export class Ctx {
   private async inputKeysOf(source: string): Promise<InputKeysResult> {
     const client = this.languageClient;
     if (!client?.isRunning()) return [];
+    // A server busy past the timeout costs the prefill, not the prompt.
+    let timer: NodeJS.Timeout | undefined;
     const answer = await Promise.race([
-      client.sendRequest(INPUT_KEYS_REQUEST, { text: source }).then(
-        (r) => r,
-        () => [],
-      ),
-      new Promise<unknown>((resolve) => setTimeout(() => resolve([]), INPUT_KEYS_TIMEOUT_MS)),
-    ]);
+      client.sendRequest(INPUT_KEYS_REQUEST, { text: source }).catch(() => []),
+      new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve([]), INPUT_KEYS_TIMEOUT_MS))),
+    ]).finally(() => clearTimeout(timer));
     const parsed = InputKeysResult.safeParse(answer);
     return parsed.success ? parsed.data : [];
   }

@@ -19,7 +19,7 @@ import { MIGRATIONS } from '../../runner/src/store/migrations';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
 import { LIST_PAGE_BYTES, type StoredExecution } from '../../runner/src/store/store';
 import { flowsFolder, startTestRunner, tempDir, type TestRunner } from '../runner/harness';
-import { executionRecord } from '../support/records';
+import { BAD_CURSORS, executionRecord } from '../support/records';
 
 const FLOWS: Record<string, string> = {
   'echo.py': `
@@ -168,14 +168,7 @@ describe('reliability: list queries at scale (keyset paging, counts, byte budget
     const page = await t.api('GET', '/api/latest/execution?sort=-priority&limit=2');
     const cursor: string = page.body.next;
     assert.ok(cursor);
-    const bad = [
-      'garbage!',
-      Buffer.from('not json').toString('base64url'),
-      Buffer.from(JSON.stringify(['-priority', 'x', 'y', 'z'])).toString('base64url'),
-      Buffer.from(JSON.stringify({ sort: '-priority' })).toString('base64url'),
-      'x'.repeat(3000),
-    ];
-    for (const after of bad) {
+    for (const after of BAD_CURSORS) {
       const res = await t.api('GET', `/api/latest/execution?sort=-priority&after=${after}`);
       assert.equal(res.status, 400, after);
       assert.equal(res.body.issues[0].path, 'after', after);

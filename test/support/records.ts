@@ -30,3 +30,12 @@ export function executionRecord(over: Partial<ExecutionRecord> & { id: string })
     ...over,
   };
 }
+
+/** `after` cursors no store made, for a list sorted by -priority (one was made for another sort). */
+export const BAD_CURSORS: readonly string[] = [
+  'garbage!',
+  Buffer.from('not json').toString('base64url'),
+  Buffer.from(JSON.stringify(['-priority', 'x', 'y', 'z'])).toString('base64url'),
+  Buffer.from(JSON.stringify({ sort: '-priority' })).toString('base64url'),
+  'x'.repeat(3000),
+];

@@ -7,6 +7,7 @@
  */
 import type { ExecutionStatus, ListExecutionsQuery, ListRunsQuery } from '../../../protocol';
 import {
+  EXECUTION_COLUMNS,
   InvalidCursorError,
   LIST_PAGE_BYTES,
   type ListPage,
@@ -234,34 +235,6 @@ export function listPage<R>(
 
 // ---- The rows of MemoryStore, as its lists see them -------------------------------------------
 
-/** SqliteStore's columns, in its order (objects read back have their keys in this order). */
-const EXECUTION_COLUMNS = [
-  'id',
-  'name',
-  'type',
-  'status',
-  'flow_name',
-  'script',
-  'connector_name',
-  'connector_type',
-  'input_value',
-  'output_value',
-  'message',
-  'is_productive',
-  'priority',
-  'max_runtime_minutes',
-  'parent_execution_id',
-  'top_execution_id',
-  'schedule_id',
-  'webhook_id',
-  'scheduled_for',
-  'created_at',
-  'started_at',
-  'ended_at',
-  'updated_at',
-  'paused_from',
-] as const;
-
 /** JSON columns hold text: undefined is no value (NULL), which reads back as null. */
 export const toJson = (v: unknown): string | null => (v === undefined ? null : (JSON.stringify(v) ?? null));
 export const fromJson = (v: string | null): unknown => (v === null ? null : JSON.parse(v));
@@ -287,7 +260,8 @@ export interface RunRow {
 
 export function executionRow(r: StoredExecution, seq: number): ExecutionRow {
   const rec: Record<string, unknown> = {};
-  for (const c of EXECUTION_COLUMNS) rec[c] = (r as unknown as Record<string, unknown>)[c] ?? null;
+  for (const c of EXECUTION_COLUMNS)
+    if (c !== 'virtual') rec[c] = (r as unknown as Record<string, unknown>)[c] ?? null;
   rec.input_value = null;
   rec.output_value = null;
   rec.is_productive = Boolean(r.is_productive);

@@ -41,38 +41,11 @@ import {
   type StoredRun,
   type StoredSchedule,
   type StoredWebhook,
+  EXECUTION_COLUMNS,
 } from './store';
 
 type Row = Record<string, string | number | null | bigint | Uint8Array>;
 type Arg = string | number | null;
-
-const EXECUTION_COLUMNS = [
-  'id',
-  'name',
-  'type',
-  'status',
-  'flow_name',
-  'script',
-  'connector_name',
-  'connector_type',
-  'input_value',
-  'output_value',
-  'message',
-  'is_productive',
-  'priority',
-  'max_runtime_minutes',
-  'parent_execution_id',
-  'top_execution_id',
-  'schedule_id',
-  'webhook_id',
-  'scheduled_for',
-  'created_at',
-  'started_at',
-  'ended_at',
-  'updated_at',
-  'paused_from',
-  'virtual',
-] as const;
 
 /** Rows per statement of a bulk insert: one call binds 100 rows, which is what makes it fast. */
 const BULK_ROWS = 100;

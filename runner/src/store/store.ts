@@ -25,6 +25,38 @@ export interface StoredExecution extends ExecutionRecord {
   virtual?: boolean;
 }
 
+/**
+ * The fields of a stored execution, in the order the stores keep them (SQLite's columns; a
+ * record read back has its keys in this order, from either store).
+ */
+export const EXECUTION_COLUMNS = [
+  'id',
+  'name',
+  'type',
+  'status',
+  'flow_name',
+  'script',
+  'connector_name',
+  'connector_type',
+  'input_value',
+  'output_value',
+  'message',
+  'is_productive',
+  'priority',
+  'max_runtime_minutes',
+  'parent_execution_id',
+  'top_execution_id',
+  'schedule_id',
+  'webhook_id',
+  'scheduled_for',
+  'created_at',
+  'started_at',
+  'ended_at',
+  'updated_at',
+  'paused_from',
+  'virtual',
+] as const satisfies ReadonlyArray<keyof StoredExecution>;
+
 export interface StoredSchedule extends ScheduleRecord {
   /** kind=interval: firings fall on anchor + k × interval (the anchor is when it was enabled). */
   anchor_at: string | null;
