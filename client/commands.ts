@@ -13,7 +13,7 @@ import { flowFileOf, readsInputs } from './flows/flowSource';
 import { flowFile, runFlowFile, startFlow } from './flows/runFlow';
 import { guarded, log, UserError } from './log';
 import { selectInterpreter } from './runner/pythonInterpreter';
-import type { ExecutionAction } from '../runner-client/runnerApi';
+import type { ExecutionAction } from '@flows/runner-client/runnerApi';
 import { createSchedule } from './schedules/createSchedule';
 import { scheduleCommands } from './schedules/scheduleCommands';
 

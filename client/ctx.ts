@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { INPUT_KEYS_REQUEST, InputKeysResult } from '../protocol/languageServer';
+import { INPUT_KEYS_REQUEST, InputKeysResult } from '@flows/protocol/languageServer';
 import { registerCommands } from './commands';
 import { ConfigError, readConfig, RUNNER_SETTINGS } from './config';
 import { registerFlowDebugger } from './debug/flowDebugger';

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { ConfigError } from './config';
-import { RunnerUnreachableError } from '../runner-client/runnerApi';
+import { RunnerUnreachableError } from '@flows/runner-client/runnerApi';
 
 export const log = vscode.window.createOutputChannel('Flows', { log: true });
 

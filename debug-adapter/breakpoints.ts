@@ -6,7 +6,7 @@
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { z } from 'zod';
-import type { SourceBreakpoint } from '../protocol';
+import type { SourceBreakpoint } from '@flows/protocol';
 
 interface Placed {
   id: number;

@@ -4,7 +4,7 @@
  * Records arrive from `execution` events (and, on attach, from a REST listing); an older
  * snapshot of a record never overrides a newer one.
  */
-import { isEnded, type ExecutionRecord } from '../protocol';
+import { isEnded, type ExecutionRecord } from '@flows/protocol';
 
 export interface FlowThread {
   id: number;

@@ -28,7 +28,7 @@ import {
   type DebugConfig,
   type ExecutionRecord,
   type LogLine,
-} from '../protocol';
+} from '@flows/protocol';
 import { Breakpoints } from './breakpoints';
 import { ExecutionThreads, type FlowThread, type ThreadChange } from './executionThreads';
 import { IdMap } from './idMap';

@@ -4,9 +4,9 @@
  * existed before the session. It knows nothing of DAP; FlowDebugSession translates.
  */
 import { EventEmitter } from 'node:events';
-import type { ExecutionRecord, LogLine, ServerMessage } from '../protocol';
-import { RunnerApi } from '../runner-client/runnerApi';
-import { RunnerSocket, type DebugAnswer, type DebugCall } from '../runner-client/runnerSocket';
+import type { ExecutionRecord, LogLine, ServerMessage } from '@flows/protocol';
+import { RunnerApi } from '@flows/runner-client/runnerApi';
+import { RunnerSocket, type DebugAnswer, type DebugCall } from '@flows/runner-client/runnerSocket';
 
 export type { DebugCall };
 export type DebugEvent = Extract<ServerMessage, { type: 'debug.event' }>;

@@ -21,7 +21,7 @@ import {
   type UpdateScheduleBody,
   type ExecutionStatus,
   type ExecutionType,
-} from '../protocol';
+} from '@flows/protocol';
 
 /** The runner answered with an error body (its `message` is written for people). */
 export class RunnerRequestError extends Error {

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { ServerMessage, WS_PATH, type ClientMessage } from '../protocol';
+import { ServerMessage, WS_PATH, type ClientMessage } from '@flows/protocol';
 
 export type Topic = Extract<ClientMessage, { type: 'subscribe' }>['topics'][number];
 export type Hello = Extract<ServerMessage, { type: 'hello' }>;

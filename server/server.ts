@@ -1,7 +1,7 @@
 // The language server's wiring: LSP requests to the pure providers. Run as
 // `node dist/server.js --stdio` (or --node-ipc); no `vscode` import, plain Node.
 import path from 'node:path';
-import { INPUT_KEYS_REQUEST, InputKeysParams, type InputKeysResult } from '../protocol/languageServer';
+import { INPUT_KEYS_REQUEST, InputKeysParams, type InputKeysResult } from '@flows/protocol/languageServer';
 import {
   CodeActionKind,
   createConnection,

@@ -27,6 +27,13 @@ describe('bundles: each layer ships only its own code', () => {
     assert.deepEqual(leaks, []);
   });
 
+  it('the standalone debug adapter holds no runner code: it starts dist/runner.js as a process', () => {
+    const leaks = inputsOf('debugAdapter').filter((f) =>
+      /^(runner|client|server)\/|node_modules\/(node-sqlite3-wasm|croner)\//.test(f),
+    );
+    assert.deepEqual(leaks, []);
+  });
+
   it('the language server bundle holds neither the runner nor the extension', () => {
     const leaks = inputsOf('server').filter((f) => /^(runner|client|debug-adapter)\//.test(f));
     assert.deepEqual(leaks, []);

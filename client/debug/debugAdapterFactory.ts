@@ -3,7 +3,7 @@
  * talking to the runner this window manages, unless launch.json names another one.
  */
 import * as vscode from 'vscode';
-import { FlowDebugSession } from '../../debug-adapter/flowDebugSession';
+import { FlowDebugSession } from '@flows/debug-adapter/flowDebugSession';
 import type { Ctx } from '../ctx';
 import { log } from '../log';
 

@@ -4,8 +4,8 @@
  * inline in the extension host, connected to the runner this window manages.
  */
 import * as vscode from 'vscode';
-import { AttachArgs, LaunchArgs } from '../../debug-adapter/launchConfig';
-import { DEBUGGED_EXECUTION_EVENT, DebuggedExecutionBody } from '../../protocol';
+import { AttachArgs, LaunchArgs } from '@flows/debug-adapter/launchConfig';
+import { DEBUGGED_EXECUTION_EVENT, DebuggedExecutionBody } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { UserError } from '../log';
 import { flowNameOf, isFlowSource, readsInputs } from '../flows/flowSource';

@@ -5,7 +5,7 @@
  * the execution ended; tracebacks in the "Flows: Execution Log" channel are links.
  */
 import * as vscode from 'vscode';
-import type { ExecutionRecord } from '../../protocol';
+import type { ExecutionRecord } from '@flows/protocol';
 import { flowFileOf, handlerLine } from '../flows/flowSource';
 import type { RunnerService } from '../runner/runnerService';
 import { errorLocation, TRACEBACK_FRAME, type ErrorLocation } from './traceback';

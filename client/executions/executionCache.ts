@@ -5,7 +5,7 @@
  * them can go back to an older state that a slow REST answer brought after a newer event.
  */
 import * as vscode from 'vscode';
-import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../../protocol';
+import { isEnded, type ExecutionRecord, type ExecutionStatus } from '@flows/protocol';
 import type { RunnerSession } from '../runner/runnerSession';
 
 /** Counted as "in progress": waiting for a time (SCHEDULED) or to be started (CREATED) is not. */

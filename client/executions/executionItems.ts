@@ -3,7 +3,7 @@
  * (`cancellable`, `pausable`, …) so menus in package.json match with `viewItem =~ /\bword\b/`.
  */
 import * as vscode from 'vscode';
-import { isEnded, type ExecutionRecord } from '../../protocol';
+import { isEnded, type ExecutionRecord } from '@flows/protocol';
 import {
   elapsed,
   formatDuration,

@@ -4,7 +4,7 @@
  * Runner events are applied here; the tree only reads. Kept free of `vscode` so it is unit-tested
  * in plain Node.
  */
-import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../../protocol';
+import { isEnded, type ExecutionRecord, type ExecutionStatus } from '@flows/protocol';
 
 export interface ExecutionFilter {
   statuses?: ExecutionStatus[];

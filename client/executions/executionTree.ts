@@ -4,7 +4,7 @@
  * redraws rather than thousands.
  */
 import * as vscode from 'vscode';
-import type { ExecutionRecord } from '../../protocol';
+import type { ExecutionRecord } from '@flows/protocol';
 import { readConfig } from '../config';
 import { messageOf } from '../log';
 import type { RunnerConnection, RunnerService } from '../runner/runnerService';

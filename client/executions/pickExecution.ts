@@ -1,9 +1,9 @@
 /** A quick pick of recent executions, for execution commands run from the palette. */
 import * as vscode from 'vscode';
-import type { ExecutionRecord, ExecutionStatus } from '../../protocol';
+import type { ExecutionRecord, ExecutionStatus } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { LOAD_MORE_PREFIX } from './executionItems';
-import type { ListExecutions } from '../../runner-client/runnerApi';
+import type { ListExecutions } from '@flows/runner-client/runnerApi';
 import { localTime, shortId } from './statusStyle';
 
 export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'failed' | 'any';

@@ -1,6 +1,6 @@
 /** The filter of the Executions view, picked in one multi-select quick pick. */
 import * as vscode from 'vscode';
-import { EXECUTION_STATUSES, type ExecutionStatus } from '../../protocol';
+import { EXECUTION_STATUSES, type ExecutionStatus } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { listFlows } from '../flows/flowList';
 import type { ExecutionFilter } from './executionModel';

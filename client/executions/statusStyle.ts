@@ -1,6 +1,6 @@
 /** How statuses look everywhere in the extension: icon, colour, wording, durations. */
 import * as vscode from 'vscode';
-import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../../protocol';
+import { isEnded, type ExecutionRecord, type ExecutionStatus } from '@flows/protocol';
 
 const style: Record<ExecutionStatus, { icon: string; color?: string; verb: string }> = {
   CREATED: { icon: 'circle-outline', verb: 'created' },

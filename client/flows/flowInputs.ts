@@ -4,7 +4,7 @@
  * (the language server infers them: `inputs['who']`, `inputs.get('times')`).
  */
 import * as vscode from 'vscode';
-import type { InputKeysResult } from '../../protocol/languageServer';
+import type { InputKeysResult } from '@flows/protocol/languageServer';
 
 const KEY = 'flows.lastInput';
 

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isEnded, type ExecutionRecord } from '../../protocol';
+import { isEnded, type ExecutionRecord } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { readConfig } from '../config';
 import { openSettings, showError, UserError } from '../log';

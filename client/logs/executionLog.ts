@@ -4,7 +4,7 @@
  * the execution that wrote it, and the channel follows it live until another one is shown.
  */
 import * as vscode from 'vscode';
-import { isEnded, type ExecutionRecord, type LogLine } from '../../protocol';
+import { isEnded, type ExecutionRecord, type LogLine } from '@flows/protocol';
 import { elapsed, formatDuration, localTime } from '../executions/statusStyle';
 import type { RunnerConnection, RunnerService } from '../runner/runnerService';
 import { formatHeader, formatLine, formatStatus } from './logFormat';

@@ -2,7 +2,7 @@
  * How log lines read in the "Flows: Execution Log" channel. syntaxes/flows-log.tmLanguage.json
  * colours exactly these shapes (time, level, status words), so change both together.
  */
-import type { ExecutionRecord, LogLine } from '../../protocol';
+import type { ExecutionRecord, LogLine } from '@flows/protocol';
 
 const LEVEL_OF_STREAM: Record<LogLine['stream'], string> = {
   log: 'INFO',

@@ -4,7 +4,7 @@
  * runner (POST /api/latest/message/<id>/response), which wakes the waiting flow.
  */
 import * as vscode from 'vscode';
-import type { MessageRecord } from '../../protocol';
+import type { MessageRecord } from '@flows/protocol';
 import { log, showError } from '../log';
 import type { RunnerService } from '../runner/runnerService';
 import { parseAnswer, parseForm, type FormField } from './messageForm';

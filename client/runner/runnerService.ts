@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readConfig } from '../config';
 import { log, openOutput, openSettings, UserError } from '../log';
-import { lockOwner, ownerConnection } from '../../runner-client/discovery';
-import { startLocalRunner, RunnerStartError, type StartedRunner } from './localRunner';
+import { lockOwner, ownerConnection } from '@flows/runner-client/discovery';
+import { startLocalRunner, RunnerStartError, type StartedRunner } from '@flows/runner-client/localRunner';
 import { findInterpreter, selectInterpreter } from './pythonInterpreter';
-import { RunnerApi } from '../../runner-client/runnerApi';
-import { RunnerSocket } from '../../runner-client/runnerSocket';
+import { RunnerApi } from '@flows/runner-client/runnerApi';
+import { RunnerSocket } from '@flows/runner-client/runnerSocket';
 import { ExecutionCache } from '../executions/executionCache';
 import { RunnerSession } from './runnerSession';
 
@@ -130,6 +130,8 @@ export class RunnerService implements vscode.Disposable {
         dataFolder: config.dataFolder,
         python: python.path,
         concurrency: config.concurrency,
+        log: (line) => log.info(line),
+        env: { FLOWS_FROM_EDITOR: '1' },
       });
     } catch (err) {
       // Another window started one on this folder at the same moment (both saw it free).

@@ -5,8 +5,8 @@
  * have missed; the log subscription is carried over to each new connection.
  */
 import * as vscode from 'vscode';
-import type { ExecutionRecord, LogLine, MessageRecord, ScheduleRecord } from '../../protocol';
-import type { RunnerSocket, RunnerSocketEvents } from '../../runner-client/runnerSocket';
+import type { ExecutionRecord, LogLine, MessageRecord, ScheduleRecord } from '@flows/protocol';
+import type { RunnerSocket, RunnerSocketEvents } from '@flows/runner-client/runnerSocket';
 import type { RunnerConnection } from './runnerService';
 
 /** A listener on the runner socket (a Node emitter) as a VS Code disposable. */

@@ -3,7 +3,7 @@
  * the timing with a live preview of the next runs from the runner, Run or Try, and the input.
  */
 import * as vscode from 'vscode';
-import type { PreviewScheduleBody } from '../../protocol';
+import type { PreviewScheduleBody } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { clockTime, localTime } from '../executions/statusStyle';
 import { readsInputs } from '../flows/flowSource';

@@ -1,6 +1,6 @@
 /** Commands of the Schedules view (part of the command table in commands.ts). */
 import * as vscode from 'vscode';
-import type { ScheduleRecord } from '../../protocol';
+import type { ScheduleRecord } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { flowFileOf } from '../flows/flowSource';
 import { follow } from '../flows/runFlow';

@@ -2,7 +2,7 @@
  * Timings as people type and read them (no VS Code here, so it is unit-tested in plain Node):
  * "5m", "30 seconds", "2h" for intervals; "09:00" for daily; the schedule's timing in words.
  */
-import type { IntervalUnit, ScheduleRecord } from '../../protocol';
+import type { IntervalUnit, ScheduleRecord } from '@flows/protocol';
 
 const UNITS: Record<string, IntervalUnit> = {
   s: 'seconds',

@@ -1,6 +1,6 @@
 /** The Schedules view: every schedule of the runner, live over the `schedules` topic. */
 import * as vscode from 'vscode';
-import type { ScheduleRecord } from '../../protocol';
+import type { ScheduleRecord } from '@flows/protocol';
 import { clockTime, localTime } from '../executions/statusStyle';
 import { messageOf } from '../log';
 import type { RunnerService } from '../runner/runnerService';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
-import type { WorkerLimits } from '../../protocol';
+import type { WorkerLimits } from '@flows/protocol';
 import { DebugRelay } from './debug/debugRelay';
 import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';

@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isEnded, type ExecutionRecord, type ListExecutionsQuery } from '../../../protocol';
-import { RunnerApi } from '../../../runner-client/runnerApi';
+import { isEnded, type ExecutionRecord, type ListExecutionsQuery } from '@flows/protocol';
+import { RunnerApi } from '@flows/runner-client/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
 import { DEFAULT_MAX_WAITING } from '../engine/engine';
 import { startRunner, VERSION } from '../runner';

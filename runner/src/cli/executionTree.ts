@@ -2,7 +2,7 @@
  * Text rendering of an execution tree for the terminal: status, name, duration, message, output
  * and log lines of every execution, children indented under their parent.
  */
-import type { ExecutionRecord, ExecutionStatus, LogLine } from '../../../protocol';
+import type { ExecutionRecord, ExecutionStatus, LogLine } from '@flows/protocol';
 
 const ICONS: Record<ExecutionStatus, string> = {
   CREATED: '○',

@@ -10,9 +10,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isEnded, type ExecutionRecord } from '../../../protocol';
-import { RunnerApi } from '../../../runner-client/runnerApi';
-import { RunnerSocket } from '../../../runner-client/runnerSocket';
+import { isEnded, type ExecutionRecord } from '@flows/protocol';
+import { RunnerApi } from '@flows/runner-client/runnerApi';
+import { RunnerSocket } from '@flows/runner-client/runnerSocket';
 import { flowNameOf } from '../engine/flowFiles';
 import { onAbort } from './interrupt';
 import type { TreeSource } from './executionTree';

@@ -4,7 +4,7 @@
  * settings of new development-mode executions of that tree), passes DAP-shaped requests to the
  * right worker, and passes worker events back to the adapter.
  */
-import { isEnded, WorkerDebugPayload, type ClientMessage, type ServerMessage } from '../../../protocol';
+import { isEnded, WorkerDebugPayload, type ClientMessage, type ServerMessage } from '@flows/protocol';
 import type { DebugTargets, Executions } from '../engine/executions';
 import type { StoredExecution } from '../store/store';
 import type { DebugSession as Session, DebugSessions } from './debugSessions';

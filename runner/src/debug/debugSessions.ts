@@ -4,7 +4,7 @@
  * execution about to start gets; the debug relay opens and closes them.
  */
 import crypto from 'node:crypto';
-import type { DebugConfig, ExecutionRecord, ServerMessage } from '../../../protocol';
+import type { DebugConfig, ExecutionRecord, ServerMessage } from '@flows/protocol';
 
 export interface DebugSession {
   id: string;

@@ -9,7 +9,7 @@
  *
  * Everything here is O(1) per child event: 100,000 children must not cost 100,000² anything.
  */
-import { isEnded, type ExecutionRecord, type ExecutionStatus } from '../../../protocol';
+import { isEnded, type ExecutionRecord, type ExecutionStatus } from '@flows/protocol';
 import type { Store } from '../store/store';
 import type { ExecutionOwnership, Executions } from './executions';
 

@@ -3,7 +3,7 @@
  * persisted, and announced, so the WebSocket, the CLI and the tests all see the same sequence.
  * An end is announced only once it is committed.
  */
-import { isEnded, type ExecutionStatus } from '../../../protocol';
+import { isEnded, type ExecutionStatus } from '@flows/protocol';
 import type { Store, StoredExecution } from '../store/store';
 import type { ExecutionPort } from './dispatcher';
 import type { EngineEventSink } from './events';

@@ -3,7 +3,7 @@
  * them until `scheduled_for`), stop and pause them with everything below them, resume them where
  * they were, and block them while their flow waits (their slot is free for others meanwhile).
  */
-import { isEnded } from '../../../protocol';
+import { isEnded } from '@flows/protocol';
 import type { Changes } from './changes';
 import type { ExecutionPort } from './dispatcher';
 import type { Active, ExecutionTable } from './executionTable';

@@ -4,7 +4,7 @@
  * signals, messages, exits). It decides *when*; what a start or an exit means for an
  * execution's status is the engine's (DispatchHost).
  */
-import type { WorkerMessage, WorkerLimits } from '../../../protocol';
+import type { WorkerMessage, WorkerLimits } from '@flows/protocol';
 import type { Store } from '../store/store';
 import type { WorkerExit, WorkerPool } from '../workers/workerPool';
 import { publicRecord, type Active, type ExecutionTable } from './executionTable';

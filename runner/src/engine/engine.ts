@@ -21,7 +21,7 @@ import type {
   LogLine,
   MessageRecord,
   WorkerLimits,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { ListPage, Store, StoredExecution } from '../store/store';
 import type { WorkerPool } from '../workers/workerPool';
 import { Changes } from './changes';

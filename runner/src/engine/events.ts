@@ -4,7 +4,7 @@
  * is emitted. Only the engine emits; everyone else gets the subscribe-only view.
  */
 import type { EventEmitter } from 'node:events';
-import type { ExecutionRecord, LogLine, MessageRecord } from '../../../protocol';
+import type { ExecutionRecord, LogLine, MessageRecord } from '@flows/protocol';
 
 /** What a flow set with `this.webhook_response(…)`: the answer to the webhook call that ran it. */
 export interface WebhookResponse {

@@ -2,7 +2,7 @@
  * Executions' logs: each line numbered per execution, stored and announced, with limits so that
  * one flow cannot fill the disk or every client's screen.
  */
-import type { LogLine } from '../../../protocol';
+import type { LogLine } from '@flows/protocol';
 import type { Store } from '../store/store';
 import type { EngineEventSink } from './events';
 import type { Active } from './executionTable';

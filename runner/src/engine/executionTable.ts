@@ -3,7 +3,7 @@
  * their tree: which active children each active execution has, for cascading cancel and pause.
  * Engine-internal: outside runner/src/engine an execution is its id and its public record.
  */
-import type { ExecutionRecord, WorkerJob } from '../../../protocol';
+import type { ExecutionRecord, WorkerJob } from '@flows/protocol';
 import type { StoredExecution } from '../store/store';
 import type { WebhookResponse } from './events';
 import type { LongTimer } from './longTimer';

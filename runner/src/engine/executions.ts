@@ -13,7 +13,7 @@ import type {
   ListExecutionsQuery,
   LogLine,
   MessageRecord,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { ListPage, StoredExecution } from '../store/store';
 import type { EngineEventSource } from './events';
 import type { FlowLookup } from './flowFiles';

@@ -12,7 +12,7 @@
  * The engine checks every status change against this table (see checkTransition). Keeping the
  * same status is not a transition: a message or an output may change at any time before the end.
  */
-import { ENDED_STATUSES, isEnded, type ExecutionStatus } from '../../../protocol';
+import { ENDED_STATUSES, isEnded, type ExecutionStatus } from '@flows/protocol';
 
 const ENDED = [...ENDED_STATUSES];
 

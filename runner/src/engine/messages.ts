@@ -3,7 +3,7 @@
  * waited for by the flow (which is BLOCKED meanwhile: see waits.ts).
  */
 import crypto from 'node:crypto';
-import type { MessageRecord } from '../../../protocol';
+import type { MessageRecord } from '@flows/protocol';
 import type { Store } from '../store/store';
 import { Conflict, NotFound } from './errors';
 import type { EngineEventSink } from './events';

@@ -6,7 +6,7 @@
  * A record reaches Python flat: `{id, name, ...data, archived, created_at, modified_at}`.
  */
 import crypto from 'node:crypto';
-import { UpdateScheduleBody, UpdateWebhookBody, type MessageRecord, type RecordRef } from '../../../protocol';
+import { UpdateScheduleBody, UpdateWebhookBody, type MessageRecord, type RecordRef } from '@flows/protocol';
 import type { RecordLookup, Store, StoredRecord } from '../store/store';
 import { Invalid, NotFound } from './errors';
 

@@ -3,7 +3,7 @@
  * lock. The caller is BLOCKED meanwhile (its slot free for the executions it waits on) and gets
  * the result, or a TimedOut after its timeout.
  */
-import { isEnded, type ExecutionRecord, type MessageRecord, type WaitCondition } from '../../../protocol';
+import { isEnded, type ExecutionRecord, type MessageRecord, type WaitCondition } from '@flows/protocol';
 import { NotFound, TimedOut } from './errors';
 import type { Active } from './executionTable';
 

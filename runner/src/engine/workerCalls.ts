@@ -12,7 +12,7 @@ import {
   type CallErrorCode,
   type ExecutionRecord,
   type ListExecutionsQuery,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { ListPage, StoredExecution } from '../store/store';
 import { Invalid, NotFound, TimedOut } from './errors';
 import type { NewExecution } from './executions';

@@ -3,7 +3,7 @@
  * the calls of its flow (answered with a reply), the status its flow reports, its end, and what
  * its debugger says (passed on to the debug relay).
  */
-import type { WorkerMessage } from '../../../protocol';
+import type { WorkerMessage } from '@flows/protocol';
 import type { Changes } from './changes';
 import type { Control } from './control';
 import type { ExecutionPort } from './dispatcher';

@@ -21,7 +21,7 @@ import {
   WebhookAccepted,
   WebhookList,
   WebhookRecord,
-} from '../../../protocol';
+} from '@flows/protocol';
 import { errors, json, LIST_PAGING, ok, queryParameters } from './openapi';
 
 const pathParam = (name: string, description?: string) => ({

@@ -5,7 +5,7 @@ import {
   LogQuery,
   MessageListQuery,
   MessageResponseBody,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { Executions } from '../engine/executions';
 import type { Route } from './router';
 import { HttpError, validate } from './validation';

@@ -4,7 +4,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_BODY_BYTES, WS_PATH, jsonTextWithinDepth, type ErrorBody } from '../../../protocol';
+import { MAX_BODY_BYTES, WS_PATH, jsonTextWithinDepth, type ErrorBody } from '@flows/protocol';
 import { refuse } from './security';
 import { refusalAnswer } from './refusals';
 import type { Router, RouteResult } from './router';

@@ -15,7 +15,7 @@ import {
   MessageListQuery,
   MessageRecord,
   MessageResponseBody,
-} from '../../../protocol';
+} from '@flows/protocol';
 
 const REF = (id: string) => `#/components/schemas/${id}`;
 

@@ -3,7 +3,7 @@
  * (an action is a flow; its name may contain `/`), `GET /v1/runs`, `GET /v1/runs/<uid>` and
  * `POST /v1/runs/<uid>/{resume,pause,stop}`.
  */
-import { AsyncRunBody, ListRunsQuery, LiveRunBody, ScheduleRunBody } from '../../../protocol';
+import { AsyncRunBody, ListRunsQuery, LiveRunBody, ScheduleRunBody } from '@flows/protocol';
 import type { Runs } from '../runs/runs';
 import type { Route } from './router';
 import { HttpError, validate } from './validation';

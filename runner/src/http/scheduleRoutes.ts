@@ -1,5 +1,5 @@
 /** REST endpoints for schedules under /api/latest/schedule. */
-import { CreateScheduleBody, PreviewScheduleBody, UpdateScheduleBody } from '../../../protocol';
+import { CreateScheduleBody, PreviewScheduleBody, UpdateScheduleBody } from '@flows/protocol';
 import type { Scheduler } from '../schedules/scheduler';
 import type { Route } from './router';
 import { validate } from './validation';

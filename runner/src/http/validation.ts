@@ -1,6 +1,6 @@
 /** Turns zod's verdict on a body or query into the one error shape of the API. */
 import type { z } from 'zod';
-import { checkJsonDepth, MAX_JSON_DEPTH, type ErrorBody } from '../../../protocol';
+import { checkJsonDepth, MAX_JSON_DEPTH, type ErrorBody } from '@flows/protocol';
 
 export class HttpError extends Error {
   constructor(

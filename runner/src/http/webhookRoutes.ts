@@ -22,7 +22,7 @@ import {
   type ExecutionRecord,
   type WebhookCallInput,
   type WebhookRecord,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { WebhookResponse } from '../engine/events';
 import type { Executions } from '../engine/executions';
 import type { Webhooks } from '../webhooks/webhooks';

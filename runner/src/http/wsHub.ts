@@ -17,7 +17,7 @@ import {
   WS_CLOSE_TOO_SLOW,
   checkJsonDepth,
   type ServerMessage,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { DebugRelay } from '../debug/debugRelay';
 import type { EngineEventSource } from '../engine/events';
 

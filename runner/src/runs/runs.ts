@@ -18,7 +18,7 @@ import {
   type RunList,
   type ScheduledRun,
   type ScheduleRunBody,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { Batches } from '../engine/batches';
 import { Conflict, Invalid, NotFound } from '../engine/errors';
 import type { ExecutionOwnership, Executions } from '../engine/executions';

@@ -23,7 +23,7 @@ import {
   type SchedulePreview,
   type ScheduleRecord,
   type UpdateScheduleBody,
-} from '../../../protocol';
+} from '@flows/protocol';
 import type { Batches } from '../engine/batches';
 import { Conflict, Invalid, NotFound } from '../engine/errors';
 import type { ExecutionOwnership, Executions } from '../engine/executions';

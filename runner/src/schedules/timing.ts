@@ -5,7 +5,7 @@
  * twice in the autumn runs once). Intervals are plain elapsed time, so DST does not touch them.
  */
 import { Cron } from 'croner';
-import type { IntervalUnit, ScheduleKind } from '../../../protocol';
+import type { IntervalUnit, ScheduleKind } from '@flows/protocol';
 import { Invalid } from '../engine/errors';
 
 export interface TimingSpec {

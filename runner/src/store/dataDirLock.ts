@@ -17,7 +17,7 @@ import {
   lockOwner as ownerOf,
   ownerConnection,
   procStat,
-} from '../../../runner-client/discovery';
+} from '@flows/runner-client/discovery';
 
 export { LOCK_FILE, ownerConnection, type LockContent };
 

@@ -5,7 +5,7 @@
  * store holds for the other. SQLite picks among plans for speed; every plan gives the same page,
  * so one plan is enough here: filter, sort, cut. That is O(rows) a page: fine for tests.
  */
-import type { ExecutionStatus, ListExecutionsQuery, ListRunsQuery } from '../../../protocol';
+import type { ExecutionStatus, ListExecutionsQuery, ListRunsQuery } from '@flows/protocol';
 import {
   EXECUTION_COLUMNS,
   InvalidCursorError,

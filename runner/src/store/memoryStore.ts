@@ -14,7 +14,7 @@ import {
   type ListRunsQuery,
   type LogLine,
   type MessageRecord,
-} from '../../../protocol';
+} from '@flows/protocol';
 import {
   byCreated,
   compareText,

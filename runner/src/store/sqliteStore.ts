@@ -27,7 +27,7 @@ import {
   type ListRunsQuery,
   type LogLine,
   type MessageRecord,
-} from '../../../protocol';
+} from '@flows/protocol';
 import { MIGRATIONS } from './migrations';
 import {
   InvalidCursorError,

@@ -15,7 +15,7 @@ import type {
   MessageRecord,
   ScheduleRecord,
   WebhookRecord,
-} from '../../../protocol';
+} from '@flows/protocol';
 
 /** The record plus what only the runner needs to carry across a restart. */
 export interface StoredExecution extends ExecutionRecord {

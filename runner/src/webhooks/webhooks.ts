@@ -3,7 +3,7 @@
  * is written behind to the store; `http/webhookRoutes.ts` turns calls into executions.
  */
 import crypto from 'node:crypto';
-import type { CreateWebhookBody, UpdateWebhookBody, WebhookRecord } from '../../../protocol';
+import type { CreateWebhookBody, UpdateWebhookBody, WebhookRecord } from '@flows/protocol';
 import { Conflict, Invalid, NotFound } from '../engine/errors';
 import type { FlowLookup } from '../engine/flowFiles';
 import type { Store, StoredWebhook } from '../store/store';

@@ -4,7 +4,7 @@
  * a line nested deeper than `maxDepth` is one too, not a stack overflow later (protocol/limits.ts).
  */
 import type { Readable } from 'node:stream';
-import { JsonTooDeepError, MAX_WIRE_DEPTH, MAX_WIRE_LINE_BYTES, checkJsonDepth } from '../../../protocol';
+import { JsonTooDeepError, MAX_WIRE_DEPTH, MAX_WIRE_LINE_BYTES, checkJsonDepth } from '@flows/protocol';
 
 export interface JsonLinesLimits {
   /** Bytes of one line (default MAX_WIRE_LINE_BYTES). */

@@ -20,7 +20,7 @@ import {
   WorkerMessage,
   checkJsonDepth,
   type WorkerJob,
-} from '../../../protocol';
+} from '@flows/protocol';
 import { jsonLine, readJsonLines } from './jsonLines';
 import type { WorkerExit, WorkerPool, WorkerPoolEvents } from './workerPool';
 

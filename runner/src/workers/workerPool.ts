@@ -4,7 +4,7 @@
  * real one; the engine's unit tests script fake ones (test/engine/fakeWorkers.ts).
  */
 import type { EventEmitter } from 'node:events';
-import type { WorkerJob, WorkerMessage } from '../../../protocol';
+import type { WorkerJob, WorkerMessage } from '@flows/protocol';
 
 export interface WorkerExit {
   code: number | null;

@@ -1,13 +1,13 @@
 /**
- * Starts the runner bundled in the extension (dist/runner.js) as a child process of the extension
- * host, with VS Code's own Node: `process.execPath` is Electron in desktop VS Code, so
- * ELECTRON_RUN_AS_NODE makes it a plain Node (and in code-server it already is one).
+ * Starts the bundled runner (dist/runner.js) as a child process: the extension host's runner and
+ * the standalone debug adapter's both start this way, and both then talk to it over HTTP and
+ * WebSocket only. It runs on the parent's own Node: `process.execPath` is Electron in desktop
+ * VS Code, so ELECTRON_RUN_AS_NODE makes it a plain Node (and in code-server it already is one).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as readline from 'node:readline';
 import { z } from 'zod';
-import { log } from '../log';
 
 /**
  * The line `flows serve` prints on stdout when it listens. It is a CLI line rather than a REST or
@@ -20,8 +20,13 @@ export interface LocalRunnerOptions {
   runnerScript: string;
   flowsFolder: string;
   dataFolder?: string;
-  python: string;
-  concurrency: number;
+  /** The Python to run flows with; the runner's own default when absent. */
+  python?: string;
+  concurrency?: number;
+  /** Where the runner's own lines go (its stderr, and what it prints that is not the ready line). */
+  log: (line: string) => void;
+  /** Extra environment for the runner (the extension marks itself with FLOWS_FROM_EDITOR). */
+  env?: Record<string, string>;
 }
 
 export interface StartedRunner {
@@ -49,31 +54,21 @@ export function startLocalRunner(opts: LocalRunnerOptions): Promise<StartedRunne
   // A fresh token per start, handed over in the environment: unlike argv, the environment of a
   // process is not readable by other users of the machine.
   const token = crypto.randomBytes(24).toString('base64url');
-  const args = [
-    opts.runnerScript,
-    'serve',
-    '--port',
-    '0',
-    '--flows',
-    opts.flowsFolder,
-    '--python',
-    opts.python,
-    '--concurrency',
-    String(opts.concurrency),
-    '--exit-with-stdin',
-  ];
+  const args = [opts.runnerScript, 'serve', '--port', '0', '--flows', opts.flowsFolder, '--exit-with-stdin'];
+  if (opts.python) args.push('--python', opts.python);
+  if (opts.concurrency) args.push('--concurrency', String(opts.concurrency));
   if (opts.dataFolder) args.push('--data', opts.dataFolder);
-  log.info(`starting the runner: ${process.execPath} ${args.join(' ')}`);
+  opts.log(`starting the runner: ${process.execPath} ${args.join(' ')}`);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: opts.flowsFolder,
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', FLOWS_TOKEN: token, FLOWS_FROM_EDITOR: '1' },
+    env: { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1', FLOWS_TOKEN: token },
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
   });
   const stderr = new Tail();
   readline.createInterface({ input: child.stderr! }).on('line', (line) => {
     stderr.push(line);
-    log.info(`[runner] ${line}`);
+    opts.log(`[runner] ${line}`);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
     (resolve) => {
@@ -95,7 +90,7 @@ export function startLocalRunner(opts: LocalRunnerOptions): Promise<StartedRunne
         ready = undefined;
       }
       if (!ready?.success) {
-        log.info(`[runner] ${line}`);
+        opts.log(`[runner] ${line}`);
         return;
       }
       resolve({
