@@ -86,6 +86,9 @@ export interface RunnerOptions {
 }
 
 export interface Runner {
+  /** What the rest of the runner (and the CLI) may do with executions: the engine's facade. */
+  executions: Executions;
+  /** The engine itself, for tests that reach its workers and records. */
   engine: Engine<PythonWorkers>;
   /** Present when the runner fires schedules. */
   scheduler?: Scheduler;
@@ -240,6 +243,7 @@ async function assemble(
 
   let stopping: Promise<void> | undefined;
   return {
+    executions,
     engine,
     scheduler,
     webhooks,

@@ -2,10 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isEnded, type ExecutionRecord, type ListExecutionsQuery } from '@flows/protocol';
+import { EXECUTION_STATUSES, isEnded, type ExecutionRecord, type ListExecutionsQuery } from '@flows/protocol';
 import { RunnerApi } from '@flows/runner-client/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
-import { DEFAULT_MAX_WAITING } from '../engine/engine';
 import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
 import { SqliteStore } from '../store/sqliteStore';
@@ -67,7 +66,9 @@ export async function serve(argv: string[]): Promise<number> {
     dataDir: values.data,
     python: values.python,
     concurrency: intOption('concurrency', values.concurrency, 8, 1),
-    maxWaiting: intOption('max-waiting', values['max-waiting'], DEFAULT_MAX_WAITING, 0),
+    // Absent: the engine's own default.
+    maxWaiting:
+      values['max-waiting'] === undefined ? undefined : intOption('max-waiting', values['max-waiting'], 0, 0),
     limits: {
       max_memory_mb: intOption('max-memory-mb', values['max-memory-mb'], 0, 0) || undefined,
       max_cpu_seconds: intOption('max-cpu-seconds', values['max-cpu-seconds'], 0, 0) || undefined,
@@ -149,7 +150,7 @@ async function runFlow(argv: string[], signal: AbortSignal): Promise<number> {
   }
   const runner = await startRunner({ flowsDir, dataDir, python: values.python });
   try {
-    const engine = runner.engine;
+    const engine = runner.executions;
     const top = engine.create({
       type: 'FLOW',
       flow_name: flowName,
@@ -160,14 +161,20 @@ async function runFlow(argv: string[], signal: AbortSignal): Promise<number> {
     await engine.waitForEnd(top.id);
     // Fire-and-forget children may still run; the tree is done when all of it has ended.
     for (;;) {
-      const rest = [...engine.active.values()].filter((a) => a.rec.top_execution_id === top.id);
-      if (rest.length === 0) break;
-      await Promise.all(rest.map((a) => engine.waitForEnd(a.rec.id)));
+      const rest = await engine.list({
+        top_execution_id: top.id,
+        status: EXECUTION_STATUSES.filter((s) => !isEnded(s)),
+        limit: 1000,
+        offset: 0,
+        sort: 'created_at',
+      });
+      if (rest.items.length === 0) break;
+      await Promise.all(rest.items.map((r) => engine.waitForEnd(r.id)));
     }
     const tree = {
       records: async (topId: string, limit: number) =>
         (await engine.list({ top_execution_id: topId, limit, offset: 0, sort: 'created_at' })).items,
-      log: (id: string, limit: number) => engine.store.getLog(id, 0, limit),
+      log: (id: string, limit: number) => engine.log(id, 0, limit),
     };
     return await printTree(tree, top.id, values.json === true);
   } finally {
