@@ -88,6 +88,22 @@ const scheduleFields = {
   callback: CallbackUrl.nullable().describe('POSTed the run summary when the SCHEDULE execution ends'),
 };
 
+/**
+ * A schedule runs its flow with one input (input_value) or as an async run of several (inputs):
+ * a body with both would have one of them silently ignored, so it is refused.
+ */
+function oneInputKind(ctx: z.core.ParsePayload<{ input_value?: unknown; inputs?: unknown[] | null }>): void {
+  const { input_value, inputs } = ctx.value;
+  if (input_value !== undefined && inputs !== undefined && inputs !== null) {
+    ctx.issues.push({
+      code: 'custom',
+      path: ['inputs'],
+      message: 'give either input_value (one input per run) or inputs (an async run per firing), not both',
+      input: inputs,
+    });
+  }
+}
+
 /** POST /api/latest/schedule */
 export const CreateScheduleBody = z
   .strictObject({
@@ -104,6 +120,7 @@ export const CreateScheduleBody = z
     overlap: scheduleFields.overlap.default('skip'),
     callback: scheduleFields.callback.default(null),
   })
+  .check(oneInputKind)
   .describe('Create a schedule');
 export type CreateScheduleBody = z.infer<typeof CreateScheduleBody>;
 
@@ -124,6 +141,7 @@ export const UpdateScheduleBody = z
     overlap: scheduleFields.overlap.optional(),
     callback: scheduleFields.callback.optional(),
   })
+  .check(oneInputKind)
   .describe('Change a schedule');
 export type UpdateScheduleBody = z.infer<typeof UpdateScheduleBody>;
 

@@ -151,6 +151,17 @@ describe('runner: schedules', function () {
     });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.issues[0].path, 'cron');
+    // One input per run, or an async run of several per firing: both at once would lose one.
+    const both = await t.api('POST', '/api/latest/schedule', {
+      flow_name: 'child-echo',
+      kind: 'interval',
+      interval: 1,
+      input_value: { a: 1 },
+      inputs: [{ a: 2 }],
+    });
+    assert.equal(both.status, 400);
+    assert.equal(both.body.issues[0].path, 'inputs');
+    assert.match(both.body.issues[0].message, /either input_value .* or inputs/);
     assert.equal((await t.api('GET', '/api/latest/schedule')).body.items.length, 0);
   });
 
