@@ -10,6 +10,7 @@ import { DebugRelay } from './debug/debugRelay';
 import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';
 import { Engine } from './engine/engine';
+import type { RecordOwner, ViewType } from './engine/records';
 import type { DebugTargets, ExecutionOwnership, Executions } from './engine/executions';
 import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
@@ -143,6 +144,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   }
   // Made first: the engine asks them for the debugger settings of every execution it starts.
   const debugSessions = new DebugSessions();
+  // Webhooks and schedules own their records, and are made after the engine (they need it).
+  const recordOwners: Partial<Record<ViewType, RecordOwner>> = {};
   const engine = new Engine({
     store,
     workers,
@@ -153,9 +156,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     limits: opts.limits,
     log,
     debugConfigFor: (rec) => debugSessions.configFor(rec),
+    recordOwners: (type) => recordOwners[type],
   });
   try {
-    return await assemble(opts, { log, dataDir, lock, store, engine, debugSessions });
+    return await assemble(opts, { log, dataDir, lock, store, engine, debugSessions, recordOwners });
   } catch (err) {
     // A runner that cannot start (a port in use, say) leaves nothing behind: no workers, no lock.
     await engine.shutdown().catch(() => undefined);
@@ -174,9 +178,10 @@ async function assemble(
     store: SqliteStore;
     engine: Engine<PythonWorkers>;
     debugSessions: DebugSessions;
+    recordOwners: Partial<Record<ViewType, RecordOwner>>;
   },
 ): Promise<Runner> {
-  const { log, dataDir, lock, store, engine, debugSessions } = parts;
+  const { log, dataDir, lock, store, engine, debugSessions, recordOwners } = parts;
   // Services get the executions service (the engine's narrow side) and their part of the store.
   const executions: Executions & ExecutionOwnership & DebugTargets = engine;
   const restored = await engine.restore();
@@ -195,8 +200,8 @@ async function assemble(
   const webhooks = new Webhooks({ store, resolveFlow: (name) => executions.resolveFlow(name) });
   await webhooks.load();
   // record.* calls on webhooks and schedules go through their services (routes, timers).
-  engine.records.owners.webhook = webhooks;
-  if (scheduler) engine.records.owners.schedule = scheduler;
+  recordOwners.webhook = webhooks;
+  if (scheduler) recordOwners.schedule = scheduler;
   const runs = new Runs({ executions, batches, scheduler, store, log });
   await runs.load();
 

@@ -48,7 +48,7 @@ import { Locks } from './locks';
 import { longTimeout } from './longTimer';
 import { Messages } from './messages';
 import { newRecord, reopenedRecord } from './newExecutions';
-import { Records } from './records';
+import { Records, type RecordOwner, type ViewType } from './records';
 import type { CallContext } from './workerCalls';
 import { WorkerMessages } from './workerMessages';
 
@@ -80,6 +80,8 @@ export interface EngineOptions<W extends WorkerPool = WorkerPool> {
   debugConfigFor?: (rec: ExecutionRecord) => unknown;
   /** What an illegal status change does (lifecycle.ts); default 'log'. */
   illegalTransitions?: IllegalTransitionPolicy;
+  /** The service that owns a view's records (records.ts), asked at each use; none by default. */
+  recordOwners?: (type: ViewType) => RecordOwner | undefined;
 }
 
 const now = () => new Date().toISOString();
@@ -103,7 +105,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
     this.setMaxListeners(0);
     const { store, log } = opts;
     const table = this.table;
-    this.records = new Records(store);
+    this.records = new Records(store, opts.recordOwners);
     this.port = new Dispatcher({
       workers: opts.workers,
       store,

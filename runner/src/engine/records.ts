@@ -27,7 +27,7 @@ function viewRecord(r: { enabled?: boolean }): FlatRecord {
   return { ...r, is_enabled: r.enabled };
 }
 
-type ViewType = 'webhook' | 'schedule';
+export type ViewType = 'webhook' | 'schedule';
 
 /** Fields the runner sets; in `record.save` fields they are ignored, so a record can round-trip. */
 const RUNNER_FIELDS = new Set(['id', 'created_at', 'modified_at']);
@@ -53,15 +53,21 @@ function messageRecord(m: MessageRecord): FlatRecord {
 }
 
 export class Records {
-  /** Set by the runner once its webhook and schedule services exist; else the store is read. */
-  readonly owners: Partial<Record<ViewType, RecordOwner>> = {};
   /**
    * Changes run one at a time: a save reads (is the name taken?) before it writes, and two
    * calls interleaving at those awaits could write the same name twice.
    */
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly store: Store) {}
+  /**
+   * `ownerOf` names the service that owns a view's records (webhooks, schedules). It is asked at
+   * each use, because those services are made after the engine (they need it); without an owner
+   * the store is read.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly ownerOf: (type: ViewType) => RecordOwner | undefined = () => undefined,
+  ) {}
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn);
@@ -133,7 +139,7 @@ export class Records {
     type: ViewType,
     p: { key?: string | null; by: RecordLookup; fields: Record<string, unknown> },
   ): Promise<FlatRecord> {
-    const owner = this.owners[type];
+    const owner = this.ownerOf(type);
     const how =
       type === 'schedule'
         ? 'create schedules with the Schedule Flow… command or the REST API'
@@ -162,7 +168,7 @@ export class Records {
       if (ref.type === 'webhook' || ref.type === 'schedule') {
         const found = await this.find(ref);
         if (!found) return false;
-        const owner = this.owners[ref.type];
+        const owner = this.ownerOf(ref.type);
         if (owner) owner.delete(String(found.id));
         else if (ref.type === 'webhook') this.store.deleteWebhook(String(found.id));
         else this.store.deleteSchedule(String(found.id));
@@ -198,7 +204,7 @@ export class Records {
   }
 
   private async viewList(type: ViewType): Promise<Array<FlatRecord & { id: string; name: string }>> {
-    const owner = this.owners[type];
+    const owner = this.ownerOf(type);
     const flat = (r: { id: string; name: string; enabled?: boolean }) => ({
       ...viewRecord(r),
       id: r.id,
