@@ -13,6 +13,8 @@ const targets = [
   { in: 'server/server.ts', out: 'server', external: [] },
   { in: 'debug-adapter/debugAdapter.ts', out: 'debugAdapter', external: [] },
   { in: 'runner/src/main.ts', out: 'runner', external: [] },
+  // The store's thread (runner/src/store/threadedStore.ts starts it beside runner.js).
+  { in: 'runner/src/store/storeThread.ts', out: 'storeThread', external: [] },
 ].filter((t) => fs.existsSync(t.in));
 
 /** Files that must sit beside the bundles at run time (WASM modules, the Python package). */

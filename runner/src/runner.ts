@@ -26,7 +26,7 @@ import { Runs } from './runs/runs';
 import { systemClock, type Clock } from './schedules/clock';
 import { Scheduler } from './schedules/scheduler';
 import { DataDirLock } from './store/dataDirLock';
-import { SqliteStore } from './store/sqliteStore';
+import { ThreadedStore } from './store/threadedStore';
 import { Webhooks } from './webhooks/webhooks';
 import { PythonWorkers } from './workers/pythonWorkers';
 
@@ -122,9 +122,11 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   fs.mkdirSync(filesDir, { recursive: true });
   const lock = DataDirLock.acquire(dataDir);
   keepOutOfGit(dataDir);
-  let store: SqliteStore;
+  let store: ThreadedStore;
   try {
-    store = new SqliteStore(path.join(dataDir, 'flows.db'));
+    // On a thread of its own: its queries, commits and checkpoints never hold up requests or
+    // the dispatch of executions (threadedStore.ts).
+    store = await ThreadedStore.open(path.join(dataDir, 'flows.db'), log);
   } catch (err) {
     lock.release();
     throw err;
@@ -175,7 +177,7 @@ async function assemble(
     log: (msg: string) => void;
     dataDir: string;
     lock: DataDirLock;
-    store: SqliteStore;
+    store: ThreadedStore;
     engine: Engine<PythonWorkers>;
     debugSessions: DebugSessions;
     recordOwners: Partial<Record<ViewType, RecordOwner>>;

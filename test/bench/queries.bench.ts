@@ -151,9 +151,6 @@ interface RunnerReport {
   blocks: Span[];
   /** Engine.createChildren calls (an async run's first slice of children, made in the request). */
   createChildren: Span[];
-  /** Commits of the store (group commits and bulk slices) that took more than 5 ms. */
-  commits: Span[];
-  commitCount: number;
 }
 
 /** Times `proto[name]` calls into `into` (the bench's runner only: instrumentation, not behaviour). */
@@ -174,10 +171,8 @@ function timeCalls(proto: object, name: string, into: Span[], minMs = 0, count?:
 
 async function serve(): Promise<void> {
   const o = JSON.parse(process.env.QUERIES_BENCH_SERVE!) as { flowsDir: string; dataDir: string };
-  const report: RunnerReport = { blocks: [], createChildren: [], commits: [], commitCount: 0 };
-  const commitCount = { n: 0 };
+  const report: RunnerReport = { blocks: [], createChildren: [] };
   timeCalls(Engine.prototype, 'createChildren', report.createChildren);
-  timeCalls(SqliteStore.prototype, 'commitPending', report.commits, 5, commitCount);
   let last = performance.now();
   setInterval(() => {
     const now = performance.now();
@@ -185,9 +180,8 @@ async function serve(): Promise<void> {
     last = now;
   }, 5);
   process.on('message', () => {
-    process.send!({ ...report, commitCount: commitCount.n });
-    for (const list of [report.blocks, report.createChildren, report.commits]) list.length = 0;
-    commitCount.n = 0;
+    process.send!(report);
+    for (const list of [report.blocks, report.createChildren]) list.length = 0;
   });
   const runner = await startRunner({
     flowsDir: o.flowsDir,
@@ -680,9 +674,9 @@ async function starts(ex: (q: string) => string, rn: (q: string) => string): Pro
 
 async function bulkInsert(cheap: string, b: { p99: number }): Promise<void> {
   // A cheap GET while an async run of 100,000 inputs is stored. The runner's process reports
-  // what took its thread meanwhile: the engine making the children (createChildren makes the
-  // first slice, then the rest in slices of their own) and the store's commits (group commits
-  // and the slices of the insert).
+  // what took its main thread meanwhile: the engine making the children (createChildren makes
+  // the first slice, then the rest in slices of their own) and its longest turns. The store's
+  // commits and checkpoints run on the store's own thread (threadedStore.ts).
   await runnerReport();
   const waits: number[] = [];
   let storing = true;
@@ -701,7 +695,6 @@ async function bulkInsert(cheap: string, b: { p99: number }): Promise<void> {
   const rep = await runnerReport();
   const made = rep.createChildren[0] ?? { at: 0, ms: 0 };
   const all = stats(waits);
-  const commits = rep.commits.map((c) => c.ms);
   const longestBlock = Math.max(0, ...rep.blocks.map((x) => x.ms));
   process.stdout.write(
     `\n  a cheap GET while an async run of ${BULK_INPUTS.toLocaleString('en')} inputs is stored\n`,
@@ -712,11 +705,7 @@ async function bulkInsert(cheap: string, b: { p99: number }): Promise<void> {
     ms(made.ms),
     'the rest in slices of their own',
   );
-  figure(
-    'store: commits meanwhile, longest',
-    ms(Math.max(0, ...commits)),
-    `${rep.commitCount} commits, ${commits.length} over 5 ms`,
-  );
+
   figure('runner: longest turn of its event loop', ms(longestBlock), `${rep.blocks.length} turns over 25 ms`);
   figure(
     'GET one execution, while the run is stored: p50 p99',

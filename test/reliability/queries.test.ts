@@ -17,6 +17,7 @@ import {
 } from '../../protocol';
 import { MIGRATIONS } from '../../runner/src/store/migrations';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
+import { ThreadedStore } from '../../runner/src/store/threadedStore';
 import { LIST_PAGE_BYTES, type StoredExecution } from '../../runner/src/store/store';
 import { flowsFolder, startTestRunner, tempDir, type TestRunner } from '../runner/harness';
 import { BAD_CURSORS, executionRecord } from '../support/records';
@@ -270,7 +271,7 @@ describe('reliability: list queries at scale (keyset paging, counts, byte budget
   });
 
   it('serves every filter and sort from an index: no full scan of executions or runs', async () => {
-    const store = t.runner.engine.store as SqliteStore;
+    const store = t.runner.engine.store as ThreadedStore;
     const big = (await t.api('GET', '/v1/runs?execution_mode=ASYNC&status=INVALID')).body.items[0].uid;
     const someone = existing[0];
     const filters = [

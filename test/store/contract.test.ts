@@ -14,6 +14,7 @@ import {
 } from '../../protocol';
 import { MemoryStore } from '../../runner/src/store/memoryStore';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
+import { ThreadedStore } from '../../runner/src/store/threadedStore';
 import {
   LIST_PAGE_BYTES,
   type ListPage,
@@ -40,6 +41,23 @@ storeContract(
       reopen: async () => {
         await store.close();
         return new SqliteStore(file);
+      },
+    };
+  },
+  { countLimit: COUNT_LIMIT, restarts: true },
+);
+
+// The runner's store: SqliteStore on a thread of its own, reached through messages.
+storeContract(
+  'ThreadedStore',
+  async () => {
+    const file = path.join(tempDir('flows-store-contract-'), 'flows.db');
+    const store = await ThreadedStore.open(file);
+    return {
+      store,
+      reopen: async () => {
+        await store.close();
+        return ThreadedStore.open(file);
       },
     };
   },

@@ -1,0 +1,32 @@
+/**
+ * Messages between the runner's main thread (ThreadedStore) and the store's thread
+ * (storeThread.ts). One port carries both directions in order, so a call sees every write sent
+ * before it.
+ */
+
+/** The Store methods that write and answer nothing: sent in batches, once per turn. */
+export const WRITE_METHODS = [
+  'putExecution',
+  'appendLog',
+  'putRecord',
+  'putMessage',
+  'insertExecutions',
+  'expectBulk',
+  'putSchedule',
+  'putScheduleInputs',
+  'deleteSchedule',
+  'putWebhook',
+  'deleteWebhook',
+  'putRun',
+] as const;
+export type WriteMethod = (typeof WRITE_METHODS)[number];
+
+export type StoreThreadRequest =
+  | { type: 'writes'; ops: Array<[WriteMethod, unknown[]]> }
+  | { type: 'call'; id: number; method: string; args: unknown[] };
+
+export type StoreThreadReply =
+  | { type: 'ready' }
+  | { type: 'failed'; error: { name: string; message: string } }
+  | { type: 'result'; id: number; value?: unknown; error?: { name: string; message: string } }
+  | { type: 'log'; message: string };
