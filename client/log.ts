@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { ConfigError } from './config';
 import { RunnerUnreachableError } from '@flows/runner-client/runnerApi';
+import { reasonFirst } from './executions/messageText';
 
 export const log = vscode.window.createOutputChannel('Flows', { log: true });
 
@@ -43,7 +44,7 @@ export function messageOf(err: unknown): string {
 /** Logs `err` with its details and shows one notification with its actions (or "Open Output"). */
 export async function showError(err: unknown, context?: string): Promise<void> {
   if (err instanceof vscode.CancellationError) return; // the user said no; nothing went wrong
-  const text = messageOf(err);
+  const text = reasonFirst(messageOf(err));
   log.error(context ? `${context}: ${text}` : text);
   if (err instanceof UserError && err.detail) log.error(err.detail);
   else if (err instanceof Error && !(err instanceof UserError) && !(err instanceof ConfigError) && err.stack)

@@ -557,7 +557,10 @@ export class FlowDebugSession extends LoggingDebugSession {
     if (rec.output_value !== null && rec.output_value !== undefined) {
       report += `output_value: ${JSON.stringify(rec.output_value, null, 2)}\n`;
     }
-    this.sendEvent(new OutputEvent(report, rec.status === 'SUCCEEDED' ? 'console' : 'important'));
+    // Not 'important' (VS Code's own toast, worded and iconed unlike a Run's): the extension
+    // tells the end from the record announced here, as it tells a Run's.
+    this.sendEvent(new OutputEvent(report, rec.status === 'SUCCEEDED' ? 'console' : 'stderr'));
+    this.sendEvent(new Event(DEBUGGED_EXECUTION_EVENT, { execution: rec }));
     this.sendEvent(new ExitedEvent(rec.status === 'SUCCEEDED' ? 0 : 1));
     this.sendEvent(new TerminatedEvent());
   }

@@ -26,8 +26,9 @@ export const DebugConfig = z.object({
 export type DebugConfig = z.infer<typeof DebugConfig>;
 
 /**
- * adapter → VS Code, a custom DAP event sent once a launch or attach has its execution: the
- * extension selects it in the Executions view.
+ * adapter → VS Code, a custom DAP event sent once a launch or attach has its execution (the
+ * extension selects it in the Executions view), and again with its final record when it ended
+ * (the extension tells how, as it does for a Run).
  */
 export const DEBUGGED_EXECUTION_EVENT = 'flows.debuggedExecution';
 export const DebuggedExecutionBody = z.object({ execution: ExecutionRecord });

@@ -5,9 +5,10 @@
  */
 import * as vscode from 'vscode';
 import { AttachArgs, LaunchArgs } from '@flows/debug-adapter/launchConfig';
-import { DEBUGGED_EXECUTION_EVENT, DebuggedExecutionBody } from '@flows/protocol';
+import { DEBUGGED_EXECUTION_EVENT, DebuggedExecutionBody, isEnded } from '@flows/protocol';
 import type { Ctx } from '../ctx';
-import { UserError } from '../log';
+import { tellEnded } from '../executions/endToast';
+import { showError, UserError } from '../log';
 import { flowNameOf, isFlowSource, readsInputs } from '../flows/flowSource';
 import { createDebugAdapter } from './debugAdapterFactory';
 
@@ -26,8 +27,12 @@ export function registerFlowDebugger(ctx: Ctx): vscode.Disposable[] {
     vscode.debug.onDidReceiveDebugSessionCustomEvent(({ session, event, body }) => {
       if (session.type !== 'flow' || event !== DEBUGGED_EXECUTION_EVENT) return;
       const parsed = DebuggedExecutionBody.safeParse(body);
+      if (!parsed.success) return;
+      const rec = parsed.data.execution;
+      // The end of the debugged execution: told as a Run's end is, in the same words and icon.
+      if (isEnded(rec.status)) tellEnded(ctx, rec).catch((err) => showError(err));
       // Run and Debug is in front while debugging: select it there once the user looks.
-      if (parsed.success) ctx.executions.revealWhenShown(parsed.data.execution);
+      else ctx.executions.revealWhenShown(rec);
     }),
   ];
 }

@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { ExecutionRecord } from '@flows/protocol';
+import { reasonFirst } from '../executions/messageText';
 import { flowFileOf, handlerLine } from '../flows/flowSource';
 import type { RunnerService } from '../runner/runnerService';
 import { errorLocation, TRACEBACK_FRAME, type ErrorLocation } from './traceback';
@@ -67,7 +68,7 @@ export class RunErrors implements vscode.Disposable {
     const range = await lineRange(uri, where.line);
     if (!range) return;
     // The tree's message ends with "(line N)"; here the squiggle says where.
-    const text = (rec.message ?? 'failed').replace(/ \(line \d+\)$/, '');
+    const text = reasonFirst((rec.message ?? 'failed').replace(/ \(line \d+\)$/, ''));
     const d = new vscode.Diagnostic(range, text, vscode.DiagnosticSeverity.Error);
     d.source = `flows: ${rec.name} (${rec.is_productive ? 'run' : 'try'})`;
     const flow = rec.flow_name!;

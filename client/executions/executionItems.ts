@@ -13,6 +13,7 @@ import {
   statusIcon,
   statusVerb,
 } from './statusStyle';
+import { reasonFirst } from './messageText';
 
 /** Elements of the view are strings (stable as map keys): an execution id, or one of these. */
 export const LOAD_MORE_PREFIX = 'more:';
@@ -60,7 +61,7 @@ function describe(rec: ExecutionRecord, now: number): string {
     parts.push(statusVerb(rec.status));
   }
   if (rec.message) {
-    const line = localizeTimes(rec.message.split('\n')[0]);
+    const line = reasonFirst(localizeTimes(rec.message.split('\n')[0]));
     parts.push(line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line);
   }
   return parts.join(' · ');
@@ -90,7 +91,7 @@ function tooltip(rec: ExecutionRecord): vscode.MarkdownString {
       .map(([k, v]) => `${k}: \`${v}\``)
       .join('  \n'),
   );
-  if (rec.message) md.appendMarkdown(`\n\n---\n\n`).appendText(localizeTimes(rec.message));
+  if (rec.message) md.appendMarkdown(`\n\n---\n\n`).appendText(reasonFirst(localizeTimes(rec.message)));
   return md;
 }
 

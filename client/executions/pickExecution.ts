@@ -5,6 +5,7 @@ import type { Ctx } from '../ctx';
 import { LOAD_MORE_PREFIX } from './executionItems';
 import type { ListExecutions } from '@flows/runner-client/runnerApi';
 import { localTime, shortId } from './statusStyle';
+import { reasonFirst } from './messageText';
 
 export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'failed' | 'any';
 
@@ -42,7 +43,7 @@ export async function pickExecution(ctx: Ctx, purpose: PickFor): Promise<Executi
     items.map((rec) => ({
       label: rec.name,
       description: `${rec.status.toLowerCase()} · ${rec.is_productive ? 'run' : 'try'} · ${localTime(rec.created_at)}`,
-      detail: rec.message ? `${shortId(rec.id)} — ${rec.message}` : shortId(rec.id),
+      detail: rec.message ? `${reasonFirst(rec.message)} — ${shortId(rec.id)}` : shortId(rec.id),
       rec,
     })),
     { title, matchOnDescription: true, matchOnDetail: true },

@@ -10,7 +10,8 @@ import { readConfig } from '../config';
 import { openSettings, showError, UserError } from '../log';
 import type { RunnerConnection } from '../runner/runnerService';
 import { debugFlow } from '../debug/flowDebugger';
-import { elapsed, formatDuration, localizeTimes, statusVerb } from '../executions/statusStyle';
+import { tellEnded } from '../executions/endToast';
+import { statusVerb } from '../executions/statusStyle';
 import { pickFlow } from './flowList';
 import { flowNameOf, isFlowSource, readsInputs } from './flowSource';
 
@@ -95,7 +96,7 @@ export async function startFlow(
 
 /**
  * Follows an execution that was just started (a run, a schedule's run-now): progress in a
- * notification that can cancel it, then its end as a toast.
+ * notification that can cancel it, then its end as a toast (the one a debugged run ends with too).
  */
 export async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord): Promise<void> {
   const title = `${started.is_productive ? 'Running' : 'Trying'} ${started.name}`;
@@ -108,33 +109,7 @@ export async function follow(ctx: Ctx, conn: RunnerConnection, started: Executio
       return waitForEnd(ctx, conn, started, (rec) => progress.report({ message: statusVerb(rec.status) }));
     },
   );
-  const took = elapsed(ended);
-  const why = ended.message ? `: ${localizeTimes(ended.message)}` : '';
-  // An invalid flow never ran: "broken could not start: …", not "broken invalid in 9 ms".
-  const summary =
-    ended.status === 'INVALID'
-      ? `${ended.name} could not start${why}`
-      : `${ended.name} ${statusVerb(ended.status)}${took === undefined ? '' : ` in ${formatDuration(took)}`}${why}`;
-  // A failed run has no output worth opening: its log (with the traceback) comes first.
-  const located = ended.status === 'FAILED' && (await ctx.errors.locate(ended)) !== undefined;
-  const actions =
-    ended.status === 'SUCCEEDED'
-      ? ['Show Output', 'Show Log']
-      : [
-          ...(located ? ['Go to Error'] : []),
-          'Show Log',
-          ...(ended.output_value != null ? ['Show Output'] : []),
-        ];
-  const show =
-    ended.status === 'SUCCEEDED'
-      ? vscode.window.showInformationMessage
-      : ended.status === 'STOPPED'
-        ? vscode.window.showWarningMessage
-        : vscode.window.showErrorMessage;
-  const picked = await show(summary, ...actions);
-  if (picked === 'Show Output') await ctx.documents.show(ended.id, 'output');
-  if (picked === 'Show Log') await ctx.logs.show(ended.id);
-  if (picked === 'Go to Error') await ctx.errors.goToError(ended);
+  await tellEnded(ctx, ended);
 }
 
 /**

@@ -3,6 +3,7 @@
  * colours exactly these shapes (time, level, status words), so change both together.
  */
 import type { ExecutionRecord, LogLine } from '@flows/protocol';
+import { reasonFirst } from '../executions/messageText';
 
 const LEVEL_OF_STREAM: Record<LogLine['stream'], string> = {
   log: 'INFO',
@@ -36,7 +37,7 @@ export function formatLine(line: LogLine, source?: string): string {
 /** The line written when an execution of the shown tree changes status. */
 export function formatStatus(rec: ExecutionRecord, took?: string): string {
   const at = rec.ended_at ?? rec.started_at ?? rec.updated_at;
-  return `${clock(at)} ${'STATUS'.padEnd(7)} ${rec.name} ${rec.status}${took ? ` in ${took}` : ''}${rec.message ? `: ${rec.message}` : ''}`;
+  return `${clock(at)} ${'STATUS'.padEnd(7)} ${rec.name} ${rec.status}${took ? ` in ${took}` : ''}${rec.message ? `: ${reasonFirst(rec.message)}` : ''}`;
 }
 
 /**

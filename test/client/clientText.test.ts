@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { flowNameOf, handlerLine, readsInputs } from '../../client/flows/flowSource';
-import { formatLine } from '../../client/logs/logFormat';
+import { reasonFirst } from '../../client/executions/messageText';
+import { formatLine, formatStatus } from '../../client/logs/logFormat';
+import { executionRecord } from '../support/records';
 import { parseAnswer, parseForm } from '../../client/messages/messageForm';
 import {
   describeTiming,
@@ -100,5 +102,63 @@ describe('client: log lines', () => {
       'checks/check-stock',
     );
     assert.match(line, /^\d{2}:\d{2}:\d{2}\.000 WARNING checks\/check-stock │ low stock$/);
+  });
+});
+
+describe('client: messages that name executions', () => {
+  const A = '0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+  const B = '0193a1b2-c3d4-7e5f-8a9b-ffffffffffff';
+
+  it('say the reason first and the execution id after it', () => {
+    assert.equal(
+      reasonFirst(`execution ${A}: RUNNING → CREATED is not a transition of the execution lifecycle`),
+      `RUNNING → CREATED is not a transition of the execution lifecycle (execution ${A})`,
+    );
+    assert.equal(
+      reasonFirst(`execution ${A} has ended and can no longer be changed`),
+      `the execution has ended and can no longer be changed (execution ${A})`,
+    );
+    assert.equal(
+      reasonFirst(`cannot cancel execution ${A}: it has ended or does not exist`),
+      `cannot cancel the execution: it has ended or does not exist (execution ${A})`,
+    );
+    assert.equal(reasonFirst(`no execution ${A}`), `no such execution (execution ${A})`);
+    assert.equal(
+      reasonFirst(`Execution '${A}' does not exist`),
+      `The execution does not exist (execution ${A})`,
+    );
+    assert.equal(reasonFirst(`${A}: timed out`), `timed out (execution ${A})`);
+  });
+
+  it('move ids named in passing to the end, once each, and leave other text alone', () => {
+    const two =
+      `DependencyFailedError: child flow 'a' (execution ${A}) ended ENDED_ERROR: boom; ` +
+      `child flow 'b' (execution ${B}) ended ENDED_ERROR`;
+    assert.equal(
+      reasonFirst(two),
+      "DependencyFailedError: child flow 'a' ended ENDED_ERROR: boom; child flow 'b' ended ENDED_ERROR" +
+        ` (executions ${A}, ${B})`,
+    );
+    assert.equal(reasonFirst(reasonFirst(two)), reasonFirst(two), 'applying it twice changes nothing');
+    const repr = `DependencyTimeoutError: timed out waiting for <Execution ${A} RUNNING>`;
+    assert.equal(reasonFirst(repr), repr);
+    assert.equal(reasonFirst('ZeroDivisionError: division by zero'), 'ZeroDivisionError: division by zero');
+  });
+
+  it('read that way in the log channel', () => {
+    const rec = executionRecord({
+      id: A,
+      name: 'order',
+      status: 'FAILED',
+      message: `execution ${A} ended while waiting for lock 'db'`,
+      started_at: '2026-01-01T10:00:00.000Z',
+      updated_at: '2026-01-01T10:00:01.000Z',
+    });
+    assert.match(
+      formatStatus(rec),
+      new RegExp(
+        `STATUS  order FAILED: the execution ended while waiting for lock 'db' \\(execution ${A}\\)$`,
+      ),
+    );
   });
 });

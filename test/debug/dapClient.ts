@@ -8,7 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { DEBUGGED_EXECUTION_EVENT, type SourceBreakpoint } from '../../protocol';
+import {
+  DEBUGGED_EXECUTION_EVENT,
+  isEnded,
+  type ExecutionRecord,
+  type SourceBreakpoint,
+} from '../../protocol';
 
 export const ADAPTER = path.resolve(__dirname, '../../dist/debugAdapter.js');
 export const DEBUG_FLOWS = path.resolve(__dirname, '../fixtures/debug');
@@ -144,15 +149,28 @@ export class FlowDebugClient {
     return (await this.dc.evaluateRequest({ expression, frameId, context })).body.result;
   }
 
-  /** The session's end: its report, exit code and terminated event. */
-  async ended(): Promise<{ report: string; exitCode: number }> {
+  /**
+   * The session's end: its report, exit code and terminated event, and the final record it
+   * announced (the extension tells the end from it, in the words of a Run's end).
+   */
+  async ended(): Promise<{ report: string; exitCode: number; execution: ExecutionRecord }> {
     const exited = await this.next<DebugProtocol.ExitedEvent>('exited');
     await this.next('terminated');
-    const report = this.events
-      .filter((e): e is DebugProtocol.OutputEvent => e.event === 'output')
-      .map((e) => e.body.output)
-      .join('');
-    return { report, exitCode: exited.body.exitCode };
+    const outputs = this.events.filter((e): e is DebugProtocol.OutputEvent => e.event === 'output');
+    const report = outputs.map((e) => e.body.output).join('');
+    // 'important' output is a toast of VS Code's own, unlike the one a Run ends with.
+    assert.deepEqual(
+      outputs.filter((e) => e.body.category === 'important').map((e) => e.body.output),
+      [],
+      'no output for a toast of its own',
+    );
+    const told = this.events.find(
+      (e) => e.event === DEBUGGED_EXECUTION_EVENT && isEnded(e.body.execution.status),
+    );
+    assert.ok(told, `the ended execution was announced:\n${report}`);
+    const execution = told.body.execution as ExecutionRecord;
+    assert.equal(exited.body.exitCode, execution.status === 'SUCCEEDED' ? 0 : 1);
+    return { report, exitCode: exited.body.exitCode, execution };
   }
 
   /** The session ends with the flow SUCCEEDED (exit code 0); returns the session's output. */
