@@ -175,6 +175,20 @@ describe('flow debug adapter (DAP)', function () {
       ['1', '2', '3'],
     );
 
+    // `this` shows its record (not _record, _is_this…), and says the debugger holds it.
+    assert.match(vars.this.value, /^Execution 'basics' \(RUNNING, stopped in the debugger\)$/);
+    const fields = (await client.dc.variablesRequest({ variablesReference: vars.this.variablesReference }))
+      .body.variables;
+    assert.deepEqual(
+      fields.slice(0, 3).map((v) => v.name),
+      ['id', 'name', 'status'],
+    );
+    assert.deepEqual(
+      fields.filter((v) => v.name.startsWith('_')),
+      [],
+    );
+    assert.equal(vars.system.type, 'System');
+
     const execution = await client.scopeVariables(frame.id, /execution/i);
     const top = await latest('basics');
     assert.ok(

@@ -662,11 +662,9 @@ class Debugger:
         }
 
     def _execution_fields(self):
-        record = (self.job.get("record") or {})
-        fields = {k: record.get(k) for k in ("id", "name", "status", "input_value", "output_value", "parent_execution_id")}
-        fields["id"] = fields["id"] or self.job.get("execution_id")
-        fields["status"] = "PAUSED" if self.stopped else fields["status"]
-        return fields
+        record = dict(self.job.get("record") or {})
+        record["id"] = record.get("id") or self.job.get("execution_id")
+        return debug_variables.execution_fields(record, this=self.stopped)
 
     def _items(self, ref, flt=None):
         """[(name, value, key)] of a variables reference."""
@@ -681,7 +679,7 @@ class Debugger:
                 (k, v, k) for k, v in frame.f_globals.items() if not k.startswith("__")
             ], entry
         if kind == "execution":
-            return [(k, v, k) for k, v in self._execution_fields().items()], entry
+            return [(k, v, k) for k, v in self._execution_fields()], entry
         return debug_variables.children(obj, flt), entry
 
     def _cmd_variables(self, args):

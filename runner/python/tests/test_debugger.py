@@ -41,6 +41,15 @@ def handler(system, this):
         i += 1
 """
 
+RECORDS = """\
+def handler(system, this):
+    other = system.execution('some-id')
+    listed = [other]
+    this.log('looking')
+    done = True
+    return {'done': done}
+"""
+
 MANY = """\
 def handler(system, this):
     items = list(range(250))
@@ -149,6 +158,45 @@ class DebuggerTest(RunnerTestCase):
         s.request("continue", {})
         s.next_event("continued")
         self.assertEqual(self.finish(s)["output_value"], {"total": 100, "label": "done"})
+
+    def test_this_and_system_show_what_they_are_not_their_internals(self):
+        s, _ = self.launch(RECORDS, [5])
+        _, frames = s.stopped("breakpoint")
+        fid = frames[0]["id"]
+        _, local = s.scope(fid)
+        this = local["this"]
+        self.assertEqual(this["type"], "Execution")
+        self.assertEqual(this["value"], "Execution 'dbg' (RUNNING, stopped in the debugger)")
+        fields = {v["name"]: v for v in s.variables(this["variablesReference"])}
+        self.assertEqual(list(fields)[:3], ["id", "name", "status"])
+        self.assertEqual(fields["id"]["value"], repr(s.run.execution_id))
+        self.assertEqual(fields["status"]["value"], "RUNNING (stopped in the debugger)")
+        self.assertIn("input_value", fields)
+        self.assertFalse([n for n in fields if n.startswith("_")], f"private attributes shown: {list(fields)}")
+        # The Execution scope says the same of the status.
+        _, execution = s.scope(fid, "Execution")
+        self.assertEqual(execution["status"]["value"], "RUNNING (stopped in the debugger)")
+        # Another execution shows its key, and that it was not read yet, without asking the runner.
+        self.assertEqual(local["listed"]["value"], "[Execution 'some-id']")
+        other = {v["name"]: v for v in s.variables(local["other"]["variablesReference"])}
+        self.assertEqual(other["id"]["value"], "'some-id'")
+        self.assertFalse([n for n in other if n.startswith("_")], list(other))
+        system = local["system"]
+        self.assertEqual(system["type"], "System")
+        shown = {v["name"]: v["value"] for v in s.variables(system["variablesReference"])}
+        self.assertEqual(shown["execution_id"], repr(s.run.execution_id))
+        self.assertIn("flows_folder", shown)
+        # Read-only: a view cannot be written to.
+        refused = s.request(
+            "setVariable",
+            {"variablesReference": this["variablesReference"], "name": "name", "value": "'x'"},
+            ok=False,
+        )
+        self.assertFalse(refused["success"])
+        # The debug console still reaches the real object.
+        self.assertEqual(s.evaluate("this.get('name')", fid)["body"]["result"], "'dbg'")
+        s.request("continue", {})
+        self.assertEqual(self.finish(s)["status"], "SUCCEEDED")
 
     def test_moved_breakpoint_is_reported_and_hit(self):
         s, path = self.launch(BASICS, [4])  # blank line -> 6 (def handler, at module load)
