@@ -78,8 +78,11 @@ export class ExecutionCache implements vscode.Disposable {
       this.records.delete(old);
     }
     const had = this.inProgress.has(record.id);
-    if (IN_PROGRESS.includes(record.status)) this.inProgress.add(record.id);
-    else if (isEnded(record.status) || record.status === 'SCHEDULED') this.inProgress.delete(record.id);
+    // A disabled schedule's SCHEDULE execution waits PAUSED until it is enabled: not running.
+    const waitsForSchedule = record.type === 'SCHEDULE' && record.status === 'PAUSED';
+    if (IN_PROGRESS.includes(record.status) && !waitsForSchedule) this.inProgress.add(record.id);
+    else if (waitsForSchedule || isEnded(record.status) || record.status === 'SCHEDULED')
+      this.inProgress.delete(record.id);
     if (had !== this.inProgress.has(record.id)) this.counted.fire(this.inProgress.size);
     return true;
   }

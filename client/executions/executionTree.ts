@@ -10,6 +10,7 @@ import { messageOf } from '../log';
 import type { RunnerConnection, RunnerService } from '../runner/runnerService';
 import { ExecutionItem, LOAD_MORE_PREFIX, LoadMoreItem, loadMoreId } from './executionItems';
 import { ExecutionModel, ROOT, type Changed, type ExecutionFilter } from './executionModel';
+import { ExpandedRows } from './expandedRows';
 
 /** Which executions wait for an answer to a form (MessagePrompts knows). */
 export interface OpenForms {
@@ -41,6 +42,14 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
    * list, but announced before the list's answer came, is in neither without this.
    */
   private readonly childLoads = new Set<ExecutionRecord[]>();
+  private readonly expandedRows = new ExpandedRows(
+    this.model,
+    async (id) => {
+      const conn = this.runner.connection;
+      if (conn) await this.loadChildren(conn, id);
+    },
+    (id) => this.markDirty(id),
+  );
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -60,6 +69,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
         this.pendingReveal = undefined;
         if (visible && pending) void this.reveal(pending, false);
       }),
+      this.view.onDidExpandElement(({ element }) => void this.expandedRows.expanded(element)),
       runner.onDidChangeState(() => this.refresh()),
       runner.executions.onDidChange(({ record }) => this.onRecord(record)),
       // A row waiting for an answer offers "Answer Form".
@@ -73,6 +83,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   /** Reloads everything (the first page of top-level executions, and children when expanded). */
   refresh(): void {
     this.model.loaded = false;
+    this.expandedRows.reset();
     this.markDirty(ROOT);
   }
 
@@ -90,7 +101,11 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
 
   /** Shows a record the user just started, before (or after) its event arrives. */
   async reveal(rec: ExecutionRecord, expand = true): Promise<void> {
-    if (this.loading) await this.loading;
+    // A view shown for the first time (F5 before the Flows view was ever opened) has not loaded
+    // its list yet: load it, or there is nothing to select.
+    const conn = this.runner.connection;
+    if (!this.model.loaded && conn) await this.load(conn).catch(() => undefined);
+    else if (this.loading) await this.loading;
     if (this.model.loaded) this.apply(rec);
     this.flush();
     if (!this.model.get(rec.id)) return;

@@ -161,3 +161,106 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.ok(m.activeIds(200).length === 200);
   });
 });
+
+describe('client ExecutionModel: order and parentage while runs arrive (issue 14.2)', () => {
+  /** Every row the view can show, with the row it is listed under; each at most once. */
+  function shown(m: ExecutionModel): Map<string, string | undefined> {
+    const where = new Map<string, string | undefined>();
+    const visit = (ids: readonly string[], parent: string | undefined) => {
+      for (const id of ids) {
+        assert.ok(!where.has(id), `${id} is listed twice (under ${where.get(id)} and ${parent})`);
+        where.set(id, parent);
+        const kids = m.childrenOf(id);
+        if (kids) visit(kids.ids, id);
+      }
+    };
+    visit(m.topLevel().ids, undefined);
+    return where;
+  }
+
+  function check(m: ExecutionModel): void {
+    const top = m.topLevel().ids;
+    const created = top.map((id) => m.get(id)!.created_at);
+    assert.deepEqual(created, [...created].sort().reverse(), 'top-level rows newest first');
+    for (const [id, parent] of shown(m)) {
+      // getParent (reveal) says what the list says: a top-level row is never under another.
+      assert.equal(m.parentOf(id), parent, `${id} is listed under ${parent} but says ${m.parentOf(id)}`);
+      assert.equal(m.get(id)!.parent_execution_id ?? undefined, parent);
+    }
+  }
+
+  it('keeps older top-level runs at the top level while new runs arrive with a run expanded', () => {
+    const m = new ExecutionModel();
+    const first = rec('run1');
+    m.reset({ items: [first], total: 1 });
+    // Run 1 expanded: its tree was loaded, and children keep arriving.
+    m.setTree('run1', [first, rec('run1.a', { parent_execution_id: 'run1', top_execution_id: 'run1' })]);
+    m.apply(rec('run1.b', { parent_execution_id: 'run1', top_execution_id: 'run1' }));
+    // A new run arrives and Run reveals and expands it before its first child.
+    assert.deepEqual(m.apply(rec('run2')), [ROOT]);
+    m.setTree('run2', [m.get('run2')!]);
+    assert.deepEqual(m.childrenOf('run2'), { ids: [], more: 0 });
+    // Its first child: the whole view is redrawn (see apply), and it lands under run2 only.
+    assert.deepEqual(m.apply(rec('run2.a', { parent_execution_id: 'run2', top_execution_id: 'run2' })), [
+      ROOT,
+    ]);
+    assert.deepEqual(m.apply(rec('run3')), [ROOT]);
+    assert.deepEqual(m.topLevel().ids, ['run3', 'run2', 'run1']);
+    assert.deepEqual(m.childrenOf('run2')!.ids, ['run2.a']);
+    assert.deepEqual(m.childrenOf('run1')!.ids, ['run1.a', 'run1.b']);
+    assert.equal(m.childrenOf('run3'), undefined, 'not loaded until expanded');
+    check(m);
+    // An event for a run already listed (an update) moves nothing.
+    assert.deepEqual(
+      m.apply({ ...m.get('run1')!, status: 'SUCCEEDED', updated_at: '2030-01-01T00:00:00Z' }),
+      ['run1'],
+    );
+    assert.deepEqual(m.topLevel().ids, ['run3', 'run2', 'run1']);
+    check(m);
+  });
+
+  it('after a reload, the page and the events that came while it loaded give the same order', () => {
+    const m = new ExecutionModel();
+    const runs = [rec('r1'), rec('r2'), rec('r3'), rec('r4')];
+    // The page (newest first) was read before r4 started; r4's event came while it loaded, and
+    // r3's (already in the page) came again with a newer state.
+    m.reset({ items: [runs[2], runs[1], runs[0]], total: 3 });
+    m.apply(runs[3]);
+    m.apply({ ...runs[2], status: 'SUCCEEDED', updated_at: '2030-01-01T00:00:00Z' });
+    assert.deepEqual(m.topLevel(), { ids: ['r4', 'r3', 'r2', 'r1'], more: 0 });
+    check(m);
+  });
+
+  it('holds order and parentage through many runs and children arriving in any order', () => {
+    let seed = 14;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 20; round++) {
+      const m = new ExecutionModel();
+      m.reset({ items: [], total: 0 });
+      const runs: ExecutionRecord[] = [];
+      const pending: ExecutionRecord[] = [];
+      for (let step = 0; step < 80; step++) {
+        const r = random();
+        if (r < 0.3 || runs.length === 0) {
+          const run = rec(`run${round}.${step}`);
+          runs.push(run);
+          // Events may overtake one another: some wait and come later.
+          if (random() < 0.2) pending.push(run);
+          else m.apply(run);
+        } else if (r < 0.7) {
+          const parent = runs[Math.floor(random() * runs.length)];
+          m.apply(
+            rec(`${parent.id}.c${step}`, { parent_execution_id: parent.id, top_execution_id: parent.id }),
+          );
+        } else if (r < 0.85) {
+          // The user expands a run: its children are read (none, or the ones seen so far).
+          const run = runs[Math.floor(random() * runs.length)];
+          if (m.get(run.id) && !m.childrenOf(run.id)) m.setTree(run.id, [run]);
+        } else if (pending.length) {
+          m.apply(pending.shift()!);
+        }
+        check(m);
+      }
+    }
+  });
+});
