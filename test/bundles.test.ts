@@ -44,3 +44,20 @@ describe('bundles: each layer ships only its own code', () => {
     assert.deepEqual(leaks, []);
   });
 });
+
+describe('the .vsix ships every bundle it starts', () => {
+  it('names each bundle of esbuild.js in .vscodeignore, but the standalone debug adapter', () => {
+    const ignore = fs.readFileSync(path.resolve(__dirname, '../.vscodeignore'), 'utf8').split('\n');
+    const bundles = fs
+      .readdirSync(DIST)
+      .filter((f) => f.endsWith('.meta.json'))
+      .map((f) => f.slice(0, -'.meta.json'.length))
+      .filter((b) => b !== 'debugAdapter');
+    assert.ok(bundles.includes('storeThread'), 'the store thread is a bundle of its own');
+    assert.deepEqual(
+      bundles.filter((b) => !ignore.includes(`!dist/${b}.js`)),
+      [],
+      'bundles left out of the .vsix',
+    );
+  });
+});
