@@ -79,10 +79,9 @@ export const commands: Record<string, Factory> = {
   },
   'flows.executions.clearFilter': (ctx) => () => ctx.executions.setFilter({}),
   // Clicked on a "Load more…" row: which one is the selection (`more:<parent id>`).
-  'flows.executions.loadMore': (ctx) => () => {
-    const row = ctx.executions.view.selection[0];
-    if (row?.startsWith(LOAD_MORE_PREFIX))
-      return ctx.executions.loadMore(row.slice(LOAD_MORE_PREFIX.length) || undefined);
+  'flows.executions.loadMore': (ctx) => async () => {
+    const row = await ctx.executions.selectedLoadMore();
+    if (row !== undefined) return ctx.executions.loadMore(row.slice(LOAD_MORE_PREFIX.length) || undefined);
   },
   'flows.pickExecution': (ctx) => async () => (await pickExecution(ctx, 'attach'))?.id,
 

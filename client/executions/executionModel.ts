@@ -83,6 +83,12 @@ export class ExecutionModel {
     return c && { ids: c.ids, more: Math.max(0, c.total - c.ids.length) };
   }
 
+  /** Whether a child of the execution is known (loaded, counted, or announced by an event). */
+  knownToHaveChildren(id: string): boolean {
+    const c = this.children.get(id);
+    return (c !== undefined && (c.ids.length > 0 || c.total > 0)) || this.hasKids.has(id);
+  }
+
   /** Whether the execution may have children: true until they were loaded and found empty. */
   mayHaveChildren(id: string): boolean {
     const rec = this.records.get(id);

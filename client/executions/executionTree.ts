@@ -4,7 +4,7 @@
  * redraws rather than thousands.
  */
 import * as vscode from 'vscode';
-import type { ExecutionRecord } from '@flows/protocol';
+import { isEnded, type ExecutionRecord } from '@flows/protocol';
 import { readConfig } from '../config';
 import { messageOf } from '../log';
 import type { RunnerConnection, RunnerService } from '../runner/runnerService';
@@ -50,6 +50,13 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     },
     (id) => this.markDirty(id),
   );
+  /**
+   * Runs revealed (by Run) before they had a child: each is expanded by revealing its first
+   * child when that arrives, rather than expanded empty. VS Code can keep the first, empty
+   * answer of a row expanded while it had no children (the end-to-end suite saw it: a run
+   * showed no children under it), while a revealed child is always asked for with its parent.
+   */
+  private readonly expandOnFirstChild = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -70,6 +77,8 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
         if (visible && pending) void this.reveal(pending, false);
       }),
       this.view.onDidExpandElement(({ element }) => void this.expandedRows.expanded(element)),
+      // Closed by the user before its first child came: it stays closed.
+      this.view.onDidCollapseElement(({ element }) => this.expandOnFirstChild.delete(element)),
       runner.onDidChangeState(() => this.refresh()),
       runner.executions.onDidChange(({ record }) => this.onRecord(record)),
       // A row waiting for an answer offers "Answer Form".
@@ -109,8 +118,10 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     if (this.model.loaded) this.apply(rec);
     this.flush();
     if (!this.model.get(rec.id)) return;
+    const childless = expand && !this.model.knownToHaveChildren(rec.id) && !isEnded(rec.status);
+    if (childless) this.expandOnFirstChild.add(rec.id);
     try {
-      await this.view.reveal(rec.id, { select: true, focus: false, expand });
+      await this.view.reveal(rec.id, { select: true, focus: false, expand: expand && !childless });
     } catch {
       // Not drawn yet (the view is hidden); nothing to reveal.
     }
@@ -137,6 +148,17 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
 
   private apply(rec: ExecutionRecord): void {
     for (const c of this.model.apply(rec)) this.markDirty(c);
+    const parent = rec.parent_execution_id;
+    if (parent && this.expandOnFirstChild.delete(parent) && this.model.get(parent)) {
+      // Drawn first, then opened: VS Code asks for the run's children now that it has one.
+      this.flush();
+      this.view
+        .reveal(parent, { select: false, focus: false, expand: true })
+        .then(undefined, () => undefined);
+    } else if (this.expandOnFirstChild.has(rec.id) && isEnded(rec.status)) {
+      // Ended without a child: nothing to open.
+      this.expandOnFirstChild.delete(rec.id);
+    }
   }
 
   private markDirty(c: Changed): void {
@@ -280,6 +302,26 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     });
   }
 
+  /**
+   * The "Load more…" row that was clicked: the selection, which VS Code may report just after
+   * it runs the row's command (seen in code-server with hundreds of rows redrawn each second).
+   */
+  async selectedLoadMore(): Promise<string | undefined> {
+    const isMore = (row: string | undefined) => row?.startsWith(LOAD_MORE_PREFIX) === true;
+    if (isMore(this.view.selection[0])) return this.view.selection[0];
+    return new Promise((resolve) => {
+      const done = (row: string | undefined) => {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(row);
+      };
+      const sub = this.view.onDidChangeSelection(({ selection }) => {
+        if (isMore(selection[0])) done(selection[0]);
+      });
+      const timer = setTimeout(() => done(undefined), 500);
+    });
+  }
+
   /** The "Load more…" row of `parentId` (or of the top level) was clicked. */
   async loadMore(parentId: string | undefined): Promise<void> {
     const conn = this.runner.connection;
@@ -296,7 +338,9 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     } else {
       const loaded = this.model.childrenOf(parentId)?.ids.length ?? 0;
       this.model.setChildren(parentId, await this.childPage(conn, parentId, loaded), true);
-      this.markDirty(parentId);
+      // The whole view, not the row alone: a row whose children change under hundreds of running
+      // rows redrawn each second kept its old children in code-server.
+      this.markDirty(ROOT);
     }
   }
 

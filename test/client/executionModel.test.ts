@@ -136,6 +136,22 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.deepEqual(m.apply(rec('k2', { parent_execution_id: 'p' })), []);
   });
 
+  it('knows whether a run has a child yet (Run expands it at its first child, not before)', () => {
+    const m = new ExecutionModel();
+    m.reset({ items: [], total: 0 });
+    m.apply(rec('run', { status: 'RUNNING' }));
+    assert.equal(m.knownToHaveChildren('run'), false);
+    // Its children were never loaded: an event is enough to know.
+    m.apply(rec('c1', { parent_execution_id: 'run', status: 'RUNNING' }));
+    assert.equal(m.knownToHaveChildren('run'), true);
+    // Loaded and empty, then one arrives.
+    m.apply(rec('run2', { status: 'RUNNING' }));
+    m.setChildren('run2', { items: [], total: 0 });
+    assert.equal(m.knownToHaveChildren('run2'), false);
+    m.apply(rec('c2', { parent_execution_id: 'run2', status: 'RUNNING' }));
+    assert.equal(m.knownToHaveChildren('run2'), true);
+  });
+
   it('applies the filter to new top-level executions and builds the runner query', () => {
     const m = new ExecutionModel();
     m.filter = { statuses: ['FAILED'], mode: 'try' };

@@ -384,10 +384,17 @@ describe('Flows for VS Code, in code-server', function () {
   it('keeps one history per schedule through disable and enable, in a stable order', async () => {
     const schedules = wb.pane('Schedules');
     const row = wb.row(schedules, 'hello').first();
-    await wb.contextMenu(row, 'Run Schedule Now');
+    // Run Schedule Now says how the run ended (and takes the focus to the Executions view,
+    // which would close a context menu opened meanwhile).
+    const runNow = async () => {
+      await wb.contextMenu(row, 'Run Schedule Now');
+      await wb.notification(/hello succeeded in/).waitFor();
+      await wb.clearNotifications();
+    };
+    await runNow();
     await wb.contextMenu(row, 'Disable Schedule');
     await wb.waitForLabel(row, /disabled/);
-    await wb.contextMenu(row, 'Run Schedule Now');
+    await runNow();
     await wb.contextMenu(row, 'Enable Schedule');
     await wb.waitForLabel(row, /next/);
     await wb.contextMenu(row, 'Show Schedule Runs');
