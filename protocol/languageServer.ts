@@ -11,5 +11,17 @@ export const InputKeysParams = z.strictObject({
   text: z.string().max(5_000_000),
 });
 export type InputKeysParams = z.infer<typeof InputKeysParams>;
+/**
+ * `flows/recordNames` (client → server notification): names of the runner store's records of a
+ * kind, offered in `system.setting('…')`, `system.connection('…')`, `system.file('…')` beside
+ * the names the workspace's flows use. Send it when the runner is connected and again when they change.
+ */
+export const RECORD_NAMES_NOTIFICATION = 'flows/recordNames';
+export const RecordNamesParams = z.strictObject({
+  kind: z.enum(['setting', 'connection', 'file']),
+  names: z.array(z.string().max(1000)).max(100_000),
+});
+export type RecordNamesParams = z.infer<typeof RecordNamesParams>;
+
 export const InputKeysResult = z.array(z.object({ name: z.string(), required: z.boolean() }));
 export type InputKeysResult = z.infer<typeof InputKeysResult>;

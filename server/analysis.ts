@@ -9,11 +9,13 @@ import {
   attributeType,
   inferType,
   moduleMemberType,
+  targetTypes,
   type ApiType,
   type TextOf,
 } from './inference';
 import type { PythonParser } from './parser';
-import { detached, readArguments, spanOf, type ArgInfo, type Span } from './syntax';
+import { detached, readArguments, spanOf, stringValue, type ArgInfo, type Span } from './syntax';
+import { logicalLines, maskBroken, type LogicalLine } from './tolerant';
 
 export interface ParamInfo {
   name: string;
@@ -29,6 +31,8 @@ export interface Binding {
   /** Where the name starts to hold this value (the end of the assignment). */
   at: Span;
   type?: ApiType;
+  /** `c = helper(this)`: the local function whose return value it holds (typed at lookup). */
+  call?: string;
 }
 
 export interface ScopeInfo {
@@ -45,6 +49,8 @@ export interface ScopeInfo {
   bindings: Binding[];
   children: ScopeInfo[];
   parent?: ScopeInfo;
+  /** What a function returns, when that is API (`return this.flow('a')`). */
+  returns?: ApiType;
 }
 
 /** `receiver.name` where the receiver is API and has no such member. */
@@ -68,6 +74,10 @@ export interface FlowRef {
   /** The string's content. */
   span: Span;
   call: ApiCall;
+  /** The inputs the call passes: keywords that are no parameter or field, and `inputs={…}` keys. */
+  passed: { name: string; span: Span; /** After the keyword or the key's closing quote. */ after: Span }[];
+  /** The call passes inputs we cannot list (`**kw`, `inputs=data`, `input_value=…`). */
+  opaque: boolean;
 }
 
 export interface SyntaxProblem {
@@ -83,15 +93,18 @@ export interface Unit {
   unknownMembers: UnknownMember[];
   calls: ApiCall[];
   flowRefs: FlowRef[];
-  syntax: SyntaxProblem[];
 }
 
 export interface Analysis {
   units: Unit[];
+  /** Syntax errors of the whole file (few; recomputed on every parse). */
+  syntax: SyntaxProblem[];
   /** Names the imports bind: `flow_api` (or its alias) and names imported from it. */
   imports: Map<string, ApiType>;
   importsFlowApi: boolean;
   handler?: ScopeInfo;
+  /** The functions defined at the top level, by name. */
+  functions?: Map<string, ScopeInfo>;
   /** Whether this is a flow file the server speaks about at all. */
   isFlow: boolean;
 }
@@ -103,17 +116,22 @@ export interface Previous {
   mapOffset(offset: number): number | undefined;
   /** Where the text or the tree changed since the previous parse (new coordinates). */
   changed: Span[];
+  /** Where the text changed (new coordinates); `changed` less the tree's changed ranges. */
+  edited?: Span[];
+  /** The previous tree, edited to the new text (it is deleted after `analyze`). */
+  tree?: Tree;
 }
 
 const QUERY = `
 (function_definition name: (identifier) @name parameters: (parameters) @params) @function
 (class_definition name: (identifier) @name) @class
-(assignment left: (identifier) @target) @assignment
-(for_statement left: (identifier) @target right: (_) @iter) @for
+(assignment left: (_) @target) @assignment
+(for_statement left: (_) @target right: (_) @iter) @for
+(return_statement (_) @value) @return
 (call function: (attribute object: (_) @object attribute: (identifier) @method) arguments: (_) @args) @call
 (attribute object: (_) @object attribute: (identifier) @member) @attribute
 `;
-const MAIN_CAPTURES = new Set(['function', 'class', 'assignment', 'for', 'call', 'attribute']);
+const MAIN_CAPTURES = new Set(['function', 'class', 'assignment', 'for', 'call', 'attribute', 'return']);
 
 /** Handler parameters by position when they carry no annotation. */
 const HANDLER_PARAM_TYPES: (ClassName | undefined)[] = ['System', 'Execution', undefined];
@@ -125,22 +143,57 @@ const CONVENTIONAL = new Map<string, ApiType>([
 
 /** Resolves `name` at `offset` inside `scope`: variables, then parameters, outer scopes, imports. */
 export function resolveName(
-  analysis: Pick<Analysis, 'imports'>,
+  analysis: Pick<Analysis, 'imports' | 'functions'>,
   scope: ScopeInfo | undefined,
   name: string,
   offset: number,
 ): ApiType | undefined {
+  const dot = name.indexOf('.');
+  if (dot > 0) return resolveSelfAttribute(scope, name.slice(0, dot), name.slice(dot));
   for (let s = scope; s; s = s.parent) {
     if (s.kind === 'class' && s !== scope) continue; // class bodies are not visible from methods
     for (let i = s.bindings.length - 1; i >= 0; i--) {
       const b = s.bindings[i];
-      if (b.name === name && b.at.start <= offset) return b.type;
+      if (b.name === name && b.at.start <= offset)
+        return b.type ?? (b.call ? functionType(analysis, s, b.call)?.returns : undefined);
     }
     const param = s.params.find((p) => p.name === name);
     if (param) return param.type;
+    const fn = s.children.find((c) => c.kind === 'function' && c.name === name);
+    if (fn) return { kind: 'function', returns: fn.returns };
   }
   if (analysis.imports.has(name)) return analysis.imports.get(name);
+  const fn = analysis.functions?.get(name);
+  if (fn) return { kind: 'function', returns: fn.returns };
   return CONVENTIONAL.get(name);
+}
+
+/** A local function as seen from `scope`. */
+function functionType(
+  analysis: Pick<Analysis, 'functions'>,
+  scope: ScopeInfo | undefined,
+  name: string,
+): { kind: 'function'; returns?: ApiType } | undefined {
+  for (let s = scope; s; s = s.parent) {
+    const fn = s.children.find((c) => c.kind === 'function' && c.name === name);
+    if (fn) return { kind: 'function', returns: fn.returns };
+  }
+  const fn = analysis.functions?.get(name);
+  return fn ? { kind: 'function', returns: fn.returns } : undefined;
+}
+
+/** `self.this` in a method: what the class's methods assigned to `self.this`. */
+function resolveSelfAttribute(
+  scope: ScopeInfo | undefined,
+  object: string,
+  attr: string,
+): ApiType | undefined {
+  for (let s = scope; s; s = s.parent) {
+    if (s.kind !== 'function' || s.parent?.kind !== 'class') continue;
+    if (s.params[0]?.name !== object) return undefined;
+    return s.parent.bindings.find((b) => b.name === attr && b.type)?.type;
+  }
+  return undefined;
 }
 
 /** The innermost scope around `offset`; `indent` is the indentation of the line being typed. */
@@ -173,17 +226,142 @@ function unitAt(analysis: Analysis, offset: number): Unit | undefined {
   return best;
 }
 
+/** The masked text and its tree behind an analysis (see `Analyzer.tolerant`). */
+interface MaskedState {
+  text: string;
+  tree: Tree;
+}
+
+/** A `.` at the end of a line: a dangling dot tree-sitter may join to the next line. */
+const DOT_AT_EOL = /\.[ \t]*(?:\r?\n|$)/g;
+
+/**
+ * Where broken lines may be (line-aligned, merged): around each error of the tree and each line
+ * ending in `.` outside a comment — the statement there with its neighbours. The scanner of
+ * tolerant.ts reads only these, not the whole file.
+ */
+function brokenRegions(tree: Tree, text: string, errors: Span[]): Span[] {
+  const spots = [...errors];
+  DOT_AT_EOL.lastIndex = 0;
+  for (let m = DOT_AT_EOL.exec(text); m; m = DOT_AT_EOL.exec(text)) {
+    const lineStart = text.lastIndexOf('\n', m.index - 1) + 1;
+    if (text.slice(lineStart, m.index).includes('#')) continue; // in a comment (or a string with one)
+    spots.push({ start: m.index, end: m.index + 1 });
+    if (m[0].length === 0) break;
+  }
+  if (!spots.length) return [];
+  const root = tree.rootNode;
+  const regions = spots.map((spot) => {
+    let node: Node | null = root.descendantForIndex(spot.start, Math.max(spot.start, spot.end - 1));
+    while (node && node.parent && node.parent.type !== 'block' && node.parent.type !== 'module')
+      node = node.parent;
+    let start = spot.start;
+    let end = spot.end;
+    if (node && node.parent) {
+      start = Math.min(start, (node.previousNamedSibling ?? node).startIndex);
+      end = Math.max(end, (node.nextNamedSibling ?? node).endIndex);
+    }
+    start = text.lastIndexOf('\n', start - 1) + 1;
+    const nl = text.indexOf('\n', end);
+    return { start, end: nl < 0 ? text.length : nl };
+  });
+  regions.sort((a, b) => a.start - b.start);
+  const merged: Span[] = [];
+  for (const r of regions) {
+    const last = merged[merged.length - 1];
+    if (last && r.start <= last.end + 1) last.end = Math.max(last.end, r.end);
+    else merged.push({ ...r });
+  }
+  return merged;
+}
+
 export class Analyzer {
   private readonly query: Query;
+  private readonly masked = new WeakMap<Analysis, MaskedState>();
 
-  constructor(parser: PythonParser) {
+  constructor(private readonly parser: PythonParser) {
     this.query = parser.query(QUERY);
+  }
+
+  /** Frees what an analysis holds beyond its own objects (call when a document drops it). */
+  release(analysis: Analysis): void {
+    this.masked.get(analysis)?.tree.delete();
+    this.masked.delete(analysis);
+  }
+
+  /**
+   * The tree to analyse: `tree` itself, or, when lines are broken (see tolerant.ts), the tree of
+   * the text with those lines masked, parsed incrementally from the previous masked tree.
+   * Returns the syntax problems too, said where the lines are broken.
+   */
+  private tolerant(
+    tree: Tree,
+    text: string,
+    previous: Previous | undefined,
+  ): { work: Tree; state?: MaskedState; changed?: Span[]; syntax: SyntaxProblem[] } {
+    const root = tree.rootNode;
+    const old = previous ? this.masked.get(previous.analysis) : undefined;
+    if (previous) this.masked.delete(previous.analysis);
+    const plainText: TextOf = (n) => text.slice(n.startIndex, n.endIndex);
+    let lines: LogicalLine[] = [];
+    let maskedText = text;
+    let errors: Span[] = [];
+    const regions = brokenRegions(tree, text, (errors = root.hasError ? errorSpans(root) : []));
+    if (regions.length) {
+      lines = regions.flatMap((r) => logicalLines(text, r.start, r.end));
+      const confirmed = (line: LogicalLine, i: number) => {
+        if (line.broken?.kind === 'dot') return true;
+        const end = lines[i + 1]?.end ?? text.length;
+        return errors.some((e) => e.start <= end && e.end >= line.start);
+      };
+      const keep = new Set(lines.filter((l, i) => l.broken && !confirmed(l, i)));
+      lines = lines.filter((l) => l.broken && !keep.has(l));
+      maskedText = maskBroken(text, lines);
+    }
+    // The units were read from the previous work tree (masked or not): what changed for them is
+    // the text and the difference between that tree and the new work tree, not the difference
+    // between the plain trees (a broken line may turn the whole plain tree into one ERROR).
+    const edited = previous?.edited ?? [];
+    if (maskedText === text) {
+      const syntax = root.hasError ? syntaxProblems(root, plainText) : [];
+      if (!old) return { work: tree, syntax };
+      // Back from a masked tree: compare it with the plain text's tree, parsed from it.
+      const edit = singleEdit(old.text, text);
+      if (edit) old.tree.edit(edit);
+      const plain = this.parser.parse(text, old.tree);
+      const changed = [
+        ...edited,
+        ...old.tree.getChangedRanges(plain).map((r) => ({ start: r.startIndex, end: r.endIndex })),
+      ];
+      if (edit) changed.push({ start: edit.startIndex, end: edit.newEndIndex });
+      plain.delete();
+      old.tree.delete();
+      return { work: tree, changed, syntax };
+    }
+    // Parsed incrementally: from the previous masked tree, or from the previous plain tree (the
+    // mask and the user's edit are then the only changes), or from a copy of this one.
+    const base = old ?? (previous?.tree ? { text, tree: previous.tree.copy() } : { text, tree: tree.copy() });
+    const changed: Span[] = [...edited];
+    const edit = singleEdit(base.text, maskedText);
+    if (edit) base.tree.edit(edit);
+    const masked = this.parser.parse(maskedText, base.tree);
+    for (const r of base.tree.getChangedRanges(masked))
+      changed.push({ start: r.startIndex, end: r.endIndex });
+    if (edit) changed.push({ start: edit.startIndex, end: edit.newEndIndex });
+    base.tree.delete();
+    const maskedOf: TextOf = (n) => maskedText.slice(n.startIndex, n.endIndex);
+    const syntax = lines.flatMap((l) => brokenProblems(l));
+    if (masked.rootNode.hasError) syntax.push(...syntaxProblems(masked.rootNode, maskedOf));
+    return { work: masked, state: { text: maskedText, tree: masked }, changed, syntax };
   }
 
   analyze(tree: Tree, text: string, previous?: Previous): Analysis {
     // Names and strings the units keep are copies: a slice would keep this version of the whole
     // text alive for as long as its unit is reused (see `detached` in syntax.ts).
-    const textOf: TextOf = (n) => detached(text.slice(n.startIndex, n.endIndex));
+    const tolerant = this.tolerant(tree, text, previous);
+    tree = tolerant.work;
+    const syntax = tolerant.syntax;
+    const textOf: TextOf = (n) => detached((tolerant.state?.text ?? text).slice(n.startIndex, n.endIndex));
     // Top-level statements are read through a cursor: Node objects only where needed.
     const statements: { start: number; end: number }[] = [];
     const importNodes: Node[] = [];
@@ -204,7 +382,12 @@ export class Analyzer {
     const { names: imports, importsFlowApi } = readImports(importNodes, textOf);
     if (!importsFlowApi && handlerParams < 2) {
       // Not a flow: the server says nothing about it, so there is nothing more to read.
-      return { units: [], imports, importsFlowApi, isFlow: false };
+      if (tolerant.state) {
+        const analysis: Analysis = { units: [], syntax, imports, importsFlowApi, isFlow: false };
+        this.masked.set(analysis, tolerant.state);
+        return analysis;
+      }
+      return { units: [], syntax, imports, importsFlowApi, isFlow: false };
     }
     const envKey = [...imports].map(([k, v]) => `${k}:${JSON.stringify(v)}`).join(',');
     const reusable = previous && previousEnvKey.get(previous.analysis) === envKey ? previous : undefined;
@@ -217,7 +400,7 @@ export class Analyzer {
           oldUnits.set(start, u);
       }
     }
-    const changed = previous?.changed ?? [];
+    const changed = tolerant.changed ?? previous?.changed ?? [];
     const units: Unit[] = [];
     let i = 0;
     forEachStatement(tree, (cursor) => {
@@ -243,14 +426,19 @@ export class Analyzer {
       setColumns(unit.scopes, text);
     });
     const handler = units.flatMap((u) => u.scopes).find((s) => s.kind === 'function' && s.name === 'handler');
+    const functions = new Map<string, ScopeInfo>();
+    for (const u of units) for (const s of u.scopes) if (s.kind === 'function') functions.set(s.name, s);
     const analysis: Analysis = {
       units,
+      syntax,
       imports,
       importsFlowApi,
       handler,
+      functions,
       isFlow: importsFlowApi || (handler !== undefined && handler.params.length >= 2),
     };
     previousEnvKey.set(analysis, envKey);
+    if (tolerant.state) this.masked.set(analysis, tolerant.state);
     return analysis;
   }
 
@@ -268,9 +456,7 @@ export class Analyzer {
       unknownMembers: [],
       calls: [],
       flowRefs: [],
-      syntax: node.hasError ? syntaxProblems(node, textOf) : [],
     };
-    for (const p of unit.syntax) spans.push(p.span);
 
     const matches = this.query
       .matches(node)
@@ -312,7 +498,6 @@ export class Analyzer {
             children: [],
             parent: scope,
           };
-          spans.push(created.extent);
           (scope ? scope.children : unit.scopes).push(created);
           stack.push(created);
           break;
@@ -321,31 +506,60 @@ export class Analyzer {
         case 'for': {
           const target = m.get('target');
           if (!scope || !target) break;
-          let type: ApiType | undefined;
-          if (m.kind === 'for') {
-            const iter = infer(m.get('iter'));
-            type = iter?.kind === 'list' ? { kind: 'instance', cls: iter.cls } : undefined;
-          } else {
-            type =
-              annotationType(m.node.childForFieldName('type'), textOf, lookup) ??
-              infer(m.node.childForFieldName('right'));
-          }
           const end = m.kind === 'for' ? (m.get('iter') ?? m.node).endIndex : m.node.endIndex;
-          const binding: Binding = { name: textOf(target), at: { start: end, end }, type };
-          spans.push(binding.at);
-          scope.bindings.push(binding);
+          const bind = (name: string, type: ApiType | undefined, on = scope, call?: string) => {
+            const binding: Binding = { name, at: { start: end, end }, type, call };
+            spans.push(binding.at);
+            on.bindings.push(binding);
+          };
+          const right = m.node.childForFieldName('right');
+          if (m.kind === 'for') {
+            const types = targetTypes(target, infer(m.get('iter')), textOf);
+            for (const name of targetNames(target, textOf)) bind(name, types.get(name));
+          } else if (target.type === 'identifier') {
+            const type = annotationType(m.node.childForFieldName('type'), textOf, lookup) ?? infer(right);
+            const fn = right?.type === 'call' ? right.childForFieldName('function') : null;
+            bind(textOf(target), type, scope, !type && fn?.type === 'identifier' ? textOf(fn) : undefined);
+          } else if (target.type === 'attribute') {
+            // `self.this = this` in a method: an attribute of the class's objects
+            const object = target.childForFieldName('object');
+            const attr = target.childForFieldName('attribute');
+            const type = infer(right);
+            if (
+              type &&
+              attr &&
+              object?.type === 'identifier' &&
+              scope.kind === 'function' &&
+              scope.parent?.kind === 'class' &&
+              scope.params[0]?.name === textOf(object)
+            )
+              bind(`.${textOf(attr)}`, type, scope.parent);
+          } else if (target.type === 'pattern_list' || target.type === 'tuple_pattern') {
+            // `a, b = this.flow('a'), this.flow('b')`
+            const values =
+              right?.type === 'expression_list' || right?.type === 'tuple'
+                ? right.namedChildren.filter((c) => c?.type !== 'comment')
+                : [];
+            const targets = target.namedChildren.filter((c) => c?.type !== 'comment');
+            targets.forEach((t, i) => {
+              if (t?.type === 'identifier')
+                bind(textOf(t), values.length === targets.length ? infer(values[i] ?? null) : undefined);
+            });
+          }
+          break;
+        }
+        case 'return': {
+          if (scope?.kind !== 'function' || scope.returns) break;
+          const type = infer(m.get('value'));
+          if (type && type.kind !== 'function') scope.returns = type;
           break;
         }
         case 'attribute': {
           const member = m.get('member');
           const object = m.get('object');
           if (!member || !object) break;
-          const dot = danglingDot(m.node, object, member, textOf);
-          if (dot) {
-            unit.syntax.push({ span: dot, message: DANGLING_DOT });
-            spans.push(dot);
-            break;
-          }
+          // Masked out before the analysis (tolerant.ts); never an unknown member.
+          if (danglingDot(m.node, object, member, textOf)) break;
           const receiver = infer(object);
           const name = textOf(member);
           if (provesMissing(receiver, name) && !attributeType(receiver, name))
@@ -356,6 +570,28 @@ export class Analyzer {
           const receiver = infer(m.get('object'));
           const nameNode = m.get('method');
           const argsNode = m.get('args');
+          const object = m.get('object');
+          if (
+            scope &&
+            object?.type === 'identifier' &&
+            nameNode &&
+            argsNode &&
+            ['append', 'add', 'insert'].includes(textOf(nameNode)) &&
+            (receiver === undefined || receiver.kind === 'list')
+          ) {
+            // `calls.append(this.flow('a'))`: a list of executions from here on
+            const item = infer(argsNode.namedChildren[textOf(nameNode) === 'insert' ? 1 : 0] ?? null);
+            if (item?.kind === 'instance' && (!receiver || receiver.cls !== item.cls)) {
+              const end = m.node.endIndex;
+              const binding: Binding = {
+                name: textOf(object),
+                at: { start: end, end },
+                type: { kind: 'list', cls: item.cls, container: 'list' },
+              };
+              spans.push(binding.at);
+              scope.bindings.push(binding);
+            }
+          }
           if (receiver?.kind !== 'instance' || !nameNode || !argsNode) break;
           const method = findMethod(receiver.cls, textOf(nameNode));
           if (!method) break;
@@ -376,8 +612,11 @@ export class Analyzer {
           unit.calls.push(call);
           const first = args[0];
           const slot = method.params.find((p) => p.kind === 'normal');
-          if (slot?.values === 'flows' && first?.kind === 'positional' && first.str)
-            unit.flowRefs.push({ name: first.str.value, span: first.str.span, call });
+          if (slot?.values === 'flows' && first?.kind === 'positional' && first.str) {
+            const { passed, opaque } = passedInputs(argsNode, method, textOf);
+            for (const p of passed) spans.push(p.span, p.after);
+            unit.flowRefs.push({ name: first.str.value, span: first.str.span, call, passed, opaque });
+          }
           break;
         }
       }
@@ -451,6 +690,11 @@ const previousEnvKey = new WeakMap<Analysis, string>();
 function setColumns(scopes: ScopeInfo[], text: string): void {
   for (const s of scopes) {
     s.column = s.range.start - (text.lastIndexOf('\n', s.range.start - 1) + 1);
+    // A nested scope may grow up to its next sibling or the end of its parent's extent.
+    for (const [j, c] of s.children.entries()) {
+      const end = s.children[j + 1]?.range.start ?? s.extent.end;
+      c.extent = { start: c.range.start, end: Math.max(c.range.end, end) };
+    }
     setColumns(s.children, text);
   }
 }
@@ -556,6 +800,125 @@ function readParams(
     });
   }
   return out;
+}
+
+/** The inputs a `this.flow('child', …)` call passes (see `FlowRef.passed`). */
+function passedInputs(
+  args: Node,
+  method: Method,
+  textOf: TextOf,
+): { passed: FlowRef['passed']; opaque: boolean } {
+  const passed: FlowRef['passed'] = [];
+  let opaque = false;
+  const params = new Set(method.params.map((p) => p.name));
+  for (const a of args.namedChildren) {
+    if (!a) continue;
+    if (a.type === 'list_splat' || a.type === 'dictionary_splat') opaque = true;
+    if (a.type !== 'keyword_argument') continue;
+    const name = a.childForFieldName('name');
+    const value = a.childForFieldName('value');
+    if (!name) continue;
+    const keyword = textOf(name);
+    if (keyword === 'input_value') opaque = true;
+    else if (keyword === 'inputs') {
+      if (value?.type !== 'dictionary') {
+        if (value?.type !== 'none') opaque = true;
+        continue;
+      }
+      for (const pair of value.namedChildren) {
+        if (pair?.type === 'dictionary_splat') opaque = true;
+        if (pair?.type !== 'pair') continue;
+        const key = pair.childForFieldName('key');
+        const str = key ? stringValue(key, textOf) : undefined;
+        if (str)
+          passed.push({
+            name: str.value,
+            span: str.span,
+            after: { start: key!.endIndex, end: key!.endIndex },
+          });
+        else opaque = true;
+      }
+    } else if (!params.has(keyword))
+      passed.push({ name: keyword, span: spanOf(name), after: { start: name.endIndex, end: name.endIndex } });
+  }
+  return { passed, opaque };
+}
+
+/** The names a `for` target binds (`c`, `i, c`, `(k, v)`). */
+function targetNames(target: Node, textOf: TextOf): string[] {
+  if (target.type === 'identifier') return [textOf(target)];
+  if (target.type === 'pattern_list' || target.type === 'tuple_pattern')
+    return target.namedChildren.filter((c) => c?.type === 'identifier').map((c) => textOf(c!));
+  return [];
+}
+
+/** Where the tree has ERROR nodes or missing tokens. */
+function errorSpans(root: Node): Span[] {
+  const out: Span[] = [];
+  const visit = (n: Node) => {
+    if (n.isMissing || n.type === 'ERROR') out.push(spanOf(n));
+    else for (const c of n.children) if (c && (c.hasError || c.isMissing)) visit(c);
+  };
+  visit(root);
+  return out;
+}
+
+/** The one edit that turns `before` into `after` (common prefix and suffix kept). */
+function singleEdit(before: string, after: string) {
+  if (before === after) return undefined;
+  let start = 0;
+  const min = Math.min(before.length, after.length);
+  while (start < min && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let tail = 0;
+  while (
+    tail < min - start &&
+    before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)
+  )
+    tail++;
+  const point = (text: string, offset: number) => {
+    let row = 0;
+    let lineStart = 0;
+    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+      row++;
+      lineStart = i + 1;
+    }
+    return { row, column: offset - lineStart };
+  };
+  const oldEnd = before.length - tail;
+  const newEnd = after.length - tail;
+  return {
+    startIndex: start,
+    oldEndIndex: oldEnd,
+    newEndIndex: newEnd,
+    startPosition: point(before, start),
+    oldEndPosition: point(before, oldEnd),
+    newEndPosition: point(after, newEnd),
+  };
+}
+
+/** The syntax problems of a line tolerant.ts found broken, said where it breaks. */
+function brokenProblems(line: LogicalLine): SyntaxProblem[] {
+  return [line.broken!, ...(line.strings ?? [])].map((b): SyntaxProblem => {
+    switch (b.kind) {
+      case 'dot':
+        return { span: { start: b.at, end: b.at + 1 }, message: DANGLING_DOT };
+      case 'bracket':
+        return {
+          span: { start: b.at, end: b.at + 1 },
+          message: `Syntax error: \`${b.bracket}\` is never closed — add \`${CLOSERS[b.bracket]}\`.`,
+        };
+      case 'colon':
+        return {
+          span: { start: b.at, end: b.at },
+          message: 'Syntax error: `:` expected here (a `def`, `if`, `for`… line ends with `:`).',
+        };
+      case 'string':
+        return {
+          span: { start: b.at, end: b.end },
+          message: `Syntax error: this string is never closed — add the closing \`${b.quote}\` on the same line (or use \`${b.quote[0].repeat(3)}\` for a string over several lines).`,
+        };
+    }
+  });
 }
 
 /** Syntax errors under a node, one per ERROR node or missing token, with a message saying how to fix it. */

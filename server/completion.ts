@@ -27,11 +27,15 @@ import type { FlowDocument } from './document';
 import type { ApiType } from './inference';
 import { attributeDoc, markdown, memberDoc, methodDoc, paramDoc } from './markdown';
 import type { PythonParser } from './parser';
+import type { FlowInput } from './flowInputs';
+import { namesInText, RECORD_KINDS, type RecordKind } from './workspaceNames';
 import type { FlowIndex } from './workspaceFlows';
 
 export interface CompletionEnv {
   parser: PythonParser;
   flows: FlowIndex;
+  /** Names of settings, connections and files (workspaceNames.ts). */
+  records?: { names(kind: RecordKind, extra?: string[]): string[] };
 }
 
 export function completions(doc: FlowDocument, offset: number, env: CompletionEnv): CompletionItem[] {
@@ -40,11 +44,36 @@ export function completions(doc: FlowDocument, offset: number, env: CompletionEn
     case 'member':
       return memberItems(ctx.receiver);
     case 'name':
-      if (ctx.asArgument && ctx.call) return keywordItems(ctx.call);
+      if (ctx.asArgument && ctx.call)
+        return [...inputItems(ctx.call, doc, env.flows), ...keywordItems(ctx.call)];
       if (ctx.topLevel && !doc.analysis.handler) return [handlerSnippet(doc)];
       return [];
     case 'string': {
       const range = { start: doc.positionAt(ctx.contentStart), end: doc.positionAt(offset) };
+      if (ctx.dictKey && ctx.call?.activeKeyword === 'inputs' && ctx.call.flow) {
+        const inputs = env.flows.inputs?.(ctx.call.flow, doc.uri)?.inputs ?? [];
+        return inputs.map((input, i) => ({
+          label: input.name,
+          kind: CompletionItemKind.Property,
+          detail: inputDetail(ctx.call!.flow!, input),
+          sortText: String(i).padStart(4, '0'),
+          textEdit: { range, newText: input.name } satisfies TextEdit,
+        }));
+      }
+      const record = ctx.direct ? recordKind(ctx.call) : undefined;
+      if (record) {
+        // Names used elsewhere in this document count too; the one being typed does not.
+        const lineEnd = doc.text.indexOf('\n', offset);
+        const others = doc.text.slice(0, ctx.contentStart) + (lineEnd < 0 ? '' : doc.text.slice(lineEnd));
+        const names = env.records?.names(record, namesInText(others)[record]) ?? namesInText(others)[record];
+        return names.map((name, i) => ({
+          label: name,
+          kind: CompletionItemKind.Value,
+          detail: record,
+          sortText: String(i).padStart(4, '0'),
+          textEdit: { range, newText: name } satisfies TextEdit,
+        }));
+      }
       const values: Value[] = ctx.status
         ? [...STATUS_VALUES]
         : ctx.direct
@@ -162,6 +191,45 @@ export function resolveCompletion(item: CompletionItem, flows?: FlowIndex): Comp
   if (!method) return item;
   const doc = param ? paramDoc(data.cls, method, param) : methodDoc(data.cls, method);
   return { ...item, documentation: markdown(doc) };
+}
+
+/** `system.setting('|')`, `system.connection(name='|')`, `system.file('|')`: the record kind named. */
+function recordKind(call: CallSite | undefined): RecordKind | undefined {
+  if (call?.cls !== 'System' || !(RECORD_KINDS as string[]).includes(call.method.name)) return undefined;
+  const param = paramOfArgument(call);
+  return param?.name === 'select' || param?.name === 'name' ? (call.method.name as RecordKind) : undefined;
+}
+
+function inputDetail(flow: string, input: FlowInput): string {
+  return `input of ${flow}${input.type ? `: ${input.type}` : ''}${input.required ? ' (required)' : ''}`;
+}
+
+/**
+ * `count=` items for the inputs the child flow of `this.flow('child', …)` or `template.clone(…)`
+ * reads and the call does not pass yet (required ones first). Inputs named like a record field
+ * (`priority`) only travel in `inputs={…}`, so they are not offered as keywords.
+ */
+function inputItems(call: CallSite, doc: FlowDocument, flows: FlowIndex): CompletionItem[] {
+  if (!call.flow || !call.method.params.some((p) => p.kind === 'kwargs')) return [];
+  const read = flows.inputs?.(call.flow, doc.uri);
+  if (!read) return [];
+  const given = new Set(call.keywordsGiven);
+  const taken = new Set(call.method.params.map((p) => p.name));
+  return read.inputs
+    .filter((input) => !given.has(input.name) && !taken.has(input.name) && /^[A-Za-z_]\w*$/.test(input.name))
+    .sort((a, b) => Number(b.required) - Number(a.required))
+    .map((input, i) => ({
+      label: `${input.name}=`,
+      kind: CompletionItemKind.Property,
+      detail: inputDetail(call.flow!, input),
+      documentation: markdown(
+        `Input \`${input.name}\` of the flow \`${call.flow}\`${input.type ? ` (used as \`${input.type}\`)` : ''}: ${
+          input.required ? 'it fails without it' : 'optional, it reads it with `.get()`'
+        }.`,
+      ),
+      sortText: ` ${String(i).padStart(3, '0')}`,
+      insertText: `${input.name}=`,
+    }));
 }
 
 /** `name=` items for the keywords the call does not give yet. */

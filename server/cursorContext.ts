@@ -8,9 +8,10 @@ import type { Node, Tree } from 'web-tree-sitter';
 import type { ClassName, Method, Param } from './catalogue';
 import type { FlowDocument } from './document';
 import { resolveName, scopeAt } from './analysis';
-import { inferType, type ApiType, type Lookup, type TextOf } from './inference';
+import { inferType, targetTypes, type ApiType, type Lookup, type TextOf } from './inference';
 import type { PythonParser } from './parser';
 import { readArguments, type ArgInfo } from './syntax';
+import { logicalLines, maskBroken, type Breakage } from './tolerant';
 
 const PLACEHOLDER = '__flows_cursor__';
 const MAX_SNIPPET_LINES = 60;
@@ -50,6 +51,8 @@ export interface CallSite {
   keywordsGiven: string[];
   /** The name being typed as the active argument, which may become a keyword (`prio|`). */
   typing?: string;
+  /** The child flow the call starts or clones (`this.flow('child', …)`, `template.clone(…)`). */
+  flow?: string;
 }
 
 /** Where the cursor is; `call` is the API call around it, if any (for signature help). */
@@ -68,6 +71,8 @@ export type CursorContext =
       direct: boolean;
       /** The string is compared with an execution's status. */
       status: boolean;
+      /** The string is a key of the dict literal given as the active keyword (`inputs={'|`). */
+      dictKey: boolean;
     }
   | { kind: 'none'; call?: CallSite };
 
@@ -86,18 +91,76 @@ export function lookupAt(doc: FlowDocument, offset: number): Lookup {
 export function cursorContext(doc: FlowDocument, parser: PythonParser, offset: number): CursorContext {
   const text = doc.text;
   const start = snippetStart(doc, offset);
-  const raw = text.slice(start, offset);
+  const raw = maskAbove(text.slice(start, offset));
   const open = openTokens(parser, raw);
   if (open.inComment) return { kind: 'none' };
   const snippet = raw + PLACEHOLDER + open.closers;
   const tree = parser.parse(snippet);
   try {
     const textOf: TextOf = (n) => snippet.slice(n.startIndex, n.endIndex);
-    const lookup = snippetLookup(tree, textOf, lookupAt(doc, offset));
+    const lookup = snippetLookup(tree, textOf, withComprehensions(doc, offset, lookupAt(doc, offset)));
     return classify(tree, snippet, raw.length, start, lookup(raw.length));
   } finally {
     tree.delete();
   }
+}
+
+/**
+ * Adds the variables of the comprehensions around the cursor in the document's tree (their
+ * `for` clause comes after the cursor, out of the snippet): `[c.| for c in calls]`.
+ */
+function withComprehensions(doc: FlowDocument, offset: number, outer: Lookup): Lookup {
+  const text = doc.text;
+  const docText: TextOf = (n) => text.slice(n.startIndex, n.endIndex);
+  let clauses: Node[] | undefined;
+  return (name) => {
+    const type = outer(name);
+    if (type) return type;
+    if (!clauses) {
+      clauses = [];
+      for (
+        let n: Node | null = doc.tree.rootNode.descendantForIndex(Math.max(0, offset - 1));
+        n;
+        n = n.parent
+      ) {
+        if (!COMPREHENSIONS.has(n.type)) continue;
+        for (const c of n.namedChildren) if (c?.type === 'for_in_clause') clauses.push(c);
+      }
+    }
+    for (const clause of clauses) {
+      const left = clause.childForFieldName('left');
+      const right = clause.childForFieldName('right');
+      if (!left || !right || right.endIndex > text.length) continue;
+      const types = targetTypes(left, inferType(right, docText, outer), docText);
+      if (types.has(name)) return types.get(name);
+    }
+    return undefined;
+  };
+}
+
+const COMPREHENSIONS = new Set([
+  'list_comprehension',
+  'set_comprehension',
+  'generator_expression',
+  'dictionary_comprehension',
+]);
+
+/**
+ * The snippet with the broken lines above the cursor's own statement masked (tolerant.ts), so an
+ * unfinished `this.` or an unclosed call above does not swallow the line being typed.
+ */
+function maskAbove(raw: string): string {
+  const lines = logicalLines(raw);
+  const last = lines[lines.length - 1];
+  if (last?.open) {
+    // The cursor's own statement: only strings left open on its earlier lines are masked.
+    lines.pop();
+    const strings = [last.broken, ...(last.strings ?? [])].filter(
+      (b) => b?.kind === 'string' && raw.indexOf('\n', b.end) >= 0,
+    ) as Extract<Breakage, { kind: 'string' }>[];
+    if (strings.length) lines.push({ ...last, broken: strings[0], strings: strings.slice(1) });
+  }
+  return lines.some((l) => l.broken) ? maskBroken(raw, lines) : raw;
 }
 
 /** Where the statement holding the cursor starts (a line start), judged from the last tree. */
@@ -253,9 +316,23 @@ function classify(
       call,
       direct: container?.type === 'argument_list' || container?.type === 'keyword_argument',
       status: comparedWithStatus(str, textOf, lookup),
+      dictKey: isDictKey(str),
     };
   }
   return { kind: 'none', call };
+}
+
+/** `{'a|` (read as a set), `{'a|': 1}`: a key of a dict literal that is a keyword's value. */
+function isDictKey(str: Node): boolean {
+  let parent = str.parent;
+  if (parent?.type === 'ERROR') parent = parent.parent; // `{'a': 1, '|'}`
+  if (parent?.type === 'pair') {
+    if (!parent.childForFieldName('key')?.equals(str)) return false;
+    parent = parent.parent;
+  }
+  return (
+    (parent?.type === 'dictionary' || parent?.type === 'set') && parent.parent?.type === 'keyword_argument'
+  );
 }
 
 /** The innermost API call whose argument list holds the cursor. */
@@ -276,7 +353,10 @@ export function callSite(leaf: Node, cursor: number, textOf: TextOf, lookup: Loo
       ? textOf(list).slice(activeArg.span.start - list.startIndex, activeArg.span.end - list.startIndex)
       : '';
   const typing = activeText.replace(PLACEHOLDER, '');
+  const first = args[0];
+  const flowSlot = type.method.params.find((p) => p.kind === 'normal')?.values === 'flows';
   return {
+    flow: type.flow ?? (flowSlot && first?.kind === 'positional' && first.str ? first.str.value : undefined),
     cls: type.cls,
     method: type.method,
     args,

@@ -18,6 +18,7 @@ import type { ApiCall, FlowRef, ScopeInfo, Unit } from './analysis';
 import type { FlowDocument } from './document';
 import { closest } from './suggest';
 import type { Span } from './syntax';
+import type { FlowInputs } from './flowInputs';
 import type { FlowIndex } from './workspaceFlows';
 
 export const SOURCE = 'flows';
@@ -49,15 +50,27 @@ export function diagnostics(doc: FlowDocument, flows: FlowIndex): Diagnostic[] {
     if (!target) resolved.set(name, (target = flows.resolve(name, doc.uri)));
     return target;
   };
+  // Syntax problems (of the whole file) go first in the unit they are in.
+  const syntax = [...analysis.syntax].sort((a, b) => a.span.start - b.span.start);
+  let next = 0;
+  const syntaxUntil = (end: number) => {
+    for (; next < syntax.length && syntax[next].span.start < end; next++) {
+      const p = syntax[next];
+      problems.push({ span: p.span, severity: DiagnosticSeverity.Error, code: 'syntax', message: p.message });
+    }
+  };
   for (const unit of analysis.units) {
+    syntaxUntil(unit.span.end);
     let cached = unitProblems.get(unit);
     if (!cached) unitProblems.set(unit, (cached = problemsOf(unit)));
     problems.push(...cached);
     for (const ref of unit.flowRefs) {
       const problem = flowProblem(ref, resolve, () => flows.names(doc.uri));
       if (problem) problems.push(problem);
+      else problems.push(...inputProblems(ref, resolve, (name) => flows.inputs?.(name, doc.uri)));
     }
   }
+  syntaxUntil(Infinity);
   problems.push(...handlerProblems(doc));
   return problems.map((p) => ({
     range: doc.rangeOf(p.span),
@@ -79,12 +92,7 @@ export function diagnostics(doc: FlowDocument, flows: FlowIndex): Diagnostic[] {
 const replaceWith = (span: Span, newText: string) => [{ title: `Change to \`${newText}\``, span, newText }];
 
 function problemsOf(unit: Unit): Problem[] {
-  const out: Problem[] = unit.syntax.map((p) => ({
-    span: p.span,
-    severity: DiagnosticSeverity.Error,
-    code: 'syntax',
-    message: p.message,
-  }));
+  const out: Problem[] = [];
   for (const u of unit.unknownMembers) {
     const instance = u.receiver.kind === 'instance' ? u.receiver.cls : undefined;
     if (instance && fieldsOf(instance).some((f) => f.name === u.name)) {
@@ -135,6 +143,48 @@ function flowProblem(
       (guess ? ` Did you mean \`${guess}\`?` : ' Create the file or correct the name.'),
     fixes: guess ? replaceWith(ref.span, guess) : undefined,
   };
+}
+
+/**
+ * The inputs of `this.flow('child', …)` against what `child` reads: one it needs (reads by
+ * subscript) and is not passed is a warning on the flow name; one it never reads is a hint on
+ * the keyword (with a did-you-mean fix), when every read of its input is known.
+ */
+function inputProblems(
+  ref: FlowRef,
+  resolve: (name: string) => ReturnType<FlowIndex['resolve']>,
+  inputsOf: (name: string) => FlowInputs | undefined,
+): Problem[] {
+  if (ref.call.cls !== 'Execution' || ref.call.method.name !== 'flow' || !resolve(ref.name).uri) return [];
+  const read = inputsOf(ref.name);
+  if (!read) return [];
+  const out: Problem[] = [];
+  const passed = new Set(ref.passed.map((p) => p.name));
+  const missing = ref.opaque ? [] : read.inputs.filter((i) => i.required && !passed.has(i.name));
+  if (missing.length) {
+    const names = missing.map((i) => `\`${i.name}\``).join(', ');
+    out.push({
+      span: ref.span,
+      severity: DiagnosticSeverity.Warning,
+      code: 'missing-input',
+      message: `\`${ref.name}\` needs the input${missing.length > 1 ? 's' : ''} ${names} (it reads ${missing.length > 1 ? 'them' : 'it'} with \`inputs[…]\`), and this call does not pass ${missing.length > 1 ? 'them' : 'it'}: add ${missing.map((i) => `\`${i.name}=…\``).join(', ')}.`,
+    });
+  }
+  if (read.complete) {
+    const known = read.inputs.map((i) => i.name);
+    for (const p of ref.passed) {
+      if (known.includes(p.name)) continue;
+      const guess = closest(p.name, known);
+      out.push({
+        span: p.span,
+        severity: DiagnosticSeverity.Hint,
+        code: 'unknown-input',
+        message: `\`${ref.name}\` does not read an input \`${p.name}\`.${guess ? ` Did you mean \`${guess}\`?` : known.length ? ` It reads ${known.map((k) => `\`${k}\``).join(', ')}.` : ' It reads no input.'}`,
+        fixes: guess ? replaceWith(p.span, guess) : undefined,
+      });
+    }
+  }
+  return out;
 }
 
 /** What argument checks need of a method, worked out once. */

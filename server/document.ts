@@ -75,6 +75,7 @@ export class FlowDocument {
         this.doc = textDocument(this.doc.uri, version, change.text);
         this.current.delete();
         this.current = this.engines.parser.parse(change.text);
+        this.engines.analyzer.release(this.parsedAnalysis);
         this.parsedAnalysis = this.engines.analyzer.analyze(this.current, change.text);
         this.edits = [];
         this.changed = [];
@@ -128,6 +129,8 @@ export class FlowDocument {
       analysis: this.parsedAnalysis,
       mapOffset,
       changed,
+      edited: this.changed,
+      tree: old,
     });
     old.delete();
     this.edits = [];
@@ -171,6 +174,7 @@ export class FlowDocument {
 
   dispose(): void {
     this.current.delete();
+    this.engines.analyzer.release(this.parsedAnalysis);
   }
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Node, Tree } from 'web-tree-sitter';
-import { inputKeys, type InputKey } from './flowInputs';
+import { readInputs, type FlowInputs, type InputKey } from './flowInputs';
 import type { PythonParser } from './parser';
 
 /** Files above this are not read for a summary (a flow this big is not read on hover). */
@@ -14,6 +14,8 @@ const MAX_DOC = 600;
 export interface FlowSummary {
   docstring?: string;
   inputs: InputKey[];
+  /** The inputs with their types, and whether they are all of them. */
+  read: FlowInputs;
 }
 
 interface Cached {
@@ -45,7 +47,9 @@ export class FlowSummaries {
     }
     const tree = this.parser.parse(text);
     try {
-      const summary = { docstring: docstring(tree), inputs: inputKeys(tree) };
+      const read = readInputs(tree);
+      const inputs = read.inputs.map(({ name, required }) => ({ name, required }));
+      const summary = { docstring: docstring(tree), inputs, read };
       this.cache.set(file, { mtimeMs: stat.mtimeMs, summary });
       return summary;
     } finally {

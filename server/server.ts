@@ -1,12 +1,20 @@
 // The language server's wiring: LSP requests to the pure providers. Run as
 // `node dist/server.js --stdio` (or --node-ipc); no `vscode` import, plain Node.
 import path from 'node:path';
-import { INPUT_KEYS_REQUEST, InputKeysParams, type InputKeysResult } from '@flows/protocol/languageServer';
+import {
+  INPUT_KEYS_REQUEST,
+  InputKeysParams,
+  RECORD_NAMES_NOTIFICATION,
+  RecordNamesParams,
+  type InputKeysResult,
+} from '@flows/protocol/languageServer';
 import {
   CodeActionKind,
   createConnection,
   DidChangeConfigurationNotification,
   DidChangeWatchedFilesNotification,
+  ErrorCodes,
+  ResponseError,
   FileChangeType,
   ProposedFeatures,
   TextDocumentSyncKind,
@@ -15,6 +23,8 @@ import {
 } from 'vscode-languageserver/node';
 import { Analyzer } from './analysis';
 import { quickFixes } from './codeActions';
+import { inlayHints, LEGEND, semanticTokens } from './semantic';
+import { prepareRename, references, renameFlow, willRenameFiles, type ReferencesEnv } from './references';
 import { completions, resolveCompletion } from './completion';
 import { definition, type DefinitionEnv } from './definition';
 import { diagnostics } from './diagnostics';
@@ -28,9 +38,20 @@ import { signatureHelp } from './signatureHelp';
 import { documentSymbols, workspaceSymbols } from './symbols';
 import { warmUp } from './warmup';
 import { uriToPath, WorkspaceFlows } from './workspaceFlows';
+import { WorkspaceNames } from './workspaceNames';
 
 const connection = createConnection(ProposedFeatures.all);
 const flows = new WorkspaceFlows();
+const records = new WorkspaceNames();
+let recordsTimer: NodeJS.Timeout | undefined;
+/** Re-reads the names the flows use, soon and off the request path. */
+function refreshRecordNames(): void {
+  clearTimeout(recordsTimer);
+  recordsTimer = setTimeout(
+    () => guard('record names', () => records.refresh(flows.all().map((f) => f.uri))),
+    200,
+  );
+}
 let parser: PythonParser;
 let documents: Documents;
 let workspaceFolders: string[] = [];
@@ -38,6 +59,8 @@ let workspaceFolders: string[] = [];
 let flowsFolderSetting: string | undefined;
 let flowsFolderOption: string | undefined;
 let canPullConfiguration = false;
+let canRenameFiles = false;
+let analyzer: Analyzer;
 let canWatchFiles = false;
 /** Documents whose last published diagnostics were not empty (so other files get an empty list once). */
 const withDiagnostics = new Set<string>();
@@ -45,7 +68,8 @@ const withDiagnostics = new Set<string>();
 connection.onInitialize(async (params: InitializeParams): Promise<InitializeResult> => {
   parser = await loadParser();
   flows.summaries = new FlowSummaries(parser);
-  const engines = { parser, analyzer: new Analyzer(parser) };
+  analyzer = new Analyzer(parser);
+  const engines = { parser, analyzer };
   guard('warm-up', () => warmUp(engines, flows));
   documents = new Documents(engines, publishDiagnostics);
   workspaceFolders = (params.workspaceFolders ?? [])
@@ -57,6 +81,8 @@ connection.onInitialize(async (params: InitializeParams): Promise<InitializeResu
   if (typeof options?.flowsFolder === 'string') flowsFolderSetting = flowsFolderOption = options.flowsFolder;
   canPullConfiguration = params.capabilities.workspace?.configuration === true;
   canWatchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+  const edits = params.capabilities.workspace?.workspaceEdit;
+  canRenameFiles = edits?.documentChanges === true && (edits.resourceOperations ?? []).includes('rename');
   return {
     capabilities: {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
@@ -67,19 +93,50 @@ connection.onInitialize(async (params: InitializeParams): Promise<InitializeResu
       documentSymbolProvider: true,
       workspaceSymbolProvider: true,
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      referencesProvider: true,
+      semanticTokensProvider: { legend: LEGEND, full: true },
+      inlayHintProvider: true,
+      renameProvider: { prepareProvider: true },
+      workspace: {
+        fileOperations: {
+          // Renaming or moving a flow (or a folder of flows) in the explorer rewrites its callers.
+          willRename: {
+            filters: [
+              { scheme: 'file', pattern: { glob: '**/*.py', matches: 'file' } },
+              { scheme: 'file', pattern: { glob: '**/*', matches: 'folder' } },
+            ],
+          },
+        },
+      },
     },
     serverInfo: { name: 'flows-language-server' },
   };
 });
 
+/**
+ * The first scan of the flows folders, set as `initialized` arrives: requests that name flows
+ * (definition, hover, references, rename…) wait for it, so a request sent right after opening a
+ * file does not find the folder empty.
+ */
+let firstScan: Promise<void> | undefined;
+
+/** Runs `answer` now, or after the first scan when that is still going. */
+function afterScan<T>(answer: () => T): T | Promise<T> {
+  return firstScan ? firstScan.then(answer) : answer();
+}
+
 connection.onInitialized(async () => {
+  const scan = (async () => {
+    if (canPullConfiguration)
+      await connection.client.register(DidChangeConfigurationNotification.type, undefined);
+    await refreshFlows();
+  })();
+  firstScan = scan.finally(() => (firstScan = undefined));
   if (canWatchFiles)
     await connection.client.register(DidChangeWatchedFilesNotification.type, {
       watchers: [{ globPattern: '**/*.py' }],
     });
-  if (canPullConfiguration)
-    await connection.client.register(DidChangeConfigurationNotification.type, undefined);
-  await refreshFlows();
+  await scan;
 });
 
 connection.onDidChangeConfiguration(() => void refreshFlows());
@@ -89,7 +146,15 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
   for (const c of changes)
     if (c.type !== FileChangeType.Changed)
       changed = flows.fileChanged(c.uri, c.type === FileChangeType.Created) || changed;
+    // A saved flow may read other inputs now: its callers' diagnostics follow.
+    else if (c.uri.endsWith('.py')) changed = true;
   if (changed) documents.all().forEach(publishDiagnostics);
+  refreshRecordNames();
+});
+
+connection.onNotification(RECORD_NAMES_NOTIFICATION, (params: unknown) => {
+  const parsed = RecordNamesParams.safeParse(params);
+  if (parsed.success) records.setStore(parsed.data.kind, parsed.data.names);
 });
 
 /** Reads `flows.flowsFolder` (relative to each workspace folder) and rescans the flows. */
@@ -115,6 +180,7 @@ async function rescanFlows(): Promise<void> {
     : workspaceFolders;
   await flows.setFolders(folders);
   documents.all().forEach(publishDiagnostics);
+  refreshRecordNames();
 }
 
 function publishDiagnostics(doc: FlowDocument): void {
@@ -167,12 +233,15 @@ const definitionEnv: DefinitionEnv = {
   openDocument: (uri) => documents.current(uri),
 };
 
-connection.onCompletion(({ textDocument, position }) => {
-  const doc = served(textDocument.uri, false);
-  return doc
-    ? (guard('completion', () => completions(doc, doc.offsetAt(position), { parser, flows })) ?? null)
-    : null;
-});
+connection.onCompletion(({ textDocument, position }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, false);
+    return doc
+      ? (guard('completion', () => completions(doc, doc.offsetAt(position), { parser, flows, records })) ??
+          null)
+      : null;
+  }),
+);
 
 connection.onCompletionResolve(
   (item) => guard('completionResolve', () => resolveCompletion(item, flows)) ?? item,
@@ -185,17 +254,21 @@ connection.onSignatureHelp(({ textDocument, position }) => {
     : null;
 });
 
-connection.onHover(({ textDocument, position }) => {
-  const doc = served(textDocument.uri, true);
-  return doc ? (guard('hover', () => hover(doc, doc.offsetAt(position), flows)) ?? null) : null;
-});
+connection.onHover(({ textDocument, position }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, true);
+    return doc ? (guard('hover', () => hover(doc, doc.offsetAt(position), flows)) ?? null) : null;
+  }),
+);
 
-connection.onDefinition(({ textDocument, position }) => {
-  const doc = served(textDocument.uri, true);
-  return doc
-    ? (guard('definition', () => definition(doc, doc.offsetAt(position), definitionEnv)) ?? null)
-    : null;
-});
+connection.onDefinition(({ textDocument, position }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, true);
+    return doc
+      ? (guard('definition', () => definition(doc, doc.offsetAt(position), definitionEnv)) ?? null)
+      : null;
+  }),
+);
 
 // The input prompt of Run and Try is prefilled with the keys the flow reads.
 connection.onRequest(INPUT_KEYS_REQUEST, (params: unknown): InputKeysResult => {
@@ -218,8 +291,70 @@ connection.onDocumentSymbol(({ textDocument }) => {
   return doc ? (guard('documentSymbol', () => documentSymbols(doc)) ?? null) : null;
 });
 
-connection.onWorkspaceSymbol(
-  ({ query }) => guard('workspaceSymbol', () => workspaceSymbols(query, flows)) ?? null,
+connection.onWorkspaceSymbol(({ query }) =>
+  afterScan(() => guard('workspaceSymbol', () => workspaceSymbols(query, flows)) ?? null),
+);
+
+const referencesEnv: ReferencesEnv = {
+  get parser() {
+    return parser;
+  },
+  get analyzer() {
+    return analyzer;
+  },
+  flows,
+  openDocument: (uri) => documents.current(uri),
+};
+
+connection.onReferences(({ textDocument, position, context }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, true);
+    return doc
+      ? (guard('references', () =>
+          references(doc, doc.offsetAt(position), context.includeDeclaration, referencesEnv),
+        ) ?? null)
+      : null;
+  }),
+);
+
+connection.onPrepareRename(({ textDocument, position }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, true);
+    return doc
+      ? (guard('prepareRename', () => prepareRename(doc, doc.offsetAt(position), flows)) ?? null)
+      : null;
+  }),
+);
+
+connection.onRenameRequest(({ textDocument, position, newName }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, true);
+    const result = doc
+      ? guard('rename', () =>
+          renameFlow(doc, doc.offsetAt(position), newName, referencesEnv, { canRenameFiles }),
+        )
+      : null;
+    if (typeof result === 'string') throw new ResponseError(ErrorCodes.InvalidParams, result);
+    return result ?? null;
+  }),
+);
+
+connection.workspace.onWillRenameFiles(({ files }) =>
+  afterScan(() => guard('willRenameFiles', () => willRenameFiles(files, referencesEnv)) ?? null),
+);
+
+connection.languages.semanticTokens.on(({ textDocument }) => {
+  const doc = served(textDocument.uri, true);
+  return (doc && guard('semanticTokens', () => semanticTokens(doc))) ?? { data: [] };
+});
+
+connection.languages.inlayHint.on(({ textDocument, range }) =>
+  afterScan(() => {
+    const doc = served(textDocument.uri, true);
+    if (!doc) return null;
+    const span = { start: doc.offsetAt(range.start), end: doc.offsetAt(range.end) };
+    return guard('inlayHint', () => inlayHints(doc, span, flows)) ?? null;
+  }),
 );
 
 connection.onCodeAction(({ textDocument, context }) =>

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FlowInputs } from './flowInputs';
 import { flowMarkdown, type FlowSummaries } from './flowSummary';
 
 export interface FlowIndex {
@@ -15,6 +16,8 @@ export interface FlowIndex {
   all(): { name: string; uri: string; root: string }[];
   /** Markdown about a flow (file, docstring, inputs), or undefined when there is no such flow. */
   describe?(name: string, fromUri: string): string | undefined;
+  /** The inputs a flow reads (from its file), or undefined when there is no such flow. */
+  inputs?(name: string, fromUri: string): FlowInputs | undefined;
 }
 
 /** Directories that never hold flows and can be huge. */
@@ -84,6 +87,11 @@ export class WorkspaceFlows implements FlowIndex {
     const root = file && this.folderOf(file);
     if (!file || !root) return undefined;
     return flowMarkdown(name.replace(/\.py$/, ''), file, root, this.summaries?.of(file));
+  }
+
+  inputs(name: string, fromUri: string): FlowInputs | undefined {
+    const file = this.flowsFor(fromUri)?.get(name.replace(/\.py$/, ''));
+    return file ? this.summaries?.of(file)?.read : undefined;
   }
 
   all(): { name: string; uri: string; root: string }[] {

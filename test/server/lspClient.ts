@@ -21,6 +21,7 @@ import {
   type Diagnostic,
   type ProtocolConnection,
   type PublishDiagnosticsParams,
+  type ServerCapabilities,
   type TextDocumentContentChangeEvent,
 } from 'vscode-languageserver-protocol/node';
 
@@ -63,6 +64,8 @@ export class LspClient {
     resolve: (d: Diagnostic[]) => void;
   }[] = [];
   private readonly versions = new Map<string, number>();
+  /** What the server declared in its `initialize` answer. */
+  serverCapabilities: ServerCapabilities = {};
 
   private constructor(
     readonly connection: ProtocolConnection,
@@ -99,7 +102,7 @@ export class LspClient {
       if (code) client.logs.push(`server exited with ${code}: ${stderr}`);
     });
     const root = fileUri(options.root);
-    await connection.sendRequest(InitializeRequest.type, {
+    const initialized = await connection.sendRequest(InitializeRequest.type, {
       processId: process.pid,
       rootUri: root,
       workspaceFolders: [{ uri: root, name: path.basename(options.root) }],
@@ -121,6 +124,7 @@ export class LspClient {
         },
       },
     });
+    client.serverCapabilities = initialized.capabilities;
     await connection.sendNotification(InitializedNotification.type, {});
     return client;
   }
