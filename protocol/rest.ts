@@ -30,6 +30,12 @@ export const CreateExecutionBody = z
     max_runtime_minutes: z.number().min(0).max(525_600).default(0).describe('0 = no limit'),
     scheduled_for: z.iso.datetime({ offset: true }).optional(),
     start: z.boolean().default(true).describe('false leaves it CREATED until POST …/start'),
+    isolation: z
+      .enum(['pool', 'process'])
+      .optional()
+      .describe(
+        "'process': run in a fresh process rather than a warm pooled worker (not kept across a runner restart)",
+      ),
   })
   .refine((b) => (b.flow_name === undefined) !== (b.script === undefined), {
     message: 'give exactly one of flow_name or script',

@@ -21,6 +21,21 @@ export const ForkServerEvent = z.discriminatedUnion('event', [
 ]);
 export type ForkServerEvent = z.infer<typeof ForkServerEvent>;
 
+/**
+ * pooled worker's control connection → runner (runner/python/flows_worker/pool.py): `ready`
+ * (the first one names the worker) when it can take a job, `retire` before it exits.
+ */
+export const PoolWorkerMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('ready'),
+    worker_id: z.string().optional(),
+    secret: z.string().optional(),
+    pid: z.number().int().optional(),
+  }),
+  z.object({ type: z.literal('retire'), reason: z.string() }),
+]);
+export type PoolWorkerMessage = z.infer<typeof PoolWorkerMessage>;
+
 export const WorkerError = z.object({
   type: z.string(),
   message: z.string(),
@@ -72,7 +87,15 @@ export interface WorkerJob {
   debug: unknown;
   /** Limits the worker sets on itself (setrlimit), inherited by what the flow starts. */
   limits?: WorkerLimits | null;
+  /**
+   * 'process': run in a fresh process forked for this execution alone, not in a pooled worker
+   * (so does a debugged execution, and a flow whose file has a `# flows: isolated` line).
+   */
+  isolation?: 'pool' | 'process';
 }
+
+/** Where executions run: warm pooled workers, reused (default), or a fresh process each. */
+export type WorkerIsolation = 'pool' | 'process';
 
 export interface WorkerLimits {
   /** Address space of each of its processes, in MB (RLIMIT_AS). */

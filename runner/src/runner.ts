@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
-import type { WorkerLimits } from '@flows/protocol';
+import type { WorkerIsolation, WorkerLimits } from '@flows/protocol';
 import { DebugRelay } from './debug/debugRelay';
 import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';
@@ -76,6 +76,15 @@ export interface RunnerOptions {
     limits?: Partial<HttpLimits>;
   };
   workerMode?: 'fork' | 'spawn';
+  /**
+   * 'pool' (default): warm worker processes, one per concurrency slot, run one execution after
+   * another; 'process': a fresh fork per execution. See workers/pythonWorkers.ts.
+   */
+  isolation?: WorkerIsolation;
+  /** Executions a pooled worker runs before it is replaced (flows.workerMaxExecutions; 1000). */
+  workerMaxExecutions?: number;
+  /** Resident MB above which a pooled worker is replaced (default 512; 0 = no ceiling). */
+  workerMaxRssMb?: number;
   log?: (msg: string) => void;
   /**
    * Fire schedules; default: when serving HTTP. An embedded runner (`flows run`) leaves them
@@ -135,6 +144,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     python: opts.python ?? process.env.FLOWS_PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3'),
     pythonDir: pythonDir(),
     mode: opts.workerMode,
+    poolSize: opts.concurrency ?? 8,
+    isolation: opts.isolation,
+    maxExecutions: opts.workerMaxExecutions,
+    maxRssMb: opts.workerMaxRssMb,
     log,
   });
   try {

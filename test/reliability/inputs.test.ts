@@ -294,8 +294,9 @@ describe('reliability: bounded input', function () {
     process.kill(pid, 'SIGSTOP');
     let id = '';
     try {
+      // A fresh fork (isolated): a pooled worker would run it without the fork server.
       const created = await t.api('POST', '/api/latest/execution', {
-        flow_name: 'echo',
+        script: '# flows: isolated\ndef handler(system, this, inputs):\n    return inputs\n',
         input_value: { n: 1 },
       });
       assert.equal(created.status, 201);

@@ -24,6 +24,9 @@ from flows_worker.channel import PIPES_SELECTABLE
 #: Set while a worker runs: called before the flow starts any process.
 _before_spawn = None
 _hooks_installed = False
+#: Whether the flow of the current execution started a process (a pooled worker whose flow did
+#: is retired: what it started may still run, in its process group).
+processes_started = False
 
 
 class LogStream(io.TextIOBase):
@@ -108,7 +111,8 @@ class Capture:
         self._memfds = {}  # stream -> [memfd, bytes of it already logged]
 
     def install(self):
-        global _before_spawn
+        global _before_spawn, processes_started
+        processes_started = False
         if hasattr(os, "memfd_create"):
             for fd, stream in _FDS:
                 memfd = os.memfd_create(f"flows-{stream}", os.MFD_CLOEXEC)
@@ -188,7 +192,9 @@ def _above_stdio(fd):
 def _hooked(original):
     @functools.wraps(original)
     def start_drain_first(*args, **kwargs):
+        global processes_started
         if _before_spawn is not None:
+            processes_started = True
             _before_spawn()
         return original(*args, **kwargs)
 

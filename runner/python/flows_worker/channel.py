@@ -62,6 +62,7 @@ class Channel:
         self._io_lock = _thread.allocate_lock()
         self._io_started = False
         self._io_allowed = True  # until the execution ends
+        self._io_done = _signal()  # released when the I/O thread has returned
         #: Called (once, under the I/O lock) just before the I/O thread starts.
         self.before_io_start = None
         #: Message type -> callable(message) for runner messages other than reply and resume
@@ -213,6 +214,18 @@ class Channel:
             self._io_allowed = False
             return self._io_started or not PIPES_SELECTABLE
 
+    def close(self, timeout):
+        """After ``end``: wait for the I/O thread (if one started) to see the runner close the
+        socket, then close it. False when the thread is still busy after ``timeout`` seconds (a
+        subprocess holds a pipe open, say): the process must then not run another execution."""
+        if self._io_started and not self._io_done.acquire(timeout=timeout):
+            return False
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        return True
+
     def wait_pipes_drained(self, timeout):
         """Wait until the reading threads saw EOF on the pipes (fd 1/2 closed beforehand)."""
         if self._drained is not None:
@@ -226,6 +239,7 @@ class Channel:
             pass
 
     def _io_loop(self):
+        selector = None
         try:
             if fcntl is not None and hasattr(os, "O_ASYNC"):  # this thread reads now: no SIGIO
                 fd = self._sock.fileno()
@@ -259,6 +273,10 @@ class Channel:
                     return
         except BaseException:  # noqa: BLE001 - a dead I/O thread would hang every call
             self._connection_lost()
+        finally:
+            if selector is not None:
+                selector.close()  # a pooled worker runs many executions: no fd may leak
+            _fire(self._io_done)
 
     def _read_pipe(self, fd):
         stream, partial = self._pipes[fd]

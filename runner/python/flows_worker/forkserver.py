@@ -33,7 +33,7 @@ import urllib.request  # noqa: F401
 
 import flow_api  # noqa: F401
 import flows_worker.connectors  # noqa: F401
-from flows_worker import capture, loader, wire, worker
+from flows_worker import capture, loader, pool, wire, worker
 
 
 _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
@@ -141,6 +141,8 @@ class ForkServer:
             return True
         if cmd == "spawn":
             self._spawn(command)
+        elif cmd == "pool":
+            self._spawn_pooled(command)
         elif cmd == "shutdown":
             return False
         else:
@@ -178,7 +180,26 @@ class ForkServer:
         self._children[pid] = execution_id
         self._emit({"event": "spawned", "execution_id": execution_id, "pid": pid})
 
-    def _child(self, job):
+    def _spawn_pooled(self, command):
+        """Fork a pooled worker (pool.py): it connects to the runner and waits for jobs. Its
+        spawned/exited events carry its worker id where a worker's carry an execution id."""
+        worker_id = command.get("execution_id")
+        options = command.get("options") or {}
+        if not isinstance(worker_id, str) or not worker_id or not isinstance(options, dict):
+            self._emit({"event": "error", "message": "pool needs a worker id (execution_id) and options"})
+            return
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self._emit({"event": "error", "message": f"cannot fork: {exc}", "execution_id": worker_id})
+            return
+        if pid == 0:
+            self._child(None, lambda: pool.serve(worker_id, options))  # never returns
+        _own_group(pid)
+        self._children[pid] = worker_id
+        self._emit({"event": "spawned", "execution_id": worker_id, "pid": pid})
+
+    def _child(self, job, serve=None):
         code = 70
         try:
             _own_group(0)
@@ -192,7 +213,7 @@ class ForkServer:
             # Everything else is the fork server's (selector, wakeup pipe) or was inherited
             # from whoever started it; a long-running worker must not hold such pipes open.
             os.closerange(3, _MAX_FD)
-            code = worker.run(job)
+            code = serve() if serve is not None else worker.run(job)
         except BaseException:  # noqa: BLE001 - report anything, then always _exit below
             try:
                 traceback.print_exc()

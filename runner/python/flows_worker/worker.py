@@ -30,7 +30,15 @@ from flows_worker.connectors import ConnectorError, run_connector
 
 def run(job):
     """Run ``job`` from hello to end; returns the process exit code (0 once ``end`` is sent)."""
-    _apply_limits(job.get("limits"))
+    apply_limits(job.get("limits"))
+    run_one(job)
+    return 0
+
+
+def run_one(job):
+    """Run ``job`` on a connection of its own, from hello to end; returns that Channel (ended).
+
+    A pooled worker (pool.py) calls it once per execution and restores the process after it."""
     channel = Channel(connect(os.environ["FLOWS_WORKER_ADDRESS"]))
     channel.send(
         {
@@ -52,12 +60,13 @@ def run(job):
         end = {"status": "FAILED", "message": f"Flows worker error: {failure.one_line(exc)}", "error": None}
     capture.finish()
     _send_end(channel, end)
-    return 0
+    return channel
 
 
-def _apply_limits(limits):
+def apply_limits(limits, pooled=False):
     """The runner's resource limits, set on this process (children inherit them): too much memory
-    is a MemoryError in the flow, too much CPU time a SIGXCPU that ends the process."""
+    is a MemoryError in the flow, too much CPU time a SIGXCPU that ends the process. A pooled
+    worker has spent CPU time on earlier executions: its limit counts from now."""
     if not limits:
         return
     try:
@@ -72,6 +81,9 @@ def _apply_limits(limits):
         if value:
             _, hard = resource.getrlimit(which)
             soft = int(value * scale)
+            if pooled and which == resource.RLIMIT_CPU:
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                soft += int(usage.ru_utime + usage.ru_stime + 1)
             if hard != resource.RLIM_INFINITY:
                 soft = min(soft, hard)
             resource.setrlimit(which, (soft, hard))

@@ -19,12 +19,16 @@ export const USAGE = `flows ${VERSION} — the local runner of Flows for VS Code
 Usage:
   flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--concurrency N]
               [--max-waiting N] [--max-memory-mb N] [--max-cpu-seconds N] [--python PATH]
+              [--isolation pool|process] [--worker-max-executions N]
       Serve the REST + WebSocket API on 127.0.0.1 (port 0 = any free port). Prints one JSON
       line {"event":"ready","url":…} when ready. --concurrency executions run at once (8);
       waiting ones (sleeping, waiting for children or answers) keep their process, and at most
       --max-waiting (64) such processes live beyond that before new executions wait.
       --max-memory-mb and --max-cpu-seconds limit each process of an execution (POSIX). The token comes from --token, $FLOWS_TOKEN, or
       is generated; it is written to <data>/runner.token (mode 0600).
+      Executions run in warm worker processes, reused one after another (--isolation pool,
+      the default; each is replaced after --worker-max-executions executions, 1000), or each
+      in a fresh process (--isolation process; so do flows with a '# flows: isolated' line).
   flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
       Run a flow on an embedded runner and print its execution tree, outputs and logs.
       Exit code 0 only when it SUCCEEDED. --try runs it in development mode. When a serving
@@ -55,9 +59,14 @@ export async function serve(argv: string[]): Promise<number> {
       'max-memory-mb': { type: 'string' },
       'max-cpu-seconds': { type: 'string' },
       python: { type: 'string' },
+      isolation: { type: 'string' },
+      'worker-max-executions': { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
     },
   });
+  const isolation = values.isolation ?? 'pool';
+  if (isolation !== 'pool' && isolation !== 'process')
+    throw new UsageError(`--isolation must be pool or process, not '${isolation}'`);
   const port = intOption('port', values.port, 0);
   if (port > 65535) throw new UsageError('--port must be at most 65535');
   const token = values.token ?? process.env.FLOWS_TOKEN;
@@ -73,6 +82,11 @@ export async function serve(argv: string[]): Promise<number> {
       max_memory_mb: intOption('max-memory-mb', values['max-memory-mb'], 0, 0) || undefined,
       max_cpu_seconds: intOption('max-cpu-seconds', values['max-cpu-seconds'], 0, 0) || undefined,
     },
+    isolation,
+    workerMaxExecutions:
+      values['worker-max-executions'] === undefined
+        ? undefined
+        : intOption('worker-max-executions', values['worker-max-executions'], 0, 1),
     http: { port, token },
   });
   const tokenFile = path.join(runner.dataDir, 'runner.token');

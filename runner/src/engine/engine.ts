@@ -229,6 +229,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
       max_runtime_minutes: body.max_runtime_minutes,
       scheduled_for: body.scheduled_for,
       start: body.start,
+      isolation: body.isolation,
     });
   }
 
@@ -245,6 +246,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
     this.opts.store.putExecution(rec);
     this.emit('execution', 'created', publicRecord(rec));
     this.prepare(a, spec.connection);
+    if (spec.isolation && a.job) a.job.isolation = spec.isolation;
     if (a.invalidReason) {
       this.changes.finish(a, 'INVALID', { message: a.invalidReason });
     } else if (spec.start !== false) {

@@ -13,6 +13,7 @@ import type {
   ListExecutionsQuery,
   LogLine,
   MessageRecord,
+  WorkerIsolation,
 } from '@flows/protocol';
 import type { ListPage, StoredExecution } from '../store/store';
 import type { EngineEventSource } from './events';
@@ -36,6 +37,11 @@ export interface NewExecution {
   start?: boolean;
   /** The data of the `connection` record named connector_name, looked up by the caller. */
   connection?: Record<string, unknown>;
+  /**
+   * 'process': run in a fresh process, not a pooled worker (WorkerJob.isolation). Kept in
+   * memory only: after a restart a queued execution runs wherever the runner's setting says.
+   */
+  isolation?: WorkerIsolation;
 }
 
 /** The FLOW children of an async run (one per input). */

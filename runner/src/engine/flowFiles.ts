@@ -21,7 +21,8 @@ export function resolveFlow(flowsDir: string, name: string): FlowLookup {
     return { ok: false, reason: `flow '${name}' not found: there is no ${rel} in ${flowsDir}` };
   }
   // A symbolic link (of the file or a folder on its way) must not lead out of the folder either.
-  const real = path.relative(fs.realpathSync(flowsDir), fs.realpathSync(file));
+  // .native: one realpath(3) call, not an lstat per path component (it is on every start).
+  const real = path.relative(fs.realpathSync.native(flowsDir), fs.realpathSync.native(file));
   if (real.startsWith('..') || path.isAbsolute(real)) {
     return { ok: false, reason: `flow '${name}' is a link to a file outside the flows folder` };
   }

@@ -1,7 +1,11 @@
 /**
- * The Python processes behind the engine: one warm fork server per runner and one OS process per
- * execution, forked from it (a start costs a fork, not an interpreter launch). Where fork does
- * not exist (Windows) each execution spawns its own interpreter instead.
+ * The Python processes behind the engine: one warm fork server per runner, and a pool of warm
+ * worker processes forked from it that run one execution after another (pool.py restores what a
+ * flow can see in between, and retires a worker that cannot be restored). An execution that
+ * needs a process of its own (isolation 'process', a `# flows: isolated` line in its flow, a
+ * debugged one) or finds every pooled worker busy gets a fresh fork instead, as every execution
+ * did before the pool. Where fork does not exist (Windows) each execution spawns its own
+ * interpreter.
  *
  * This module knows processes and messages, not statuses: it reports what a worker says and when
  * it is gone, once, with the exit code or signal.
@@ -17,8 +21,10 @@ import {
   ForkServerEvent,
   JsonTooDeepError,
   MAX_WIRE_DEPTH,
+  PoolWorkerMessage,
   WorkerMessage,
   checkJsonDepth,
+  type WorkerIsolation,
   type WorkerJob,
 } from '@flows/protocol';
 import { jsonLine, readJsonLines } from './jsonLines';
@@ -67,7 +73,38 @@ export interface PythonWorkersOptions {
   pythonDir: string;
   /** 'fork' (default on POSIX) or 'spawn' (one interpreter per execution). */
   mode?: 'fork' | 'spawn';
+  /** Warm pooled workers kept (fork mode; the runner passes its concurrency). 0: none. */
+  poolSize?: number;
+  /** 'process': every execution gets a fresh fork, no pool. Default 'pool'. */
+  isolation?: WorkerIsolation;
+  /** Executions a pooled worker runs before it is replaced (default DEFAULT_MAX_EXECUTIONS). */
+  maxExecutions?: number;
+  /** Resident MB above which a pooled worker is replaced after an execution (0: no ceiling). */
+  maxRssMb?: number;
   log: (msg: string) => void;
+}
+
+export const DEFAULT_MAX_EXECUTIONS = 1000;
+export const DEFAULT_MAX_RSS_MB = 512;
+
+/** A flow file with such a line runs in a fresh process (see WorkerJob.isolation). */
+const ISOLATED_MARKER = /^#\s*flows:\s*isolated\b/m;
+
+/** A pooled worker process (pool.py) and the execution it runs. */
+interface PoolProc {
+  /** Its id in the fork server's events (`pool-N`). */
+  id: string;
+  pid?: number;
+  /** Its control connection (`ready`, `retire` in; `job` out). */
+  control?: net.Socket;
+  forkServer: ChildProcess;
+  state: 'starting' | 'idle' | 'busy' | 'retiring';
+  current?: Worker;
+  /** SIGSTOPped for its current execution (a pause), and not continued since. */
+  frozen: boolean;
+  everReady: boolean;
+  /** Its fork server is gone: it finishes what it runs, then is killed. */
+  orphan: boolean;
 }
 
 interface Worker {
@@ -86,6 +123,14 @@ interface Worker {
   failure?: string;
   fallbackTimer?: NodeJS.Timeout;
   socketTimer?: NodeJS.Timeout;
+  /** The pooled worker that runs it (or ran it: see PoolProc.current). */
+  proc?: PoolProc;
+  /** Its `end` message arrived (a pooled worker lives on after it). */
+  ended?: boolean;
+  /** Waiting for a pooled worker to be ready; `held` while paused there. */
+  job?: WorkerJob;
+  pending?: boolean;
+  held?: boolean;
 }
 
 export type PythonWorkersEvents = WorkerPoolEvents;
@@ -123,10 +168,23 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
   private stopping = false;
   readonly mode: 'fork' | 'spawn';
   pythonVersion = '';
+  /** Pooled workers by id, alive or being started. */
+  private readonly procs = new Map<string, PoolProc>();
+  private procSeq = 0;
+  /** Executions waiting for a pooled worker that will be ready soon (FIFO). */
+  private pending: Worker[] = [];
+  /** Pooled workers in a row that died before they were ready: the pool refills more slowly. */
+  private poolFailures = 0;
+  private poolTimer?: NodeJS.Timeout;
+  readonly poolSize: number;
+  /** Executions run in a pooled worker / in a fresh fork (the bench and tests read them). */
+  readonly counts = { pooled: 0, forked: 0, retired: 0 };
 
   constructor(private readonly opts: PythonWorkersOptions) {
     super();
     this.mode = opts.mode ?? (process.platform === 'win32' ? 'spawn' : 'fork');
+    this.poolSize =
+      this.mode === 'fork' && opts.isolation !== 'process' ? Math.max(0, opts.poolSize ?? 0) : 0;
   }
 
   async start(): Promise<void> {
@@ -167,11 +225,41 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     let worker: Worker | undefined;
+    /** Set when this is a pooled worker's control connection. */
+    let proc: PoolProc | undefined;
     this.unidentified.add(socket);
     this.sockets.add(socket);
     readJsonLines(
       socket,
       (raw) => {
+        if (proc || (!worker && (raw as { type?: unknown } | null)?.type === 'ready')) {
+          const control = PoolWorkerMessage.safeParse(raw);
+          if (!control.success) {
+            this.opts.log(
+              `pooled worker ${proc?.id ?? '?'} sent an invalid message: ${control.error.message}`,
+            );
+            return;
+          }
+          if (!proc) {
+            const m = control.data;
+            const p = m.type === 'ready' && m.worker_id ? this.procs.get(m.worker_id) : undefined;
+            if (!p || m.type !== 'ready' || m.secret !== this.secret || p.control) {
+              socket.destroy();
+              return;
+            }
+            if (this.stopping) {
+              if (m.pid) this.killPid(m.pid);
+              socket.destroy();
+              return;
+            }
+            this.unidentified.delete(socket);
+            proc = p;
+            p.control = socket;
+            p.pid = p.pid ?? m.pid;
+          }
+          this.onPoolMessage(proc, control.data);
+          return;
+        }
         const parsed = WorkerMessage.safeParse(raw);
         if (!parsed.success) {
           this.opts.log(
@@ -200,6 +288,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
           return;
         }
         if (worker.failure) return; // ended by the runner: nothing it says counts any more
+        if (msg.type === 'end') worker.ended = true;
         try {
           this.emit('message', worker.executionId, msg);
         } catch (err) {
@@ -211,6 +300,12 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
         }
       },
       (err) => {
+        if (proc) {
+          // The pool's own protocol broke: this worker cannot be trusted with another job.
+          this.opts.log(`pooled worker ${proc.id}: ${err.message}`);
+          this.retireProc(proc);
+          return;
+        }
         this.opts.log(`worker ${worker?.executionId ?? '?'}: ${err.message}`);
         if (worker && err instanceof JsonTooDeepError) {
           this.fail(worker, `the worker sent a message the runner refuses: ${err.message}`);
@@ -222,8 +317,22 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
     socket.on('close', () => {
       this.unidentified.delete(socket);
       this.sockets.delete(socket);
+      if (proc) return this.controlClosed(proc);
       if (!worker) return;
       worker.socketGone = true;
+      if (worker.proc) {
+        // A pooled worker closes an execution's connection after its end and lives on; closed
+        // without an end, the worker is broken: killed, its exit ends the execution.
+        if (worker.processGone) {
+          // its worker's exit was reported first (killed, say)
+        } else if (worker.ended || worker.proc.current !== worker) {
+          this.gone(worker, { processGone: true, exit: { code: 0, signal: null } });
+        } else if (worker.proc.pid !== undefined) {
+          this.killPid(worker.proc.pid);
+        }
+        this.maybeExit(worker);
+        return;
+      }
       // The process's exit status comes from the fork server; if that never arrives (fork
       // server gone), do not leave the execution hanging.
       if (!worker.processGone) {
@@ -276,6 +385,7 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
             if (w.forkServer !== child || w.pid !== undefined || w.socket) continue;
             this.fail(w, `${why}; this execution was not started`);
           }
+          this.orphanPool(child);
         };
         if (out.readableEnded || out.destroyed) sweep();
         else {
@@ -300,11 +410,20 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
             isReady = true;
             this.restartDelay = RESTART_DELAY_MS;
             resolve();
+            this.fillPool();
           } else if (ev.event === 'spawned') {
-            const w = this.workers.get(ev.execution_id);
+            const p = this.procs.get(ev.execution_id);
+            if (p) p.pid = ev.pid;
+            const w = p ? undefined : this.workers.get(ev.execution_id);
             if (w) w.pid = ev.pid;
             if (this.stopping) this.killPid(ev.pid); // see stop()
           } else if (ev.event === 'exited') {
+            const p = this.procs.get(ev.execution_id);
+            if (p) {
+              const signal = ev.signal ? (SIGNAL_NAMES[ev.signal] ?? String(ev.signal)) : null;
+              this.procGone(p, { code: ev.code, signal });
+              return;
+            }
             const w = this.workers.get(ev.execution_id);
             if (w)
               this.gone(w, {
@@ -316,6 +435,8 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
               });
           } else {
             this.opts.log(`fork server: ${ev.message}`);
+            const p = ev.execution_id ? this.procs.get(ev.execution_id) : undefined;
+            if (p && p.pid === undefined) return this.procGone(p, { code: null, signal: null });
             // An error about one spawn (a job it cannot read, a failed fork): nothing was forked.
             const w = ev.execution_id ? this.workers.get(ev.execution_id) : undefined;
             if (w && w.forkServer === child && w.pid === undefined && !w.socket) {
@@ -373,23 +494,31 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
     // Inputs were checked where they came in; this guards what the runner put together itself.
     const tooDeep = checkJsonDepth(job, MAX_WIRE_DEPTH - 1);
     if (tooDeep) return failSoon(`this execution's job cannot be sent to Python: ${tooDeep.message}`);
-    let line: string;
+    if (this.mode === 'fork') {
+      if (this.poolSize > 0 && this.poolable(job)) {
+        w.job = job;
+        const idle = this.idleProc();
+        if (idle) return this.assign(idle, w);
+        // A pooled worker that will be ready in a moment (it is restoring after an execution, or
+        // starting) beats a fork; past those, a fresh fork does not wait for anyone.
+        if (this.waitingCount() < this.soonAvailable()) {
+          w.pending = true;
+          this.pending.push(w);
+          return;
+        }
+        w.job = undefined;
+      }
+      this.forkFresh(w, job);
+      return;
+    }
+    let arg: string;
     try {
-      line = jsonLine({ cmd: 'spawn', execution_id: job.execution_id, job });
+      arg = JSON.stringify(job);
     } catch (err) {
       return failSoon(`this execution's job cannot be sent to Python: ${(err as Error).message}`);
     }
-    if (this.mode === 'fork') {
-      if (!this.forkServer?.stdin?.writable) {
-        const down = this.forkServerDown ? `: ${this.forkServerDown}` : '';
-        return failSoon(`no Python fork server is running${down}; this execution was not started`);
-      }
-      w.forkServer = this.forkServer;
-      this.forkServer.stdin.write(line);
-      return;
-    }
     const script = path.join(this.opts.pythonDir, 'flows_worker', 'worker.py');
-    const child = spawn(this.opts.python, ['-u', script, JSON.stringify(job)], {
+    const child = spawn(this.opts.python, ['-u', script, arg], {
       env: this.env(),
       stdio: 'ignore',
       detached: DETACHED,
@@ -408,6 +537,246 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
     );
   }
 
+  /** Fork a process for this execution alone (fork mode). */
+  private forkFresh(w: Worker, job: WorkerJob): void {
+    const failSoon = (reason: string): void => void setImmediate(() => this.fail(w, reason));
+    let line: string;
+    try {
+      line = jsonLine({ cmd: 'spawn', execution_id: job.execution_id, job });
+    } catch (err) {
+      return failSoon(`this execution's job cannot be sent to Python: ${(err as Error).message}`);
+    }
+    if (!this.forkServer?.stdin?.writable) {
+      const down = this.forkServerDown ? `: ${this.forkServerDown}` : '';
+      return failSoon(`no Python fork server is running${down}; this execution was not started`);
+    }
+    this.counts.forked++;
+    w.forkServer = this.forkServer;
+    this.forkServer.stdin.write(line);
+  }
+
+  // ----- the pool ---------------------------------------------------------------------------
+
+  /** Whether `job` may run in a pooled worker (see WorkerJob.isolation). */
+  private poolable(job: WorkerJob): boolean {
+    if (job.debug || job.isolation === 'process') return false;
+    if (job.kind === 'script') return !ISOLATED_MARKER.test(job.script ?? '');
+    if (job.kind === 'flow' && job.flow_path) return !this.markedIsolated(job.flow_path);
+    return true;
+  }
+
+  /** flow path → its file's version and whether it has the isolation marker. */
+  private readonly markers = new Map<string, { mtimeMs: number; size: number; isolated: boolean }>();
+
+  private markedIsolated(file: string): boolean {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch {
+      return false; // the worker reports what is wrong with it
+    }
+    const known = this.markers.get(file);
+    if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return known.isolated;
+    let isolated = false;
+    try {
+      isolated = ISOLATED_MARKER.test(fs.readFileSync(file, 'utf8'));
+    } catch {
+      // unreadable: the worker reports it
+    }
+    if (this.markers.size > 4096) this.markers.clear();
+    this.markers.set(file, { mtimeMs: st.mtimeMs, size: st.size, isolated });
+    return isolated;
+  }
+
+  private idleProc(): PoolProc | undefined {
+    for (const p of this.procs.values()) if (p.state === 'idle' && !p.orphan) return p;
+    return undefined;
+  }
+
+  private waitingCount(): number {
+    let n = 0;
+    for (const w of this.pending) if (!w.held) n++;
+    return n;
+  }
+
+  /** Pooled workers that are ready, or will be in a moment, for a waiting execution. */
+  private soonAvailable(): number {
+    let alive = 0;
+    let soon = 0;
+    for (const p of this.procs.values()) {
+      if (p.orphan) continue;
+      alive++;
+      if (p.state === 'idle' || p.state === 'starting' || (p.state === 'busy' && p.current?.ended)) soon++;
+      // retiring: replaced once its exit is reported
+      else if (p.state === 'retiring') soon++;
+    }
+    // Replacements still to be started (none while the pool fails to start).
+    if (this.poolFailures === 0 && this.forkServer) soon += Math.max(0, this.poolSize - alive);
+    return soon;
+  }
+
+  /** Start pooled workers until there are poolSize. */
+  private fillPool(): void {
+    if (this.stopping || this.poolSize === 0 || this.poolTimer) return;
+    const fsrv = this.forkServer;
+    if (!fsrv?.stdin?.writable) return;
+    let alive = 0;
+    for (const p of this.procs.values()) if (!p.orphan) alive++;
+    if (alive >= this.poolSize) return;
+    if (this.poolFailures > 0) {
+      // Workers die before they are ready (a broken site-packages, say): one at a time, slower.
+      const delay = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** (this.poolFailures - 1));
+      this.poolTimer = setTimeout(() => {
+        this.poolTimer = undefined;
+        if (this.startingCount() === 0) this.startProc();
+      }, delay);
+      this.poolTimer.unref();
+      return;
+    }
+    for (; alive < this.poolSize; alive++) this.startProc();
+  }
+
+  private startingCount(): number {
+    let n = 0;
+    for (const p of this.procs.values()) if (p.state === 'starting' && !p.orphan) n++;
+    return n;
+  }
+
+  private startProc(): void {
+    const fsrv = this.forkServer;
+    if (this.stopping || !fsrv?.stdin?.writable) return;
+    const id = `pool-${++this.procSeq}`;
+    this.procs.set(id, {
+      id,
+      forkServer: fsrv,
+      state: 'starting',
+      frozen: false,
+      everReady: false,
+      orphan: false,
+    });
+    const options = {
+      max_executions: this.opts.maxExecutions ?? DEFAULT_MAX_EXECUTIONS,
+      max_rss_mb: this.opts.maxRssMb ?? DEFAULT_MAX_RSS_MB,
+    };
+    fsrv.stdin.write(jsonLine({ cmd: 'pool', execution_id: id, options }));
+  }
+
+  private assign(p: PoolProc, w: Worker): void {
+    const job = w.job!;
+    w.job = undefined;
+    w.pending = false;
+    let line: string;
+    try {
+      line = jsonLine({ type: 'job', job });
+    } catch (err) {
+      setImmediate(() =>
+        this.fail(w, `this execution's job cannot be sent to Python: ${(err as Error).message}`),
+      );
+      return;
+    }
+    p.state = 'busy';
+    p.current = w;
+    w.proc = p;
+    w.pid = p.pid;
+    w.forkServer = p.forkServer;
+    this.counts.pooled++;
+    p.control!.write(line);
+  }
+
+  /** Hand waiting executions to ready workers; fork those that no worker will take soon. */
+  private drainPending(): void {
+    if (this.pending.length === 0) return;
+    let i = 0;
+    while (i < this.pending.length) {
+      const w = this.pending[i];
+      if (w.held) {
+        i++;
+        continue;
+      }
+      const p = this.idleProc();
+      if (!p) break;
+      this.pending.splice(i, 1);
+      this.assign(p, w);
+    }
+    const excess = this.waitingCount() - this.soonAvailable();
+    for (let n = 0; n < excess; n++) {
+      let idx = this.pending.length - 1;
+      while (idx >= 0 && this.pending[idx].held) idx--;
+      if (idx < 0) break;
+      const [w] = this.pending.splice(idx, 1);
+      const job = w.job!;
+      w.job = undefined;
+      w.pending = false;
+      this.forkFresh(w, job);
+    }
+  }
+
+  private onPoolMessage(p: PoolProc, msg: PoolWorkerMessage): void {
+    if (msg.type === 'retire') {
+      this.opts.log(`pooled worker ${p.id} retires: ${msg.reason}`);
+      this.counts.retired++;
+      p.state = 'retiring';
+      p.current = undefined;
+      return;
+    }
+    p.everReady = true;
+    if (this.poolFailures > 0) {
+      // Workers start again: the rest of the pool, at once.
+      this.poolFailures = 0;
+      clearTimeout(this.poolTimer);
+      this.poolTimer = undefined;
+      setImmediate(() => this.fillPool());
+    }
+    p.current = undefined;
+    p.frozen = false;
+    if (p.orphan || p.state === 'retiring') {
+      if (p.pid !== undefined) this.killPid(p.pid);
+      return;
+    }
+    p.state = 'idle';
+    this.drainPending();
+  }
+
+  /** Kill a pooled worker that cannot be trusted with another job; its exit is reported. */
+  private retireProc(p: PoolProc): void {
+    p.state = 'retiring';
+    if (p.pid !== undefined) this.killPid(p.pid);
+    else p.control?.destroy();
+  }
+
+  private controlClosed(p: PoolProc): void {
+    // The fork server reports the exit of its own workers; nobody reports an orphan's.
+    if (p.orphan) this.procGone(p, { code: null, signal: null });
+    else if (p.state !== 'retiring' && p.pid !== undefined) this.killPid(p.pid);
+  }
+
+  /** A pooled worker's process is gone: its execution (if any) ends, the pool refills. */
+  private procGone(p: PoolProc, exit: WorkerExit): void {
+    if (!this.procs.has(p.id)) return;
+    this.procs.delete(p.id);
+    p.control?.destroy();
+    if (!p.everReady) this.poolFailures++;
+    const w = p.current;
+    p.current = undefined;
+    if (w && this.workers.get(w.executionId) === w) this.gone(w, { processGone: true, exit });
+    if (this.stopping) return;
+    this.fillPool();
+    this.drainPending();
+  }
+
+  /** The fork server `fsrv` is gone: its pooled workers finish what they run, then end. */
+  private orphanPool(fsrv: ChildProcess): void {
+    for (const p of [...this.procs.values()]) {
+      if (p.forkServer !== fsrv || p.orphan) continue;
+      p.orphan = true;
+      if (!p.control) {
+        if (p.pid !== undefined) this.killPid(p.pid);
+        this.procs.delete(p.id);
+      } else if (p.state !== 'busy' && p.pid !== undefined) this.killPid(p.pid);
+    }
+    this.drainPending();
+  }
+
   /**
    * End a worker for a reason of the runner's (see WorkerExit.reason): its process is killed,
    * its connection closed, and its exit reported with the reason once both are gone.
@@ -416,6 +785,19 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
     if (!this.workers.has(w.executionId)) return;
     w.failure ??= reason;
     this.opts.log(`execution ${w.executionId}: ${reason}`);
+    if (w.pending) {
+      this.pending.splice(this.pending.indexOf(w), 1);
+      w.pending = false;
+    }
+    if (w.proc) {
+      // Its pooled worker is killed only while it runs this execution; its exit then ends it.
+      const p = w.proc;
+      const running = p.current === w && p.pid !== undefined && !w.processGone;
+      if (running) this.killPid(p.pid!);
+      w.socket?.destroy();
+      this.gone(w, { processGone: !running || p.orphan, socketGone: !w.socket });
+      return;
+    }
     const hasProcess = w.pid !== undefined && !w.processGone;
     if (hasProcess) this.killPid(w.pid!);
     w.child?.kill('SIGKILL');
@@ -471,6 +853,12 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
     clearTimeout(w.fallbackTimer);
     clearTimeout(w.socketTimer);
     this.workers.delete(w.executionId);
+    const p = w.proc;
+    if (p?.current === w && p.frozen && p.pid !== undefined) {
+      // Paused just as it ended: the worker must go on to restore itself.
+      p.frozen = false;
+      signalGroup(p.pid, 'SIGCONT');
+    }
     const exit = w.exit ?? { code: null, signal: null };
     this.emit('exit', w.executionId, w.failure ? { ...exit, reason: w.failure } : exit);
   }
@@ -494,6 +882,20 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
     return this.workers.size;
   }
 
+  /** Pooled workers alive (not counting orphans of a dead fork server), and how many are idle. */
+  poolStats(): { workers: number; idle: number; pids: number[] } {
+    let workers = 0;
+    let idle = 0;
+    const pids: number[] = [];
+    for (const p of this.procs.values()) {
+      if (p.orphan) continue;
+      workers++;
+      if (p.state === 'idle') idle++;
+      if (p.pid !== undefined) pids.push(p.pid);
+    }
+    return { workers, idle, pids };
+  }
+
   has(executionId: string): boolean {
     return this.workers.has(executionId);
   }
@@ -505,6 +907,32 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
   /** Send a signal to an execution's process. Returns false when there is no such process. */
   signal(executionId: string, sig: NodeJS.Signals): boolean {
     const w = this.workers.get(executionId);
+    if (w?.pending) {
+      // Not handed to a worker yet: a kill ends it there, a pause holds it back.
+      if (sig === 'SIGKILL') {
+        this.pending.splice(this.pending.indexOf(w), 1);
+        w.pending = false;
+        w.job = undefined;
+        setImmediate(() =>
+          this.gone(w, { processGone: true, socketGone: true, exit: { code: null, signal: sig } }),
+        );
+        return true;
+      }
+      if (sig === 'SIGSTOP') w.held = true;
+      else if (sig === 'SIGCONT' && w.held) {
+        w.held = false;
+        this.drainPending();
+      }
+      return true;
+    }
+    if (w?.proc) {
+      // A pooled worker that has moved on to another execution is no longer this one's.
+      const p = w.proc;
+      if (p.current !== w || p.pid === undefined || w.processGone) return false;
+      if (sig === 'SIGSTOP') p.frozen = true;
+      else if (sig === 'SIGCONT') p.frozen = false;
+      return signalGroup(p.pid, sig);
+    }
     if (!w?.pid || w.processGone) return false;
     return signalGroup(w.pid, sig);
   }
@@ -517,7 +945,13 @@ export class PythonWorkers extends EventEmitter<PythonWorkersEvents> implements 
   /** Kill every worker and the fork server. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const w of this.workers.values()) if (w.pid && !w.processGone) this.killPid(w.pid);
+    clearTimeout(this.poolTimer);
+    for (const w of this.workers.values()) if (w.pid && !w.processGone && !w.proc) this.killPid(w.pid);
+    for (const p of this.procs.values()) if (p.pid !== undefined) this.killPid(p.pid);
+    for (const w of this.pending.splice(0)) {
+      w.pending = false;
+      this.gone(w, { processGone: true, socketGone: true });
+    }
     if (this.forkServer) {
       // A worker forked just before this has no pid yet: its 'spawned' event is still in the
       // fork server's stdout, and is killed as it is read. So wait for the end of that, too.
