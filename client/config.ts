@@ -24,6 +24,8 @@ const settings = {
   'runner.token': optionalText,
   pythonPath: optionalText,
   concurrency: z.number().int('must be a whole number').min(1).max(256).default(8),
+  workerIsolation: z.enum(['pool', 'process'], { error: 'must be "pool" or "process"' }).default('pool'),
+  workerMaxExecutions: z.number().int('must be a whole number').min(1).default(1000),
   dataFolder: optionalText,
   'executions.pageSize': z.number().int().min(10).max(1000).default(50),
 } as const;
@@ -47,6 +49,9 @@ export interface FlowsConfig {
   runnerToken: string | undefined;
   pythonPath: string | undefined;
   concurrency: number;
+  /** Warm worker processes reused one execution after another, or a fresh process each. */
+  workerIsolation: 'pool' | 'process';
+  workerMaxExecutions: number;
   dataFolder: string | undefined;
   pageSize: number;
 }
@@ -73,6 +78,8 @@ export function readConfig(): FlowsConfig {
     runnerToken: s['runner.token'],
     pythonPath: s.pythonPath,
     concurrency: s.concurrency,
+    workerIsolation: s.workerIsolation,
+    workerMaxExecutions: s.workerMaxExecutions,
     dataFolder: resolve(s.dataFolder),
     pageSize: s['executions.pageSize'],
   };
@@ -85,5 +92,7 @@ export const RUNNER_SETTINGS = [
   'flows.runner.token',
   'flows.pythonPath',
   'flows.concurrency',
+  'flows.workerIsolation',
+  'flows.workerMaxExecutions',
   'flows.dataFolder',
 ];

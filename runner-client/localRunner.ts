@@ -23,6 +23,10 @@ export interface LocalRunnerOptions {
   /** The Python to run flows with; the runner's own default when absent. */
   python?: string;
   concurrency?: number;
+  /** `--isolation`: warm pooled workers (the runner's default) or a fresh process each. */
+  isolation?: 'pool' | 'process';
+  /** `--worker-max-executions`: executions a pooled worker runs before it is replaced. */
+  workerMaxExecutions?: number;
   /** Where the runner's own lines go (its stderr, and what it prints that is not the ready line). */
   log: (line: string) => void;
   /** Extra environment for the runner (the extension marks itself with FLOWS_FROM_EDITOR). */
@@ -57,6 +61,8 @@ export function startLocalRunner(opts: LocalRunnerOptions): Promise<StartedRunne
   const args = [opts.runnerScript, 'serve', '--port', '0', '--flows', opts.flowsFolder, '--exit-with-stdin'];
   if (opts.python) args.push('--python', opts.python);
   if (opts.concurrency) args.push('--concurrency', String(opts.concurrency));
+  if (opts.isolation) args.push('--isolation', opts.isolation);
+  if (opts.workerMaxExecutions) args.push('--worker-max-executions', String(opts.workerMaxExecutions));
   if (opts.dataFolder) args.push('--data', opts.dataFolder);
   opts.log(`starting the runner: ${process.execPath} ${args.join(' ')}`);
   const child: ChildProcess = spawn(process.execPath, args, {

@@ -130,6 +130,8 @@ export class RunnerService implements vscode.Disposable {
         dataFolder: config.dataFolder,
         python: python.path,
         concurrency: config.concurrency,
+        isolation: config.workerIsolation,
+        workerMaxExecutions: config.workerMaxExecutions,
         log: (line) => log.info(line),
         env: { FLOWS_FROM_EDITOR: '1' },
       });

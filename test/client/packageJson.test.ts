@@ -34,6 +34,16 @@ describe('client: package.json contributions', () => {
     );
   });
 
+  it('reads every contributed setting (client/config.ts), and offers no setting it does not read', () => {
+    const text = fs.readFileSync(path.join(ROOT, 'client/config.ts'), 'utf8');
+    const block = text.slice(text.indexOf('const settings = {'), text.indexOf('} as const;'));
+    const read = [...block.matchAll(/^ {2}'?([\w.]+)'?:/gm)].map((m) => `flows.${m[1]}`).sort();
+    const contributed = Object.keys(contributes.configuration.properties ?? {})
+      .filter((k) => k.startsWith('flows.') && !k.startsWith('flows.trace'))
+      .sort();
+    assert.deepEqual(read, contributed);
+  });
+
   it('gives every command the "Flows" category and a title', () => {
     for (const c of contributes.commands) {
       assert.equal(c.category, 'Flows', c.command);
