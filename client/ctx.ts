@@ -14,6 +14,7 @@ import { ExecutionTree } from './executions/executionTree';
 import { FlowCodeLens } from './flows/flowCodeLens';
 import { FlowInputs } from './flows/flowInputs';
 import { flowNameOf, isFlowSource } from './flows/flowSource';
+import { feedRecordNames } from './flows/recordNames';
 import { startLanguageClient } from './languageClient';
 import { log, showError } from './log';
 import { ExecutionLog } from './logs/executionLog';
@@ -86,6 +87,7 @@ export class Ctx {
     }
     try {
       this.languageClient = await startLanguageClient(this.extension, this.flowsFolder());
+      subs.push(feedRecordNames(this.runner, this.languageClient));
     } catch (err) {
       void showError(err, 'starting the language server');
     }

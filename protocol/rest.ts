@@ -134,6 +134,18 @@ export type MessageListQuery = z.infer<typeof MessageListQuery>;
 export const MessageResponseBody = z.strictObject({ response: z.record(z.string(), z.unknown()) });
 export const MessageList = z.object({ items: z.array(MessageRecord) }).meta({ id: 'MessageList' });
 
+/**
+ * GET /api/latest/record_names — the names of the records flows keep (system.setting,
+ * connections, files), for the editor's completion. Names only: values may be secrets.
+ */
+export const RecordNamesQuery = z.strictObject({
+  type: z.enum(['setting', 'connection', 'file']).describe('which kind of record'),
+});
+export type RecordNamesQuery = z.infer<typeof RecordNamesQuery>;
+export const RecordNames = z
+  .object({ names: z.array(z.string()).describe('sorted, without archived records') })
+  .meta({ id: 'RecordNames' });
+
 /** Every error answer has this shape; `issues` names the fields of a rejected body. */
 export const ErrorBody = z
   .object({

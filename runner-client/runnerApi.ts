@@ -11,6 +11,7 @@ import {
   LogList,
   MessageList,
   MessageRecord,
+  RecordNames,
   ScheduleList,
   SchedulePreview,
   ScheduleRecord,
@@ -138,6 +139,11 @@ export class RunnerApi {
       LogList,
     );
     return res.items;
+  }
+
+  /** Names of the settings, connections or files flows keep (for completion). */
+  async recordNames(type: 'setting' | 'connection' | 'file'): Promise<string[]> {
+    return (await this.request('GET', `/api/latest/record_names?type=${type}`, RecordNames)).names;
   }
 
   async openMessages(): Promise<MessageRecord[]> {

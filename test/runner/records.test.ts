@@ -296,6 +296,18 @@ describe('runner: records, locks and waits (worker calls)', function () {
     assert.match(errors[2].message, /^record\.get: type: /);
   });
 
+  it('lists the names of stored records for the editor, sorted, and refuses an unknown type', async () => {
+    await t.runner.engine.records.save({ type: 'setting', key: 'zeta', by: 'name', fields: { value: 1 } });
+    await t.runner.engine.records.save({ type: 'setting', key: 'beta', by: 'name', fields: { value: 2 } });
+    await t.runner.engine.store.flush();
+    const names = (await t.api('GET', '/api/latest/record_names?type=setting')).body.names as string[];
+    assert.ok(names.includes('beta') && names.includes('zeta'), JSON.stringify(names));
+    assert.deepEqual(names, [...names].sort());
+    const bad = await t.api('GET', '/api/latest/record_names?type=secret');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.issues[0].path, 'type');
+  });
+
   it('uses a stored connection record before .flows/config.json, with the call’s params on top', async () => {
     const rec = await t.run({ flow_name: 'connect' });
     assert.equal(rec.status, 'SUCCEEDED', rec.message ?? '');

@@ -399,6 +399,11 @@ export class Engine<W extends WorkerPool = WorkerPool>
     return rec;
   }
 
+  async recordNames(type: 'setting' | 'connection' | 'file'): Promise<string[]> {
+    const records = await this.opts.store.listRecords(type);
+    return [...new Set(records.map((r) => r.name))].sort();
+  }
+
   messages(q: { open?: boolean; execution_id?: string }): Promise<MessageRecord[]> {
     return this.forms.list(q);
   }

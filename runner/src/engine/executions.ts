@@ -80,6 +80,8 @@ export interface Executions extends EngineEventSource {
 
   /** Resolves once every change made so far is committed: await it before acknowledging one. */
   durable(): Promise<void>;
+  /** The names of the records of one kind (settings, connections, files) flows keep. */
+  recordNames(type: 'setting' | 'connection' | 'file'): Promise<string[]>;
   /** Where a flow name points, or why it cannot run. */
   resolveFlow(name: string): FlowLookup;
 }

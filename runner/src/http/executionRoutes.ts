@@ -5,6 +5,7 @@ import {
   LogQuery,
   MessageListQuery,
   MessageResponseBody,
+  RecordNamesQuery,
 } from '@flows/protocol';
 import type { Executions } from '../engine/executions';
 import type { Route } from './router';
@@ -88,6 +89,14 @@ export function executionRoutes(executions: Executions): Route[] {
             items: await executions.messages({ open: q.open ?? false, execution_id: q.execution_id }),
           },
         };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: `${base}/record_names`,
+      handler: async ({ query }) => {
+        const q = validate(RecordNamesQuery, query, 'query');
+        return { status: 200, body: { names: await executions.recordNames(q.type) } };
       },
     },
     {

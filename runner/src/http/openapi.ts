@@ -15,6 +15,8 @@ import {
   MessageListQuery,
   MessageRecord,
   MessageResponseBody,
+  RecordNames,
+  RecordNamesQuery,
 } from '@flows/protocol';
 
 const REF = (id: string) => `#/components/schemas/${id}`;
@@ -128,6 +130,13 @@ export function openApiDocument(version: string, extraPaths: Record<string, obje
           summary: 'List forms (system.message) of running flows',
           parameters: queryParameters(MessageListQuery),
           responses: { '200': ok('messages', MessageList), ...errors },
+        },
+      },
+      '/api/latest/record_names': {
+        get: {
+          summary: 'Names of the settings, connections or files flows keep (for completion)',
+          parameters: queryParameters(RecordNamesQuery),
+          responses: { '200': ok('record names', RecordNames), ...errors },
         },
       },
       '/api/latest/message/{id}/response': {
