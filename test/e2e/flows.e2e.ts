@@ -480,6 +480,23 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('runner-restarted');
   });
 
+  it("keeps the runner's data out of git: .flows/.gitignore ignores all of it", async () => {
+    const ignore = path.join(stateDir, 'examples', '.flows', '.gitignore');
+    assert.match(fs.readFileSync(ignore, 'utf8'), /^\*$/m);
+    // Quick Open leaves git-ignored files out of its list, but opens one by its full path.
+    await page.keyboard.press('Control+P');
+    const input = wb.quickInput().locator('input');
+    await input.waitFor();
+    await input.fill(ignore);
+    await wb.quickInput().locator('.monaco-list-row', { hasText: '.gitignore' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.tab.active[aria-label^=".gitignore"]').waitFor();
+    await wb.shot('flows-folder-gitignore');
+    // Its tab's own close button: the flows stay open, and with them the runner's status item.
+    await page.locator('.tab.active[aria-label^=".gitignore"] .tab-actions .action-label').click();
+    await page.locator('.tab[aria-label^=".gitignore"]').waitFor({ state: 'detached' });
+  });
+
   it('shares a runner that already serves the folder, and takes the folder over when it stops', async () => {
     const status = page.locator('.statusbar-item', { hasText: 'Flows' });
     await wb.command('Flows: Stop Runner');
