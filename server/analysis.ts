@@ -74,9 +74,12 @@ export interface FlowRef {
   /** The string's content. */
   span: Span;
   call: ApiCall;
-  /** The inputs the call passes: keywords that are no parameter or field, and `inputs={…}` keys. */
+  /**
+   * The inputs the call passes: keywords that are no parameter or field, and the keys of
+   * `inputs=` / `input_value=` given as `{…}` or `dict(…)`.
+   */
   passed: { name: string; span: Span; /** After the keyword or the key's closing quote. */ after: Span }[];
-  /** The call passes inputs we cannot list (`**kw`, `inputs=data`, `input_value=…`). */
+  /** The call passes inputs we cannot list (`**kw`, `inputs=data`, `{key: …}` with a computed key). */
   opaque: boolean;
 }
 
@@ -811,20 +814,16 @@ function passedInputs(
   const passed: FlowRef['passed'] = [];
   let opaque = false;
   const params = new Set(method.params.map((p) => p.name));
-  for (const a of args.namedChildren) {
-    if (!a) continue;
-    if (a.type === 'list_splat' || a.type === 'dictionary_splat') opaque = true;
-    if (a.type !== 'keyword_argument') continue;
-    const name = a.childForFieldName('name');
-    const value = a.childForFieldName('value');
-    if (!name) continue;
-    const keyword = textOf(name);
-    if (keyword === 'input_value') opaque = true;
-    else if (keyword === 'inputs') {
-      if (value?.type !== 'dictionary') {
-        if (value?.type !== 'none') opaque = true;
-        continue;
-      }
+  const keywordInput = (name: Node) =>
+    passed.push({
+      name: textOf(name),
+      span: spanOf(name),
+      after: { start: name.endIndex, end: name.endIndex },
+    });
+  /** `{'a': 1}` or `dict(a=1)` (or `dict({'a': 1}, b=2)`): its keys; anything else is opaque. */
+  const dictInputs = (value: Node | null): void => {
+    if (value?.type === 'none') return;
+    if (value?.type === 'dictionary') {
       for (const pair of value.namedChildren) {
         if (pair?.type === 'dictionary_splat') opaque = true;
         if (pair?.type !== 'pair') continue;
@@ -838,8 +837,33 @@ function passedInputs(
           });
         else opaque = true;
       }
-    } else if (!params.has(keyword))
-      passed.push({ name: keyword, span: spanOf(name), after: { start: name.endIndex, end: name.endIndex } });
+      return;
+    }
+    const f = value?.type === 'call' ? value.childForFieldName('function') : null;
+    const dictArgs =
+      f?.type === 'identifier' && textOf(f) === 'dict' ? value!.childForFieldName('arguments') : null;
+    if (dictArgs?.type !== 'argument_list') {
+      opaque = true;
+      return;
+    }
+    for (const a of dictArgs.namedChildren) {
+      if (!a || a.type === 'comment') continue;
+      if (a.type === 'keyword_argument') {
+        const name = a.childForFieldName('name');
+        if (name) keywordInput(name);
+      } else dictInputs(a);
+    }
+  };
+  for (const a of args.namedChildren) {
+    if (!a) continue;
+    if (a.type === 'list_splat' || a.type === 'dictionary_splat') opaque = true;
+    if (a.type !== 'keyword_argument') continue;
+    const name = a.childForFieldName('name');
+    if (!name) continue;
+    const keyword = textOf(name);
+    // Both are the child's inputs (`input_value` merged under the others).
+    if (keyword === 'inputs' || keyword === 'input_value') dictInputs(a.childForFieldName('value'));
+    else if (!params.has(keyword)) keywordInput(name);
   }
   return { passed, opaque };
 }

@@ -41,6 +41,18 @@ export interface Method {
   doc: string;
   /** The class that defines it (inherited methods are listed in every class). */
   from: string;
+  /** Deprecated platform API (declared in flow_api with `@deprecated`): it still works, but say so. */
+  deprecated?: Deprecation;
+}
+
+/** What flow_api's `@deprecated(replacement, usage)` declares about a method. */
+export interface Deprecation {
+  /** As the runtime logs it: `task() is deprecated and will be removed: use connect(…) instead`. */
+  message: string;
+  /** The method of the same class to call instead (`connect`). */
+  replacement: string;
+  /** How to call it (`connect(connector_type=...)`). */
+  usage: string;
 }
 
 export interface Attribute {

@@ -3,6 +3,7 @@
 // return nothing, leaving those to Pylance.
 import {
   CompletionItemKind,
+  CompletionItemTag,
   InsertTextFormat,
   type CompletionItem,
   type TextEdit,
@@ -151,10 +152,12 @@ function classItems(cls: ClassName, of: 'instance' | 'class'): CompletionItem[] 
       detail: a.value !== undefined ? `${cls}.${a.name}` : a.type,
       data: { cls, attribute: a.name } satisfies ItemData,
     }));
-  const methods = c.methods.map((m) => ({
+  const methods = c.methods.map((m): CompletionItem => ({
     label: m.name,
     kind: CompletionItemKind.Method,
     detail: signatureLabel(m),
+    // Struck through in the list, as the call is in the editor.
+    ...(m.deprecated ? { tags: [CompletionItemTag.Deprecated] } : {}),
     data: { cls, method: m.name } satisfies ItemData,
   }));
   // Enum members are what `system.return_when.` is typed for: they come first.

@@ -3,11 +3,12 @@
 // and a missing or wrong `handler`. Each says how to fix it; obvious fixes travel in `data` and
 // become quick fixes (codeActions.ts). Problems of a unit are kept with the unit, so a reparse
 // that reuses units does not recompute them.
-import { DiagnosticSeverity, type Diagnostic, type TextEdit } from 'vscode-languageserver';
+import { DiagnosticSeverity, DiagnosticTag, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import {
   acceptsAnyKeyword,
   CLASSES,
   fieldsOf,
+  findMethod,
   keywordParams,
   memberNames,
   moduleMembers,
@@ -29,13 +30,21 @@ export interface Fix {
   edits: TextEdit[];
 }
 
+/** One edit of a fix: replaces `span`, or inserts before it (`before`), so a shifted span stays right. */
+interface FixEdit {
+  span: Span;
+  newText: string;
+  before?: boolean;
+}
+
 /** A diagnostic in offsets of the last parse (spans of a reused unit move with it). */
 interface Problem {
   span: Span;
   severity: DiagnosticSeverity;
   code: string;
   message: string;
-  fixes?: { title: string; span: Span; newText: string }[];
+  tags?: DiagnosticTag[];
+  fixes?: ({ title: string; more?: FixEdit[] } & FixEdit)[];
 }
 
 const unitProblems = new WeakMap<Unit, Problem[]>();
@@ -78,11 +87,15 @@ export function diagnostics(doc: FlowDocument, flows: FlowIndex): Diagnostic[] {
     source: SOURCE,
     code: p.code,
     message: p.message,
+    ...(p.tags ? { tags: p.tags } : {}),
     data: p.fixes?.length
       ? {
           fixes: p.fixes.map((f): Fix => ({
             title: f.title,
-            edits: [{ range: doc.rangeOf(f.span), newText: f.newText }],
+            edits: [f, ...(f.more ?? [])].map((e) => ({
+              range: doc.rangeOf(e.before ? { start: e.span.start, end: e.span.start } : e.span),
+              newText: e.newText,
+            })),
           })),
         }
       : undefined,
@@ -121,8 +134,52 @@ function problemsOf(unit: Unit): Problem[] {
       fixes: guess ? replaceWith(u.span, guess) : undefined,
     });
   }
-  for (const call of unit.calls) checkArguments(call, out);
+  for (const call of unit.calls) {
+    checkArguments(call, out);
+    if (call.method.deprecated) out.push(deprecationProblem(call));
+  }
   return out;
+}
+
+/**
+ * A call of deprecated platform API: a hint tagged Deprecated, which VS Code draws struck through
+ * (as Pylance reports `@deprecated`), naming the replacement, with a fix that calls it instead:
+ * `this.task('REST', url=u)` → `this.connect(connector_type='REST', url=u)`. A positional
+ * argument whose parameter the replacement takes by keyword only is passed by that keyword.
+ */
+function deprecationProblem(call: ApiCall): Problem {
+  const { method } = call;
+  const d = method.deprecated!;
+  const receiver = callName(call.cls, method).slice(0, -`${method.name}()`.length);
+  const problem: Problem = {
+    span: call.nameSpan,
+    severity: DiagnosticSeverity.Hint,
+    code: 'deprecated',
+    tags: [DiagnosticTag.Deprecated],
+    message: `\`${receiver}${method.name}()\` is deprecated and will be removed from the platform: use \`${receiver}${d.usage}\` instead.`,
+  };
+  const replacement = findMethod(call.cls, d.replacement);
+  if (!replacement) return problem;
+  const oldSlots = method.params.filter((p) => p.kind === 'normal').map((p) => p.name);
+  const newSlots = replacement.params.filter((p) => p.kind === 'normal').map((p) => p.name);
+  const keywords = keywordParams(replacement).map((p) => p.name);
+  const more: FixEdit[] = [];
+  let index = 0;
+  for (const arg of call.args) {
+    if (arg.kind === 'splat') return problem; // `*args`: which parameter gets what is unknown
+    if (arg.kind !== 'positional') continue;
+    const name = oldSlots[index++];
+    if (name === undefined) return problem;
+    // Once one is passed by keyword, the positional ones after it must be too.
+    if (more.length || newSlots[index - 1] !== name) {
+      if (!keywords.includes(name)) return problem;
+      more.push({ span: arg.span, newText: `${name}=`, before: true });
+    }
+  }
+  problem.fixes = [
+    { title: `Use \`${receiver}${d.replacement}()\``, span: call.nameSpan, newText: d.replacement, more },
+  ];
+  return problem;
 }
 
 function flowProblem(

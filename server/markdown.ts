@@ -26,7 +26,15 @@ function withDoc(head: string, doc: string): string {
 }
 
 export function methodDoc(cls: ClassName, method: Method): string {
-  return withDoc(`(method) ${cls}.${signatureLabel(method)}`, method.doc);
+  const head = `(method) ${cls}.${signatureLabel(method)}`;
+  return withDoc(head, [deprecationNote(method), method.doc].filter(Boolean).join('\n\n'));
+}
+
+/** `**Deprecated**: use \`connect(connector_type=...)\` instead of \`task()\`.` for deprecated API. */
+export function deprecationNote(method: Method): string {
+  const d = method.deprecated;
+  if (!d) return '';
+  return `**Deprecated**: use \`${d.usage}\` instead of \`${method.name}()\`; the platform will remove \`${method.name}()\`.`;
 }
 
 /** Whose record a field keyword sets: the child's for `this.flow(…)`, the setting's for `system.setting(…)`. */

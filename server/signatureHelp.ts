@@ -3,7 +3,7 @@ import type { ParameterInformation, SignatureHelp } from 'vscode-languageserver'
 import { paramLabel, signatureParts } from './catalogue';
 import { cursorContext, paramOfArgument } from './cursorContext';
 import type { FlowDocument } from './document';
-import { markdown } from './markdown';
+import { deprecationNote, markdown } from './markdown';
 import type { PythonParser } from './parser';
 
 export function signatureHelp(doc: FlowDocument, offset: number, parser: PythonParser): SignatureHelp | null {
@@ -25,7 +25,14 @@ export function signatureHelp(doc: FlowDocument, offset: number, parser: PythonP
   label += `) -> ${method.returns}`;
   const active = paramOfArgument(call);
   return {
-    signatures: [{ label, documentation: markdown(method.doc), parameters }],
+    signatures: [
+      {
+        label,
+        // Typing `this.task(` says what to call instead, before the hover does.
+        documentation: markdown([deprecationNote(method), method.doc].filter(Boolean).join('\n\n')),
+        parameters,
+      },
+    ],
     activeSignature: 0,
     activeParameter: active ? method.params.indexOf(active) : parameters.length,
   };

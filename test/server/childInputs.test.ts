@@ -3,17 +3,14 @@
 // `inputs={…}`, and checked: a required one missing is a warning, an unknown one a hint.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { CompletionItem, Diagnostic } from 'vscode-languageserver';
 import { DiagnosticSeverity } from 'vscode-languageserver';
 import { completions } from '../../server/completion';
 import { diagnostics } from '../../server/diagnostics';
 import type { Engines } from '../../server/document';
 import { readInputs } from '../../server/flowInputs';
-import { FlowSummaries } from '../../server/flowSummary';
-import { pathToUri, WorkspaceFlows } from '../../server/workspaceFlows';
-import { docAt, loadEngines } from './helpers';
+import type { WorkspaceFlows } from '../../server/workspaceFlows';
+import { docAt, flowsFolder, loadEngines } from './helpers';
 
 const CHILD = `"""Counts things."""
 def handler(system, this, inputs):
@@ -44,15 +41,11 @@ describe('child flow inputs', () => {
   let mainUri: string;
   before(async () => {
     e = await loadEngines();
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-inputs-'));
-    fs.writeFileSync(path.join(root, 'child.py'), CHILD);
-    fs.writeFileSync(path.join(root, 'orders.py'), SCHEMA);
-    fs.writeFileSync(path.join(root, 'open.py'), OPEN_ENDED);
-    fs.writeFileSync(path.join(root, 'main.py'), '');
-    flows = new WorkspaceFlows();
-    flows.summaries = new FlowSummaries(e.parser);
-    await flows.setFolders([root]);
-    mainUri = pathToUri(path.join(root, 'main.py'));
+    ({ root, flows, mainUri } = await flowsFolder(e, {
+      'child.py': CHILD,
+      'orders.py': SCHEMA,
+      'open.py': OPEN_ENDED,
+    }));
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 

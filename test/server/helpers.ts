@@ -1,8 +1,12 @@
 // Builds documents for the provider unit tests: `|` in the text marks the cursor.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Analyzer } from '../../server/analysis';
 import { FlowDocument, type Engines } from '../../server/document';
 import { loadParser } from '../../server/parser';
-import type { FlowIndex } from '../../server/workspaceFlows';
+import { FlowSummaries } from '../../server/flowSummary';
+import { pathToUri, WorkspaceFlows, type FlowIndex } from '../../server/workspaceFlows';
 
 let engines: Promise<Engines> | undefined;
 
@@ -40,4 +44,21 @@ export function fakeFlows(names: string[]): FlowIndex {
     resolve: (name) => ({ known: true, uri: names.includes(name) ? `file:///flows/${name}.py` : undefined }),
     all: () => names.map((name) => ({ name, uri: `file:///flows/${name}.py`, root: '/flows' })),
   };
+}
+
+/**
+ * A real folder of flows (`files`, by file name) indexed as the server indexes a workspace, with
+ * an empty main.py to type in.
+ */
+export async function flowsFolder(
+  e: Engines,
+  files: Record<string, string>,
+): Promise<{ root: string; flows: WorkspaceFlows; mainUri: string }> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-folder-'));
+  for (const [name, text] of Object.entries({ ...files, 'main.py': '' }))
+    fs.writeFileSync(path.join(root, name), text);
+  const flows = new WorkspaceFlows();
+  flows.summaries = new FlowSummaries(e.parser);
+  await flows.setFolders([root]);
+  return { root, flows, mainUri: pathToUri(path.join(root, 'main.py')) };
 }

@@ -132,6 +132,41 @@ describe('language server over stdio: child inputs, tokens, hints, references, r
     );
   });
 
+  it('strikes deprecated API through and names the inputs of positional values', async () => {
+    const v = await client.change(parentUri, [
+      {
+        range: { start: { line: 3, character: 0 }, end: { line: 3, character: 0 } },
+        text: "    this.task('REST')\n    this.flow('child', 2)\n",
+      },
+    ]);
+    const diagnostics = await client.diagnosticsFor(parentUri, v);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.range.start.line, d.code, d.severity, d.tags]),
+      [
+        [3, 'deprecated', 4, [2]], // Hint, DiagnosticTag.Deprecated
+        [4, 'too-many-arguments', 1, undefined],
+        [4, 'missing-input', 2, undefined],
+      ],
+    );
+    const tokens = await client.connection.sendRequest(SemanticTokensRequest.type, {
+      textDocument: { uri: parentUri },
+    });
+    // line 3: task (method, defaultLibrary | deprecated)
+    assert.deepEqual(tokens?.data.slice(15, 20), [1, 9, 4, 1, 3]);
+    const hints = (await client.connection.sendRequest(InlayHintRequest.type, {
+      textDocument: { uri: parentUri },
+      range: { start: { line: 4, character: 0 }, end: { line: 5, character: 0 } },
+    })) as InlayHint[];
+    assert.deepEqual(
+      hints.map((h) => [h.position.line, h.position.character, h.label, h.textEdits?.[0].newText]),
+      [[4, 23, 'count: int=', 'count=']],
+    );
+    const back = await client.change(parentUri, [
+      { range: { start: { line: 3, character: 0 }, end: { line: 5, character: 0 } }, text: '' },
+    ]);
+    assert.deepEqual(await client.diagnosticsFor(parentUri, back), []);
+  });
+
   it('finds references and renames a flow with its callers, from a call or from the explorer', async () => {
     const at = { line: 1, character: 20 };
     const refs = (await client.connection.sendRequest(ReferencesRequest.type, {

@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable, ClassVar, Iterable, NoReturn, Optional, Union
 
 from . import _context
+from ._deprecation import deprecated
 from .exceptions import (
     DependencyFailedError,
     DependencyTimeoutError,
@@ -250,6 +251,7 @@ class Execution(Record):
             base["connector_type"] = str(connector_type)
         return _create_child(_child_spec(base, None, inputs_and_fields), run, wait, save)
 
+    @deprecated("connect", "connect(connector_type=...)")
     def task(
         self,
         connector_type: str,
@@ -259,7 +261,9 @@ class Execution(Record):
         save: bool = True,
         **inputs_and_fields: Any,
     ) -> "Execution":
-        """Older name of :meth:`connect`, with the connector type first: ``this.task('REST', url=...)``."""
+        """The platform's older name of :meth:`connect`, from when connections were executions of
+        type TASK: ``this.task('REST', url=...)`` is ``this.connect(connector_type='REST',
+        url=...)``. Deprecated: each call writes a deprecation note to the execution log."""
         return self.connect(connector_type=connector_type, run=run, wait=wait, save=save, **inputs_and_fields)
 
     def clone(self, *, run: bool = True, wait: Wait = True, **fields_and_inputs: Any) -> "Execution":
@@ -522,9 +526,13 @@ class Wrapped:
             wait,
         )
 
+    @deprecated("connect", "connect(connector_type=...)")
     def task(self, connector_type: str, *, wait: Wait = True, **inputs_and_fields: Any) -> Execution:
-        """``this.task(...)`` through the wrappers (see :meth:`Execution.task`)."""
-        return self._start(lambda w: self._this.task(connector_type, wait=w, **inputs_and_fields), wait)
+        """Deprecated ``this.task(...)`` through the wrappers (see :meth:`Execution.task`): use
+        :meth:`connect`."""
+        return self._start(
+            lambda w: self._this.connect(connector_type=connector_type, wait=w, **inputs_and_fields), wait
+        )
 
     def _start(self, start: Callable[[Wait], Execution], wait: Wait) -> Execution:
         mode = None if wait is False else _return_when(wait)

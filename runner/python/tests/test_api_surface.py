@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import unittest
+import warnings
 
 import flow_api
 from flow_api import _context, exceptions
@@ -205,6 +206,75 @@ class StatusesTest(unittest.TestCase):
         self.assertEqual(
             flow_api.PLATFORM_STATUS,
             {"ENDED_SUCCESS": "SUCCEEDED", "ENDED_ERROR": "FAILED", "ENDED_CANCELLED": "STOPPED"},
+        )
+
+
+class DeprecatedApiTest(unittest.TestCase):
+    """Deprecated platform API (``flow_api._deprecation.deprecated``): the editor's catalogue and
+    the stubs read the marks (gen_api.py); at run time a call still works, warns, and writes a
+    deprecation note to the execution log, as the platform does on every call."""
+
+    def deprecated_methods(self):
+        return {
+            f"{cls.__name__}.{name}": func
+            for _, cls in public_classes()
+            for name, (klass, func) in own_methods(cls).items()
+            if getattr(func, "__deprecated__", None)
+        }
+
+    def test_the_platforms_deprecations_are_marked_with_an_existing_replacement(self):
+        found = self.deprecated_methods()
+        # TASK executions became CONNECTION: this.task('REST', ...) is this.connect(connector_type='REST', ...).
+        self.assertEqual(sorted(found), ["Execution.task", "Wrapped.task"])
+        for qualified, func in found.items():
+            replacement, usage = func.__replacement__
+            cls = getattr(flow_api, qualified.split(".")[0])
+            self.assertTrue(callable(getattr(cls, replacement, None)), qualified)
+            self.assertFalse(getattr(getattr(cls, replacement), "__deprecated__", None), qualified)
+            self.assertIn(usage, func.__deprecated__)
+            self.assertEqual(inspect.signature(func).parameters["connector_type"].annotation, "str")
+
+    def test_a_call_still_works_warns_and_writes_a_deprecation_note(self):
+        class Context:
+            execution_id = "e1"
+            record: dict = {}
+            flows_dir = files_dir = "."
+
+            def __init__(self):
+                self.logs, self.calls = [], []
+
+            def log(self, stream, text):
+                self.logs.append((stream, text))
+
+            def call(self, method, params):
+                self.calls.append((method, params))
+                return {"id": "c1", "type": params.get("type"), "status": "CREATED"}
+
+        context = Context()
+        token = _context.install(context)
+        try:
+            this = flow_api.Execution("e1", _record={"id": "e1"}, _is_this=True)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                this.task("REST", url="http://x", run=False)
+        finally:
+            _context.install(None)
+            _context._current.reset(token)
+        self.assertEqual([w.category for w in caught], [DeprecationWarning])
+        self.assertEqual(caught[0].filename, __file__)  # blames the caller, not flow_api
+        self.assertEqual(
+            context.logs,
+            [
+                (
+                    "log",
+                    "[WARNING] Deprecated: task() is deprecated and will be removed: "
+                    "use connect(connector_type=...) instead.",
+                )
+            ],
+        )
+        self.assertEqual(
+            [(m, p["type"], p["connector_type"], p["input_value"]) for m, p in context.calls],
+            [("execution.create", "CONNECTION", "REST", {"url": "http://x"})],
         )
 
 

@@ -19,6 +19,7 @@ class, method and constant here is annotated and documented: the editor's comple
 import datetime
 import enum
 from typing import Any, ClassVar, Iterable, Iterator, NoReturn
+from typing_extensions import deprecated
 from . import exceptions as exceptions
 from .exceptions import (
     CloudomationException as CloudomationException,
@@ -276,8 +277,12 @@ class Execution(Record):
         """
         ...
 
+    @deprecated("task() is deprecated and will be removed: use connect(connector_type=...) instead")
     def task(self, connector_type: str, *, run: bool = True, wait: bool | ReturnWhen | str = True, save: bool = True, **inputs_and_fields: Any) -> Execution:
-        """Older name of :meth:`connect`, with the connector type first: ``this.task('REST', url=...)``."""
+        """The platform's older name of :meth:`connect`, from when connections were executions of
+        type TASK: ``this.task('REST', url=...)`` is ``this.connect(connector_type='REST',
+        url=...)``. Deprecated: each call writes a deprecation note to the execution log.
+        """
         ...
 
     def top(self) -> Execution:
@@ -616,8 +621,11 @@ class Wrapped:
         """``this.flow(...)`` through the wrappers (see :meth:`Execution.flow`)."""
         ...
 
+    @deprecated("task() is deprecated and will be removed: use connect(connector_type=...) instead")
     def task(self, connector_type: str, *, wait: bool | ReturnWhen | str = True, **inputs_and_fields: Any) -> Execution:
-        """``this.task(...)`` through the wrappers (see :meth:`Execution.task`)."""
+        """Deprecated ``this.task(...)`` through the wrappers (see :meth:`Execution.task`): use
+        :meth:`connect`.
+        """
         ...
 
     def using(self, wrapper: str, **params: Any) -> Wrapped:
