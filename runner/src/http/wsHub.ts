@@ -25,6 +25,9 @@ const MB = 1024 * 1024;
 
 interface Client {
   ws: WebSocket;
+  /** The connection under `ws`, corked while events of this turn gather (see broadcast()). */
+  socket: Duplex;
+  corked: boolean;
   /** host:port of the peer, to tell which program was cut off. */
   peer: string;
   topics: Set<string>;
@@ -34,6 +37,8 @@ interface Client {
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
   private readonly clients = new Set<Client>();
+  /** Clients corked in this turn, uncorked together in its check phase. */
+  private corked: Client[] = [];
 
   private readonly debug?: DebugRelay;
 
@@ -56,12 +61,14 @@ export class WsHub {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req, socket));
   }
 
-  private attach(ws: WebSocket, req: IncomingMessage): void {
+  private attach(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     const client: Client = {
       ws,
+      socket,
+      corked: false,
       peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       topics: new Set(),
     };
@@ -145,10 +152,32 @@ export class WsHub {
       if (!c.topics.has(topic)) continue;
       if (executionId && c.executionIds && !c.executionIds.has(executionId)) continue;
       if (!this.writable(c)) continue;
+      this.cork(c);
       c.ws.send((text ??= JSON.stringify(msg)));
       sent = true;
     }
     if (sent) this.enforceTotal();
+  }
+
+  /**
+   * Hold `c`'s writes until the I/O callbacks of this turn have run: under load a turn announces
+   * many executions' changes and log lines, and one socket write for all of them costs a
+   * fraction of one per frame. (ws corks around each frame itself; corks nest.) What is held
+   * counts in bufferedAmount, so the limits above see it.
+   */
+  private cork(c: Client): void {
+    if (c.corked) return;
+    c.corked = true;
+    c.socket.cork();
+    if (this.corked.push(c) > 1) return;
+    setImmediate(() => {
+      const clients = this.corked;
+      this.corked = [];
+      for (const k of clients) {
+        k.corked = false;
+        k.socket.uncork();
+      }
+    });
   }
 
   /** Open and within its own limit; a client being closed gets nothing more. */
