@@ -16,6 +16,7 @@ import { selectInterpreter } from './runner/pythonInterpreter';
 import type { ExecutionAction } from '@flows/runner-client/runnerApi';
 import { createSchedule } from './schedules/createSchedule';
 import { scheduleCommands } from './schedules/scheduleCommands';
+import { createTestFromExecution } from './testing/createTestCommand';
 
 type Factory = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -152,6 +153,7 @@ export const commands: Record<string, Factory> = {
     const id = await executionFor(ctx, arg, 'any');
     if (id) await ctx.documents.show(id, 'output');
   },
+  'flows.execution.createTest': (ctx) => (arg?: unknown) => createTestFromExecution(ctx, arg),
   'flows.execution.copyId': (ctx) => async (arg?: unknown) => {
     const id = await executionFor(ctx, arg, 'any');
     if (id) await vscode.env.clipboard.writeText(id);

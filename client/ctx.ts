@@ -22,6 +22,7 @@ import { MessagePrompts } from './messages/messagePrompts';
 import { RunnerService } from './runner/runnerService';
 import { ScheduleTree } from './schedules/scheduleTree';
 import { StatusBar } from './statusBar';
+import { FlowTestController } from './testing/flowTestController';
 
 /** The input prompt does not wait longer than this for the language server's keys. */
 const INPUT_KEYS_TIMEOUT_MS = 1500;
@@ -37,6 +38,7 @@ export class Ctx {
   readonly statusBar: StatusBar;
   readonly codeLens: FlowCodeLens;
   readonly errors: RunErrors;
+  readonly tests: FlowTestController;
   languageClient: LanguageClient | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {
@@ -52,6 +54,7 @@ export class Ctx {
     this.statusBar = new StatusBar(this.runner);
     this.codeLens = new FlowCodeLens(() => this.flowsFolder());
     this.errors = new RunErrors(this.runner, () => this.flowsFolder());
+    this.tests = new FlowTestController(extension.extensionPath, () => this.flowsFolder());
     subs.push(
       this.executions,
       this.schedules,
@@ -60,6 +63,7 @@ export class Ctx {
       this.messages,
       this.statusBar,
       this.errors,
+      this.tests,
       vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, this.codeLens),
     );
   }
@@ -79,6 +83,7 @@ export class Ctx {
       this.schedules.view.onDidChangeVisibility((e) => e.visible && this.startRunnerQuietly()),
     );
     this.updateActiveFlow();
+    void this.tests.discoverAll().catch((err) => showError(err, 'finding flow tests'));
     if (this.executions.view.visible || this.schedules.view.visible) this.startRunnerQuietly();
     try {
       readConfig();

@@ -9,3 +9,4 @@ export * from './webhooks';
 export * from './runs';
 export * from './limits';
 export * from './languageServer';
+export * from './testing';

@@ -68,6 +68,17 @@ export const WorkerMessage = z.discriminatedUnion('type', [
     output_value: z.unknown().optional(),
     error: WorkerError.nullish(),
   }),
+  /**
+   * What the flow took from outside its input, kept so a test can replay it (the runner's
+   * recording): a file it read (`value` {content, is_binary}, null when missing) or a sleep
+   * (`value` {seconds}).
+   */
+  z.object({
+    type: z.literal('recording'),
+    kind: z.enum(['file', 'sleep']),
+    name: z.string(),
+    value: z.unknown(),
+  }),
   /** Reserved for the debugger: DAP-level events relayed to the debug adapter. */
   z.object({ type: z.literal('debug') }).passthrough(),
 ]);
@@ -92,6 +103,11 @@ export interface WorkerJob {
    * (so does a debugged execution, and a flow whose file has a `# flows: isolated` line).
    */
   isolation?: 'pool' | 'process';
+  /**
+   * Sleeps take no time: `this.sleep(3600)` advances the execution's clock by an hour and returns
+   * (a test replaying a recorded run; runner/src/testing).
+   */
+  virtual_clock?: boolean;
 }
 
 /** Where executions run: warm pooled workers, reused (default), or a fresh process each. */

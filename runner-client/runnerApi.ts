@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  CreatedTest,
   ErrorBody,
   ExecutionList,
   ExecutionRecord,
@@ -16,6 +17,7 @@ import {
   SchedulePreview,
   ScheduleRecord,
   type CreateExecutionBody,
+  type CreateTestBody,
   type CreateScheduleBody,
   type MessageResponseBody,
   type PreviewScheduleBody,
@@ -130,6 +132,11 @@ export class RunnerApi {
 
   act(id: string, action: ExecutionAction): Promise<ExecutionRecord> {
     return this.request('POST', `/api/latest/execution/${encodeURIComponent(id)}/${action}`, ExecutionRecord);
+  }
+
+  /** Make a test case of an ended execution in its flow's test file (the runner writes it). */
+  createTest(id: string, body: CreateTestBody = {}): Promise<CreatedTest> {
+    return this.request('POST', `/api/latest/execution/${encodeURIComponent(id)}/test`, CreatedTest, body);
   }
 
   async getLog(id: string, after = 0, limit?: number): Promise<z.output<typeof LogList>['items']> {

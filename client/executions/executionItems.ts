@@ -109,6 +109,7 @@ export function contextWords(rec: ExecutionRecord, waitsForAnswer = false): stri
   if (rec.flow_name) words.push('hasFlow');
   if (rec.flow_name && rec.type === 'FLOW') words.push('rerunnable');
   if (ended) words.push('ended');
+  if (rec.parent_execution_id === null) words.push('topLevel');
   if (!ended && !rec.is_productive) words.push('debuggable');
   if (!ended && waitsForAnswer) words.push('answerable');
   return words;

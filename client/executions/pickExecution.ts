@@ -7,7 +7,7 @@ import type { ListExecutions } from '@flows/runner-client/runnerApi';
 import { localTime, shortId } from './statusStyle';
 import { reasonFirst } from './messageText';
 
-export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'failed' | 'any';
+export type PickFor = 'cancel' | 'pause' | 'resume' | 'attach' | 'rerun' | 'failed' | 'test' | 'any';
 
 const QUERIES: Record<PickFor, { title: string; query: ListExecutions }> = {
   cancel: { title: 'Cancel which execution?', query: { status: notEnded() } },
@@ -16,6 +16,14 @@ const QUERIES: Record<PickFor, { title: string; query: ListExecutions }> = {
   attach: { title: 'Debug which execution?', query: { status: notEnded(), is_productive: false } },
   rerun: { title: 'Which execution?', query: { type: ['FLOW'] } },
   failed: { title: 'Go to the error of which execution?', query: { status: ['FAILED'] } },
+  test: {
+    title: 'Make a test of which run?',
+    query: {
+      type: ['FLOW'],
+      parent_execution_id: 'none',
+      status: ['SUCCEEDED', 'FAILED', 'STOPPED', 'INVALID', 'PARTIAL_SUCCEEDED'],
+    },
+  },
   any: { title: 'Which execution?', query: {} },
 };
 

@@ -1,7 +1,8 @@
 /** Entry point of dist/runner.js: the `flows` CLI. */
 import { list, run, serve, USAGE, UsageError } from './cli/commands';
+import { test, TestUsageError } from './cli/testCommand';
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { serve, run, list };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { serve, run, list, test };
 
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
@@ -21,7 +22,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage =
+      err instanceof UsageError ||
+      err instanceof TestUsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     // How to name another Python depends on who started us: an editor says it its own way
     // (the extension sets FLOWS_FROM_EDITOR and offers "Select Python Interpreter").
     const python =

@@ -11,6 +11,7 @@ import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';
 import { Engine } from './engine/engine';
 import type { RecordOwner, ViewType } from './engine/records';
+import type { ReplayHooks } from './engine/recording';
 import type { DebugTargets, ExecutionOwnership, Executions } from './engine/executions';
 import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
@@ -19,6 +20,7 @@ import { openApiDocument } from './http/openapi';
 import { Router } from './http/router';
 import { runsRoutes } from './http/runsRoutes';
 import { scheduleRoutes } from './http/scheduleRoutes';
+import { testPaths, testRoutes } from './http/testRoutes';
 import { newToken } from './http/security';
 import { webhookRoutes } from './http/webhookRoutes';
 import { WsHub } from './http/wsHub';
@@ -93,6 +95,10 @@ export interface RunnerOptions {
   schedules?: boolean;
   /** The scheduler's clock (tests move it by hand); default the system clock. */
   clock?: Clock;
+  /** Replay mode, for tests made from runs (engine/recording.ts, testing/). */
+  replay?: ReplayHooks;
+  /** Sleeps of flows take no time (tests). */
+  virtualClock?: boolean;
 }
 
 export interface Runner {
@@ -172,6 +178,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     log,
     debugConfigFor: (rec) => debugSessions.configFor(rec),
     recordOwners: (type) => recordOwners[type],
+    replay: opts.replay,
+    virtualClock: opts.virtualClock,
   });
   try {
     return await assemble(opts, { log, dataDir, lock, store, engine, debugSessions, recordOwners });
@@ -237,9 +245,13 @@ async function assemble(
     const router = new Router().add(...executionRoutes(executions), {
       method: 'GET',
       pattern: '/api/openapi.json',
-      handler: () => ({ status: 200, body: openApiDocument(VERSION, automationPaths()) }),
+      handler: () => ({
+        status: 200,
+        body: openApiDocument(VERSION, { ...automationPaths(), ...testPaths() }),
+      }),
     });
     router.add(...webhookRoutes(executions, webhooks), ...runsRoutes(runs));
+    router.add(...testRoutes(executions, store, path.resolve(opts.flowsDir)));
     if (scheduler) {
       router.add(...scheduleRoutes(scheduler));
       const wsHub = hub;

@@ -701,6 +701,86 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('tree-order-after-reload');
   });
 
+  it('makes a test of a run from the tree, and runs it in the Testing view: it passes, then fails', async function () {
+    this.timeout(240_000);
+    const workspace = path.join(stateDir, 'examples');
+    const flowFile = path.join(workspace, 'greeting.py');
+    const flow = (word: string) => `import flow_api
+
+
+def handler(system: flow_api.System, this: flow_api.Execution):
+    this.flow('tick', name='tick for greeting')
+    this.save(output_value={'greeting': '${word}', 'to': 'the tests'})
+    return this.success('greeted')
+`;
+    fs.writeFileSync(flowFile, flow('hello'));
+    await wb.openFile('greeting.py');
+    await wb.codeLens('Run').click();
+    await wb.openViewContainer('Flows');
+    const row = wb.rowNamed(wb.pane('Executions'), 'greeting').first();
+    await wb.waitForLabel(row, /succeeded.*greeted/);
+    await wb.clearNotifications();
+    await wb.contextMenu(row, 'Create Test from Execution');
+    // The runner wrote tests/greeting.flowtest.yaml next to the flow; it opens at the new case.
+    await page.locator('.tab.active[aria-label^="greeting.flowtest.yaml"]').waitFor();
+    await wb
+      .notification(/Added the test "greeting succeeded: greeted" to tests\/greeting\.flowtest\.yaml/)
+      .waitFor();
+    assert.match(
+      fs.readFileSync(path.join(workspace, 'tests', 'greeting.flowtest.yaml'), 'utf8'),
+      /greeting: hello/,
+    );
+    await wb.clearNotifications();
+
+    await wb.openViewContainer('Testing');
+    const sidebar = page.locator('.sidebar');
+    const caseRow = sidebar.locator('.monaco-list-row', { hasText: 'greeting succeeded: greeted' });
+    const fileRow = sidebar.locator('.monaco-list-row', { hasText: /^greeting/ }).first();
+    const expand = async () => {
+      await fileRow.waitFor();
+      if ((await fileRow.getAttribute('aria-expanded')) === 'false')
+        await fileRow.locator('.monaco-tl-twistie').click();
+      await caseRow.waitFor();
+    };
+    await expand();
+    await wb.command('Test: Run All Tests');
+    await fileRow.locator('.codicon-testing-passed-icon').waitFor({ timeout: 90_000 });
+    await expand();
+    await caseRow.locator('.codicon-testing-passed-icon').waitFor({ timeout: 90_000 });
+    // The gutter of the test file shows it passed, at the case's line.
+    await wb.editor().locator('.codicon-testing-passed-icon').first().waitFor();
+    await wb.shot('flow-test-passing');
+
+    // The flow changes its output: the test fails, with the difference at the `output:` line.
+    fs.writeFileSync(flowFile, flow('HELLO'));
+    await wb.command('Test: Run All Tests');
+    await fileRow.locator('.codicon-testing-failed-icon').waitFor({ timeout: 90_000 });
+    await expand();
+    await caseRow.locator('.codicon-testing-failed-icon').waitFor({ timeout: 90_000 });
+    // Its difference, in the editor at the expectation (the panel out of the way).
+    await wb.command('View: Hide Panel');
+    // It stands at the `output:` expectation; a click on it opens expected and actual side by side.
+    const inline = wb
+      .editor()
+      .getByText(/HELLO.* != /)
+      .first();
+    await inline.waitFor();
+    const peek = page.locator('.test-output-peek');
+    if (!(await peek.isVisible())) await inline.click();
+    await peek.waitFor();
+    await peek
+      .getByText(/expected "hello", got "HELLO"/)
+      .first()
+      .waitFor();
+    await wb.shot('flow-test-failing');
+
+    // As the next steps found it: the flow as it was, no peek, no editors, the Flows view.
+    fs.writeFileSync(flowFile, flow('hello'));
+    await page.keyboard.press('Escape');
+    await wb.command('View: Close All Editors');
+    await wb.openViewContainer('Flows');
+  });
+
   it('raised no error in the workbench page', () => {
     assert.deepEqual(
       browserErrors.filter((e) => /flows/i.test(e)),

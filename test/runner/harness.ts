@@ -173,6 +173,22 @@ export function isAlive(pid: number): boolean {
 /** The runner's CLI, as built by `npm run build`. */
 export const RUNNER_JS = path.resolve(__dirname, '../../dist/runner.js');
 
+/** `flows …` as a child process, awaited to its exit (spawnSync would block the test's timeout). */
+export function runCli(
+  args: string[],
+  cwd?: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [RUNNER_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** A `flows serve` process, its ready line and a REST helper with its token. */
 export interface ServedRunner {
   child: ChildProcess;

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FIXTURE_FLOWS, RUNNER_JS, serveRunner, startTestRunner, tempDir } from './harness';
+import { FIXTURE_FLOWS, RUNNER_JS, runCli, serveRunner, startTestRunner, tempDir } from './harness';
 
 const serve = serveRunner;
 
@@ -172,18 +172,7 @@ describe('runner: restart and CLI', function () {
   });
 });
 
-/** `flows …` as a child process, awaited to its exit (spawnSync would block the test's timeout). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [RUNNER_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 /** A flow whose child marks when it runs, then waits to be stopped. */
 const WAITS_FOR_CTRL_C = `import time

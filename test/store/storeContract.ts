@@ -19,6 +19,7 @@ import {
   InvalidCursorError,
   LIST_PAGE_BYTES,
   type ListPage,
+  type RecordingEntry,
   type RunWithExecution,
   type Store,
   type StoredExecution,
@@ -745,6 +746,37 @@ export function storeContract(
         assert.equal((await s.getLog('a', 2, 1))[0].text, 'line 3');
       });
 
+      it('keeps an execution’s recording in seq order, values as JSON, a taken seq not twice', async () => {
+        const entry = (execution_id: string, seq: number, over: Partial<RecordingEntry> = {}) =>
+          ({
+            execution_id,
+            seq,
+            kind: 'setting',
+            name: `s${seq}`,
+            value: { value: seq },
+            ts: ts(seq),
+            ...over,
+          }) as RecordingEntry;
+        const value = { value: [1, { deep: 'ü' }] };
+        s.appendRecording(
+          entry('a', 2, { kind: 'file', name: 'dir/f.txt', value: { content: 'x', is_binary: false } }),
+        );
+        s.appendRecording(entry('a', 1, { value }));
+        s.appendRecording(entry('b', 1, { kind: 'sleep', name: '', value: { seconds: 3600 } }));
+        s.appendRecording(entry('a', 3, { value: null }));
+        value.value.push(2); // the store kept a copy
+        s.appendRecording(entry('a', 1, { name: 'again' }));
+        assert.deepEqual(await s.getRecording('a'), [
+          entry('a', 1, { value: { value: [1, { deep: 'ü' }] } }),
+          entry('a', 2, { kind: 'file', name: 'dir/f.txt', value: { content: 'x', is_binary: false } }),
+          entry('a', 3, { value: null }),
+        ]);
+        assert.deepEqual(await s.getRecording('b'), [
+          entry('b', 1, { kind: 'sleep', name: '', value: { seconds: 3600 } }),
+        ]);
+        assert.deepEqual(await s.getRecording('nobody'), []);
+      });
+
       it('gets, renames, archives, lists and deletes records', async () => {
         s.putRecord(record('id-b', 'beta', { data: { value: { n: 1 } } }));
         s.putRecord(record('id-a', 'alpha'));
@@ -1131,6 +1163,14 @@ export function storeContract(
           );
           s.appendLog(log('k1', 1));
           s.appendLog(log('k1', 2));
+          s.appendRecording({
+            execution_id: 'k1',
+            seq: 1,
+            kind: 'sleep',
+            name: '',
+            value: { seconds: 5 },
+            ts: ts(4),
+          });
           s.putRecord(record('rec', 'setting-a', { data: { value: [1, { b: 2 }] } }));
           s.putMessage(message('m', { execution_id: 'k1' }));
           s.putScheduleInputs('sch', [{ x: 1 }]);
@@ -1158,6 +1198,9 @@ export function storeContract(
           assert.deepEqual(await s.countChildren('top'), { SUCCEEDED: 1, QUEUED: 1 });
           assert.deepEqual((await s.getExecution('k1'))?.output_value, [1]);
           assert.deepEqual(await s.getLog('k1', 0, 10), [log('k1', 1), log('k1', 2)]);
+          assert.deepEqual(await s.getRecording('k1'), [
+            { execution_id: 'k1', seq: 1, kind: 'sleep', name: '', value: { seconds: 5 }, ts: ts(4) },
+          ]);
           assert.deepEqual(
             await s.getRecord('setting', 'id', 'rec'),
             record('rec', 'setting-a', { data: { value: [1, { b: 2 }] } }),

@@ -406,8 +406,10 @@ class Execution(Record):
         """Let the running flow wait ``seconds`` (status WAITING/BLOCKED meanwhile)."""
         seconds = max(0.0, float(seconds))
         context = _context.current_context()
+        # Recorded, so that a test made from this run replays it (on a virtual clock).
+        context.send({"type": "recording", "kind": "sleep", "name": "", "value": {"seconds": seconds}})
         context.send({"type": "status", "status": "BLOCKED", "message": f"sleeping {seconds:g} s"})
-        time.sleep(seconds)
+        getattr(context, "sleep", time.sleep)(seconds)
         context.send({"type": "status", "status": "RUNNING", "message": None})
 
     def sleep_until(self, when: Union[datetime.datetime, str, float]) -> None:
@@ -415,7 +417,7 @@ class Execution(Record):
 
         Datetimes without a time zone are local time.
         """
-        self.sleep(_timestamp(when) - time.time())
+        self.sleep(_timestamp(when) - getattr(_context.current_context(), "time", time.time)())
 
     def message(
         self,

@@ -199,6 +199,10 @@ class _LocalRecord(Record):
         return ResourceNotFoundError(f"{self.RESOURCE} '{self._key}' does not exist")
 
 
+#: Files up to this size are kept in the runner's recording of an execution (with their content).
+_MAX_RECORDED_BYTES = 4 * 1024 * 1024
+
+
 class File(_LocalRecord):
     """A file in the workspace's files folder (``name`` is its path there, ``/`` allowed).
 
@@ -221,9 +225,25 @@ class File(_LocalRecord):
     def _read(self) -> bytes:
         try:
             with open(self._path(), "rb") as f:
-                return f.read()
+                data = f.read()
         except (FileNotFoundError, IsADirectoryError):
+            self._recorded(None)
             raise self._missing() from None
+        self._recorded(data)
+        return data
+
+    def _recorded(self, data: Optional[bytes]) -> None:
+        """Tell the runner what was read, so that a test made from this run can replay it."""
+        value: Optional[dict[str, Any]] = None
+        if data is not None and len(data) > _MAX_RECORDED_BYTES:
+            value = {"size": len(data), "too_large": True}  # a test replaying it says so
+        elif data is not None:
+            try:
+                value = {"content": data.decode("utf-8"), "is_binary": False}
+            except UnicodeDecodeError:
+                value = {"content": base64.b64encode(data).decode("ascii"), "is_binary": True}
+        message = {"type": "recording", "kind": "file", "name": str(self._ident()["key"]), "value": value}
+        _context.current_context().send(message)
 
     def _write(self, data: bytes) -> None:
         path = self._path()

@@ -11,6 +11,7 @@ import { SqliteStore } from '../store/sqliteStore';
 import { duration, printTree } from './executionTree';
 import { INTERRUPTED, interruptSignal, onAbort } from './interrupt';
 import { runOnRunner } from './remoteRun';
+import { TEST_USAGE } from './testCommand';
 
 export class UsageError extends Error {}
 
@@ -35,6 +36,7 @@ Usage:
       runner (flows serve, the extension's) owns the data folder, the flow runs on that one.
   flows list [--flows DIR] [--data DIR] [--limit N] [--status S] [--json]
       Recent executions, newest first.
+${TEST_USAGE}
 
 Defaults: --flows is the current folder (for run: the flow file's folder), --data is <flows>/.flows.`;
 

@@ -48,6 +48,7 @@ import { Locks } from './locks';
 import { longTimeout } from './longTimer';
 import { Messages } from './messages';
 import { newRecord, reopenedRecord } from './newExecutions';
+import { Recorder, type ReplayHooks } from './recording';
 import { Records, type RecordOwner, type ViewType } from './records';
 import type { CallContext } from './workerCalls';
 import { WorkerMessages } from './workerMessages';
@@ -82,6 +83,10 @@ export interface EngineOptions<W extends WorkerPool = WorkerPool> {
   illegalTransitions?: IllegalTransitionPolicy;
   /** The service that owns a view's records (records.ts), asked at each use; none by default. */
   recordOwners?: (type: ViewType) => RecordOwner | undefined;
+  /** Replay mode (a test made from a run): children the hooks answer end as recorded (recording.ts). */
+  replay?: ReplayHooks;
+  /** Sleeps of flows take no time (WorkerJob.virtual_clock); for replay mode. */
+  virtualClock?: boolean;
 }
 
 const now = () => new Date().toISOString();
@@ -99,6 +104,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
   private readonly logs: ExecutionLog;
   private readonly forms: Messages;
   private readonly workerMessages: WorkerMessages;
+  private readonly recorder: Recorder;
 
   constructor(readonly opts: EngineOptions<W>) {
     super();
@@ -106,6 +112,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
     const { store, log } = opts;
     const table = this.table;
     this.records = new Records(store, opts.recordOwners);
+    this.recorder = new Recorder(store);
     this.port = new Dispatcher({
       workers: opts.workers,
       store,
@@ -245,6 +252,13 @@ export class Engine<W extends WorkerPool = WorkerPool>
     const a = this.track(rec, depth);
     this.opts.store.putExecution(rec);
     this.emit('execution', 'created', publicRecord(rec));
+    // Replay mode: a recorded child (a connector call, a child flow) ends as it did, at once.
+    const replayed = parent && this.opts.replay?.child(spec, publicRecord(parent.rec));
+    if (replayed) {
+      const { status, message, output_value } = replayed;
+      this.changes.finish(a, status, { message: message ?? null, output_value });
+      return publicRecord(a.rec);
+    }
     this.prepare(a, spec.connection);
     if (spec.isolation && a.job) a.job.isolation = spec.isolation;
     if (a.invalidReason) {
@@ -321,6 +335,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
   /** Work out what the worker will run; a flow that cannot be found makes it INVALID. */
   private prepare(a: Active, connection?: Record<string, unknown>): void {
     prepareJob(a, this.opts, connection);
+    if (a.job && this.opts.virtualClock) a.job.virtual_clock = true;
   }
 
   // ---- operations -----------------------------------------------------------------------
@@ -519,6 +534,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
       locks: this.locks,
       messages: this.forms,
       records: this.records,
+      recorded: (a, kind, name, value) => this.recorder.note(a, kind, name, value),
     };
   }
 }

@@ -19,6 +19,9 @@ import type { ListPage, StoredExecution } from '../store/store';
 import type { EngineEventSource } from './events';
 import type { FlowLookup } from './flowFiles';
 
+/** Replay mode (tests made from runs) is set up through these: see recording.ts. */
+export type { ReplayedEnd, ReplayHooks } from './recording';
+
 /** A new execution, from the REST API, the CLI, a service or a running flow. */
 export interface NewExecution {
   type: ExecutionType;

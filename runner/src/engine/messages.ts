@@ -65,6 +65,15 @@ export class Messages {
       const list = this.waiters.get(id) ?? [];
       list.push(resolve);
       this.waiters.set(id, list);
+      // An answer that came between the caller's check and now has told no one: the store has
+      // it (answer() writes it before it wakes waiters, and reads see earlier writes).
+      void this.store.getMessage(id).then((msg) => {
+        if (!msg?.responded_at) return;
+        const left = (this.waiters.get(id) ?? []).filter((w) => w !== resolve);
+        if (left.length) this.waiters.set(id, left);
+        else this.waiters.delete(id);
+        resolve(msg);
+      });
     });
   }
 }

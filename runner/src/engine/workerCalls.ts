@@ -13,7 +13,7 @@ import {
   type ExecutionRecord,
   type ListExecutionsQuery,
 } from '@flows/protocol';
-import type { ListPage, StoredExecution } from '../store/store';
+import type { ListPage, RecordingKind, StoredExecution } from '../store/store';
 import { Invalid, NotFound, TimedOut } from './errors';
 import type { NewExecution } from './executions';
 import { publicRecord, type Active } from './executionTable';
@@ -39,6 +39,8 @@ export interface CallContext extends WaitPort {
   readonly locks: Locks;
   readonly messages: Messages;
   readonly records: Records;
+  /** Add to the execution's recording (recording.ts): what it read, its sleeps. */
+  recorded(a: Active, kind: RecordingKind, name: string, value: unknown): void;
 }
 
 type Params = Record<string, unknown>;
@@ -68,6 +70,7 @@ export async function handleWorkerCall(
   method: string,
   params: Params,
 ): Promise<unknown> {
+  if (method === 'record.get' || method === 'record.exists') return readRecord(ctx, caller, method, params);
   if (method.startsWith('record.')) {
     return recordCall(ctx.records, method, params);
   }
@@ -169,6 +172,31 @@ export async function handleWorkerCall(
     default:
       throw new Invalid(`unknown call '${method}'`);
   }
+}
+
+/**
+ * `record.get` / `record.exists`: a setting read is recorded with the value the flow saw (null
+ * when there was none), so that a test made from this run can give it the same.
+ */
+async function readRecord(
+  ctx: CallContext,
+  caller: Active,
+  method: 'record.get' | 'record.exists',
+  params: Params,
+): Promise<unknown> {
+  const ref = parse(method, params);
+  if (ref.type !== 'setting') return recordCall(ctx.records, method, params);
+  let found: Record<string, unknown> | undefined;
+  try {
+    found = await ctx.records.get(ref);
+  } catch (err) {
+    if (!(err instanceof NotFound)) throw err;
+  }
+  const name = typeof found?.name === 'string' ? found.name : ref.key;
+  ctx.recorded(caller, 'setting', name, found ?? null);
+  if (method === 'record.exists') return found !== undefined;
+  if (!found) throw new NotFound(`setting ${ref.by === 'id' ? 'with id ' : ''}'${ref.key}' does not exist`);
+  return found;
 }
 
 /** `record.*`: records the runner keeps (settings, connections, ...; see records.ts). */

@@ -58,6 +58,9 @@ export class WorkerMessages {
         changes.finish(a, msg.status, { message, output_value: msg.output_value });
         break;
       }
+      case 'recording':
+        this.deps.calls.recorded(a, msg.kind, msg.name, msg.value);
+        break;
       case 'debug': {
         const { type: _type, ...payload } = msg;
         events.emit('debug', id, payload);

@@ -32,6 +32,7 @@ import {
 } from './memoryQueries';
 import type {
   ListPage,
+  RecordingEntry,
   RecordLookup,
   RunWithExecution,
   Store,
@@ -48,6 +49,7 @@ export class MemoryStore implements Store {
   private readonly children = new Map<string, Set<ExecutionRow>>();
   private seq = 0;
   private readonly logs = new Map<string, LogLine[]>();
+  private readonly recordings = new Map<string, RecordingEntry[]>();
   private readonly records = new Map<string, StoredRecord>();
   /** A replaced message is a new row in SQLite (INSERT OR REPLACE): it moves to the end. */
   private readonly messages = new Map<string, MessageRecord>();
@@ -154,6 +156,19 @@ export class MemoryStore implements Store {
 
   async lastLogSeq(executionId: string): Promise<number> {
     return this.logs.get(executionId)?.at(-1)?.seq ?? 0;
+  }
+
+  appendRecording(entry: RecordingEntry): void {
+    let entries = this.recordings.get(entry.execution_id);
+    if (!entries) this.recordings.set(entry.execution_id, (entries = []));
+    if (entries.some((e) => e.seq === entry.seq)) return;
+    // As JSON keeps it, as SQLite does: undefined reads back as null.
+    entries.push({ ...entry, value: fromJson(toJson(entry.value)) });
+    entries.sort((a, b) => a.seq - b.seq);
+  }
+
+  async getRecording(executionId: string): Promise<RecordingEntry[]> {
+    return (this.recordings.get(executionId) ?? []).map((e) => ({ ...e, value: fromJson(toJson(e.value)) }));
   }
 
   async getRecord(type: string, by: RecordLookup, key: string): Promise<StoredRecord | undefined> {

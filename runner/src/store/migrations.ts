@@ -213,4 +213,17 @@ export const MIGRATIONS: readonly string[] = [
     started_at TEXT NOT NULL
   );
   `,
+  // What an execution read from outside its input (settings, files) and its sleeps: what a
+  // test replays (store.ts RecordingEntry).
+  `
+  CREATE TABLE recordings (
+    execution_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -93,6 +93,28 @@ export interface StoredRecord {
 
 export type RecordLookup = 'name' | 'id';
 
+/**
+ * One thing an execution took from outside its input, in the order it did: the value of a
+ * setting or a file it read (null: it did not exist), or a sleep. With the execution's children
+ * (connector calls, child flows, with inputs and outputs) and its forms (messages, with answers)
+ * this is what a test needs to replay the execution (`flows test create`, runner/src/testing).
+ */
+export interface RecordingEntry {
+  execution_id: string;
+  /** 1, 2, … within the execution; an entry whose seq is taken is dropped (as log lines are). */
+  seq: number;
+  kind: RecordingKind;
+  /** The setting's or file's name; '' for a sleep. */
+  name: string;
+  /**
+   * setting: its fields as the flow saw them (`{value, …}`), null when missing; file:
+   * `{content, is_binary}` (base64 content when binary), null when missing; sleep: `{seconds}`.
+   */
+  value: unknown;
+  ts: string;
+}
+export type RecordingKind = 'setting' | 'file' | 'sleep';
+
 export interface RunWithExecution {
   run: StoredRun;
   execution: StoredExecution;
@@ -149,6 +171,11 @@ export interface Store {
   deleteRecord(type: string, by: RecordLookup, key: string): Promise<boolean>;
   /** Sorted by name. */
   listRecords(type: string, opts?: { includeArchived?: boolean }): Promise<StoredRecord[]>;
+
+  /** Keep what an execution read (see RecordingEntry). */
+  appendRecording(entry: RecordingEntry): void;
+  /** An execution's recording, in seq order. */
+  getRecording(executionId: string): Promise<RecordingEntry[]>;
 
   putMessage(msg: MessageRecord): void;
   getMessage(id: string): Promise<MessageRecord | undefined>;

@@ -44,6 +44,12 @@ port.on('message', (msg: StoreThreadRequest) => {
         post({ type: 'log', message: `store: ${method} failed: ${errorOf(err).message}` });
       }
     }
+    for (const { id, method } of msg.commits ?? []) {
+      store[method]().then(
+        () => post({ type: 'result', id }),
+        (err: unknown) => post({ type: 'result', id, error: errorOf(err) }),
+      );
+    }
     return;
   }
   const fn = store[msg.method as keyof SqliteStore] as ((...a: unknown[]) => Promise<unknown>) | undefined;

@@ -8,6 +8,7 @@
 export const WRITE_METHODS = [
   'putExecution',
   'appendLog',
+  'appendRecording',
   'putRecord',
   'putMessage',
   'insertExecutions',
@@ -22,7 +23,12 @@ export const WRITE_METHODS = [
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 
 export type StoreThreadRequest =
-  | { type: 'writes'; ops: Array<[WriteMethod, unknown[]]> }
+  | {
+      type: 'writes';
+      ops: Array<[WriteMethod, unknown[]]>;
+      /** After the writes: calls of Store.committed() / durable(), each answered as a 'result'. */
+      commits?: Array<{ id: number; method: 'committed' | 'durable' }>;
+    }
   | { type: 'call'; id: number; method: string; args: unknown[] };
 
 export type StoreThreadReply =

@@ -21,6 +21,7 @@ import type {
 import {
   InvalidCursorError,
   type ListPage,
+  type RecordingEntry,
   type RecordLookup,
   type RunWithExecution,
   type Store,
@@ -55,7 +56,11 @@ function threadEntry(): { file: string; execArgv: string[] } {
 
 export class ThreadedStore implements Store {
   private ops: Array<[WriteMethod, unknown[]]> = [];
+  /** committed() / durable() callers of this turn: one request each kind, sent with the writes. */
+  private commitWaiters: Pending[] = [];
+  private durableWaiters: Pending[] = [];
   private sendScheduled = false;
+  private waitsScheduled = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private gone?: Error;
@@ -112,9 +117,12 @@ export class ThreadedStore implements Store {
   private stopped(err: Error): void {
     if (this.gone) return;
     this.gone = err;
-    if (this.pending.size || this.ops.length) this.log(`store: ${err.message}`);
-    for (const p of this.pending.values()) p.reject(err);
+    const waiters = [...this.pending.values(), ...this.commitWaiters, ...this.durableWaiters];
+    if (waiters.length || this.ops.length) this.log(`store: ${err.message}`);
+    for (const p of waiters) p.reject(err);
     this.pending.clear();
+    this.commitWaiters = [];
+    this.durableWaiters = [];
   }
 
   private write(method: WriteMethod, args: unknown[]): void {
@@ -123,21 +131,69 @@ export class ThreadedStore implements Store {
     if (this.sendScheduled) return;
     this.sendScheduled = true;
     // Every write of this turn in one message: the engine writes a record several times a turn.
-    queueMicrotask(() => this.sendWrites());
+    queueMicrotask(() => {
+      this.sendScheduled = false;
+      this.sendWrites(false);
+    });
   }
 
-  private sendWrites(): void {
-    this.sendScheduled = false;
-    if (this.ops.length === 0 || this.gone) return;
+  /**
+   * The commit waits of a whole turn of the event loop go in one request each kind, sent once
+   * the turn's I/O callbacks have run (setImmediate): under load a turn reads the messages of
+   * many workers and HTTP requests, each of which waits for a commit (a 201, a start, an end),
+   * and a request per callback cost the main thread more than the writes themselves. Writes
+   * still go at the end of their microtask checkpoint, as copies taken then (see write()).
+   */
+  private scheduleWaits(): void {
+    if (this.waitsScheduled) return;
+    this.waitsScheduled = true;
+    setImmediate(() => {
+      this.waitsScheduled = false;
+      this.sendWrites(true);
+    });
+  }
+
+  /** Post the queued writes, and (`withWaits`) one commit request for the waiters of each kind. */
+  private sendWrites(withWaits: boolean): void {
+    if (this.gone) return;
+    const commits: Array<{ id: number; method: 'committed' | 'durable' }> = [];
+    if (withWaits) {
+      for (const [method, waiters] of [
+        ['committed', this.commitWaiters],
+        ['durable', this.durableWaiters],
+      ] as const) {
+        if (waiters.length === 0) continue;
+        const id = this.nextId++;
+        this.pending.set(id, {
+          resolve: (v) => waiters.forEach((w) => w.resolve(v)),
+          reject: (e) => waiters.forEach((w) => w.reject(e)),
+        });
+        commits.push({ id, method });
+      }
+      this.commitWaiters = [];
+      this.durableWaiters = [];
+    }
+    if (this.ops.length === 0 && commits.length === 0) return;
     const msg: StoreThreadRequest = { type: 'writes', ops: this.ops };
+    if (commits.length) msg.commits = commits;
     this.ops = [];
     this.worker.postMessage(msg);
   }
 
+  /** Resolves with the commit that holds every write made before (see Store.committed()). */
+  private waitForCommit(waiters: Pending[]): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise<void>((resolve, reject) => {
+      waiters.push({ resolve: resolve as (v: unknown) => void, reject });
+      this.scheduleWaits();
+    });
+  }
+
   private call<T>(method: string, ...args: unknown[]): Promise<T> {
     if (this.gone) return Promise.reject(this.gone);
-    // Writes made before this call go first, so that it sees them.
-    this.sendWrites();
+    // Writes made before this call go first, so that it sees them (and the commit waits with
+    // them, which keeps close() from leaving any unanswered).
+    this.sendWrites(true);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -153,6 +209,10 @@ export class ThreadedStore implements Store {
   }
   appendLog(line: LogLine): void {
     this.write('appendLog', [line]);
+  }
+  appendRecording(entry: RecordingEntry): void {
+    // A copy as it is now (the writes are posted at the end of the turn), as SqliteStore keeps one.
+    this.write('appendRecording', [{ ...entry, value: structuredClone(entry.value) }]);
   }
   putRecord(rec: StoredRecord): void {
     this.write('putRecord', [rec]);
@@ -208,6 +268,9 @@ export class ThreadedStore implements Store {
   lastLogSeq(executionId: string): Promise<number> {
     return this.call('lastLogSeq', executionId);
   }
+  getRecording(executionId: string): Promise<RecordingEntry[]> {
+    return this.call('getRecording', executionId);
+  }
   getRecord(type: string, by: RecordLookup, key: string): Promise<StoredRecord | undefined> {
     return this.call('getRecord', type, by, key);
   }
@@ -253,10 +316,10 @@ export class ThreadedStore implements Store {
     return this.call('flush');
   }
   durable(): Promise<void> {
-    return this.call('durable');
+    return this.waitForCommit(this.durableWaiters);
   }
   committed(): Promise<void> {
-    return this.call('committed');
+    return this.waitForCommit(this.commitWaiters);
   }
 
   async close(): Promise<void> {
