@@ -34,72 +34,33 @@ try {
 
 const writes = new Set<string>(WRITE_METHODS);
 
-type Call = Extract<StoreThreadRequest, { type: 'call' }>;
-
-/**
- * Writes (and commit waits) are applied as they arrive; reads wait in a queue and run one per
- * turn of this thread's loop. Under a burst of list requests a turn of writes that starts an
- * execution used to wait behind every read sent before it (64 list queries in flight cost a
- * start tens of ms). A read still sees every write sent before it, and may see later ones.
- */
-const reads: Call[] = [];
-let draining = false;
-
 port.on('message', (msg: StoreThreadRequest) => {
   if (msg.type === 'writes') {
-    applyWrites(msg);
-    return;
-  }
-  reads.push(msg);
-  if (!draining) {
-    draining = true;
-    setImmediate(drain);
-  }
-});
-
-/** The next queued read, then a turn of the loop (new writes, group-commit timers) before more. */
-function drain(): void {
-  const msg = reads.shift();
-  if (!msg) {
-    draining = false;
-    return;
-  }
-  call(msg);
-  setImmediate(drain);
-}
-
-function applyWrites(msg: Extract<StoreThreadRequest, { type: 'writes' }>): void {
-  for (const [method, args] of msg.ops) {
-    if (!writes.has(method)) continue;
-    try {
-      (store[method as keyof SqliteStore] as (...a: unknown[]) => void)(...args);
-    } catch (err) {
-      post({ type: 'log', message: `store: ${method} failed: ${errorOf(err).message}` });
+    for (const [method, args] of msg.ops) {
+      if (!writes.has(method)) continue;
+      try {
+        (store[method as keyof SqliteStore] as (...a: unknown[]) => void)(...args);
+      } catch (err) {
+        post({ type: 'log', message: `store: ${method} failed: ${errorOf(err).message}` });
+      }
     }
+    for (const { id, method } of msg.commits ?? []) {
+      store[method]().then(
+        () => post({ type: 'result', id }),
+        (err: unknown) => post({ type: 'result', id, error: errorOf(err) }),
+      );
+    }
+    return;
   }
-  for (const { id, method } of msg.commits ?? []) {
-    store[method]().then(
-      () => post({ type: 'result', id }),
-      (err: unknown) => post({ type: 'result', id, error: errorOf(err) }),
-    );
-  }
-}
-
-function call(msg: Call): void {
   const fn = store[msg.method as keyof SqliteStore] as ((...a: unknown[]) => Promise<unknown>) | undefined;
   if (typeof fn !== 'function' || writes.has(msg.method)) {
     post({ type: 'result', id: msg.id, error: { name: 'Error', message: `no store call ${msg.method}` } });
     return;
   }
-  // Started now (its synchronous part, the query, runs here); answered when it settles.
-  let answer: Promise<unknown>;
-  try {
-    answer = Promise.resolve(fn.apply(store, msg.args));
-  } catch (err) {
-    answer = Promise.reject(err);
-  }
-  answer.then(
-    (value) => post({ type: 'result', id: msg.id, value }),
-    (err: unknown) => post({ type: 'result', id: msg.id, error: errorOf(err) }),
-  );
-}
+  Promise.resolve()
+    .then(() => fn.apply(store, msg.args))
+    .then(
+      (value) => post({ type: 'result', id: msg.id, value }),
+      (err: unknown) => post({ type: 'result', id: msg.id, error: errorOf(err) }),
+    );
+});
