@@ -10,29 +10,7 @@ import { diagnostics } from '../../server/diagnostics';
 import type { Engines } from '../../server/document';
 import { readInputs } from '../../server/flowInputs';
 import type { WorkspaceFlows } from '../../server/workspaceFlows';
-import { docAt, flowsFolder, loadEngines } from './helpers';
-
-const CHILD = `"""Counts things."""
-def handler(system, this, inputs):
-    n = int(inputs['count'])
-    region = this.get('input_value')['region']
-    verbose = inputs.get('verbose', False)
-    return this.success(n)
-`;
-const SCHEMA = `input_schema = {
-    'type': 'object',
-    'properties': {'order_id': {'type': 'integer'}, 'note': {'type': 'string'}},
-    'required': ['order_id'],
-}
-
-def handler(system, this):
-    data = this.get('input_value')
-    return this.success(data)
-`;
-const OPEN_ENDED = `def handler(system, this, inputs):
-    process(inputs)
-    return this.success(inputs['a'])
-`;
+import { CHILD_FLOWS, docAt, flowsFolder, loadEngines } from './helpers';
 
 describe('child flow inputs', () => {
   let e: Engines;
@@ -41,11 +19,7 @@ describe('child flow inputs', () => {
   let mainUri: string;
   before(async () => {
     e = await loadEngines();
-    ({ root, flows, mainUri } = await flowsFolder(e, {
-      'child.py': CHILD,
-      'orders.py': SCHEMA,
-      'open.py': OPEN_ENDED,
-    }));
+    ({ root, flows, mainUri } = await flowsFolder(e, CHILD_FLOWS));
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -68,7 +42,7 @@ describe('child flow inputs', () => {
         tree.delete();
       }
     };
-    assert.deepEqual(parse(CHILD), {
+    assert.deepEqual(parse(CHILD_FLOWS['child.py']), {
       inputs: [
         { name: 'count', required: true, type: 'int' },
         { name: 'region', required: true, type: undefined },
@@ -76,14 +50,14 @@ describe('child flow inputs', () => {
       ],
       complete: true,
     });
-    assert.deepEqual(parse(SCHEMA), {
+    assert.deepEqual(parse(CHILD_FLOWS['orders.py']), {
       inputs: [
         { name: 'order_id', required: true, type: 'int' },
         { name: 'note', required: false, type: 'str' },
       ],
       complete: true,
     });
-    assert.equal(parse(OPEN_ENDED).complete, false);
+    assert.equal(parse(CHILD_FLOWS['open.py']).complete, false);
   });
 
   it("offers the child's inputs as keyword arguments, required first, then the call's keywords", () => {

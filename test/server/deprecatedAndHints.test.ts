@@ -27,27 +27,8 @@ import { hover } from '../../server/hover';
 import { inlayHints, LEGEND, semanticTokens } from '../../server/semantic';
 import { signatureHelp } from '../../server/signatureHelp';
 import type { WorkspaceFlows } from '../../server/workspaceFlows';
-import { docAt, flowsFolder, loadEngines } from './helpers';
+import { CHILD_FLOWS, docAt, flowsFolder, loadEngines } from './helpers';
 
-const CHILD = `def handler(system, this, inputs):
-    n = int(inputs['count'])
-    region = this.get('input_value')['region']
-    verbose = inputs.get('verbose', False)
-    return this.success(n)
-`;
-const SCHEMA = `input_schema = {
-    'type': 'object',
-    'properties': {'order_id': {'type': 'integer'}, 'note': {'type': 'string'}},
-    'required': ['order_id'],
-}
-
-def handler(system, this):
-    return this.success(this.get('input_value'))
-`;
-const OPEN_ENDED = `def handler(system, this, inputs):
-    process(inputs)
-    return this.success(inputs['a'])
-`;
 const H = 'def handler(system, this):\n';
 
 /** Semantic tokens decoded to `[line, col, text, type, modifiers]`. */
@@ -77,11 +58,7 @@ describe('deprecated platform API and inlay hints of child inputs', () => {
   let mainUri: string;
   before(async () => {
     e = await loadEngines();
-    ({ root, flows, mainUri } = await flowsFolder(e, {
-      'child.py': CHILD,
-      'orders.py': SCHEMA,
-      'open.py': OPEN_ENDED,
-    }));
+    ({ root, flows, mainUri } = await flowsFolder(e, CHILD_FLOWS));
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 

@@ -10,6 +10,28 @@ import { pathToUri, WorkspaceFlows, type FlowIndex } from '../../server/workspac
 
 let engines: Promise<Engines> | undefined;
 
+const CHILD = `"""Counts things."""
+def handler(system, this, inputs):
+    n = int(inputs['count'])
+    region = this.get('input_value')['region']
+    verbose = inputs.get('verbose', False)
+    return this.success(n)
+`;
+const SCHEMA = `input_schema = {
+    'type': 'object',
+    'properties': {'order_id': {'type': 'integer'}, 'note': {'type': 'string'}},
+    'required': ['order_id'],
+}
+
+def handler(system, this):
+    data = this.get('input_value')
+    return this.success(data)
+`;
+const OPEN_ENDED = `def handler(system, this, inputs):
+    process(inputs)
+    return this.success(inputs['a'])
+`;
+
 export function loadEngines(): Promise<Engines> {
   engines ??= loadParser().then((parser) => ({ parser, analyzer: new Analyzer(parser) }));
   return engines;
@@ -62,3 +84,13 @@ export async function flowsFolder(
   await flows.setFolders([root]);
   return { root, flows, mainUri: pathToUri(path.join(root, 'main.py')) };
 }
+
+/**
+ * Flows whose inputs the server infers three ways: read from `inputs` and `input_value`, declared
+ * in an `input_schema`, and passed on whole (open-ended). For flowsFolder().
+ */
+export const CHILD_FLOWS: Record<string, string> = {
+  'child.py': CHILD,
+  'orders.py': SCHEMA,
+  'open.py': OPEN_ENDED,
+};

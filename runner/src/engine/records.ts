@@ -33,7 +33,7 @@ export type ViewType = 'webhook' | 'schedule';
 const RUNNER_FIELDS = new Set(['id', 'created_at', 'modified_at']);
 
 const how = (by: RecordLookup) => (by === 'id' ? 'with id ' : '');
-const notFound = (type: string, by: RecordLookup, key: string) =>
+export const notFound = (type: string, by: RecordLookup, key: string) =>
   new NotFound(`${type} ${how(by)}'${key}' does not exist`);
 
 export function flatRecord(r: StoredRecord): FlatRecord {
@@ -189,7 +189,8 @@ export class Records {
     });
   }
 
-  private async find(ref: RecordRef): Promise<FlatRecord | undefined> {
+  /** The record `ref` names, or undefined (get() refuses a missing one). */
+  async find(ref: RecordRef): Promise<FlatRecord | undefined> {
     if (ref.type === 'message') {
       if (ref.by !== 'id') throw new Invalid("messages have no name: look them up by='id'");
       const m = await this.store.getMessage(ref.key);

@@ -19,7 +19,7 @@ import type { NewExecution } from './executions';
 import { publicRecord, type Active } from './executionTable';
 import type { Locks } from './locks';
 import type { Messages } from './messages';
-import type { Records } from './records';
+import { notFound, type Records } from './records';
 import { mustGet, waitForExecutions, waitForMessage, type WaitPort } from './waits';
 
 /** What a flow's calls may do; the engine implements it. */
@@ -186,16 +186,10 @@ async function readRecord(
 ): Promise<unknown> {
   const ref = parse(method, params);
   if (ref.type !== 'setting') return recordCall(ctx.records, method, params);
-  let found: Record<string, unknown> | undefined;
-  try {
-    found = await ctx.records.get(ref);
-  } catch (err) {
-    if (!(err instanceof NotFound)) throw err;
-  }
-  const name = typeof found?.name === 'string' ? found.name : ref.key;
-  ctx.recorded(caller, 'setting', name, found ?? null);
+  const found = await ctx.records.find(ref);
+  ctx.recorded(caller, 'setting', typeof found?.name === 'string' ? found.name : ref.key, found ?? null);
   if (method === 'record.exists') return found !== undefined;
-  if (!found) throw new NotFound(`setting ${ref.by === 'id' ? 'with id ' : ''}'${ref.key}' does not exist`);
+  if (!found) throw notFound(ref.type, ref.by, ref.key);
   return found;
 }
 
