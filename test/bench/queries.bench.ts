@@ -197,7 +197,9 @@ async function serve(): Promise<void> {
 }
 
 async function startServed(flowsDir: string, dataDir: string): Promise<Served> {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename], {
+  // FLOWS_BENCH_RUNNER_ARGS: node options for the runner's process only (e.g. --cpu-prof).
+  const nodeArgs = (process.env.FLOWS_BENCH_RUNNER_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', __filename], {
     env: { ...process.env, QUERIES_BENCH_SERVE: JSON.stringify({ flowsDir, dataDir }) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

@@ -376,6 +376,45 @@ export function storeContract(
         same((await s.getRecord('setting', 'id', 'odd'))?.name);
       });
 
+      // The engine says which fields a change wrote (Store.putExecution's hint); whatever a
+      // backend does with it, the row read back is the record last put, whole.
+      it('reads back a put that names what it changed, whether its row is stored, queued or in a bulk insert', async () => {
+        const first = exec('h', { input_value: { n: 1 } });
+        s.putExecution(first);
+        await s.flush();
+        const running = { ...first, status: 'RUNNING' as const, started_at: ts(1), updated_at: ts(1) };
+        s.putExecution(running, ['status', 'started_at', 'updated_at']);
+        assert.deepEqual(await s.getExecution('h'), running);
+        const ended = {
+          ...running,
+          status: 'SUCCEEDED' as const,
+          output_value: [1],
+          ended_at: ts(2),
+          updated_at: ts(2),
+        };
+        s.putExecution(ended, ['status', 'output_value', 'ended_at', 'updated_at']);
+        await s.flush();
+        assert.deepEqual(await s.getExecution('h'), ended);
+
+        // New, and changed in the same group: the hint of the second put does not cover the insert.
+        const fresh = exec('n', { message: 'new' });
+        s.putExecution(fresh);
+        const changed = { ...fresh, status: 'RUNNING' as const, updated_at: ts(3) };
+        s.putExecution(changed, ['status', 'updated_at']);
+        assert.deepEqual(await s.getExecution('n'), changed);
+
+        // Rows of a bulk insert still being written: a change to the last of them wins.
+        const rows = Array.from({ length: 3000 }, (_, k) =>
+          exec(`b${k}`, { parent_execution_id: 'h', top_execution_id: 'h', created_at: ts(k) }),
+        );
+        s.insertExecutions(rows);
+        const last = { ...rows[2999], status: 'RUNNING' as const, started_at: ts(9), updated_at: ts(9) };
+        s.putExecution(last, ['status', 'started_at', 'updated_at']);
+        await s.flush();
+        assert.deepEqual(await s.getExecution('b2999'), last);
+        assert.deepEqual(await s.getExecution('b0'), rows[0]);
+      });
+
       it('keeps what JSON can say: an input left undefined reads as null', async () => {
         s.putExecution({ ...exec('u'), input_value: undefined, output_value: undefined });
         s.putExecution(exec('s', { input_value: 'text', output_value: 0 }));

@@ -4,7 +4,7 @@
  * An end is announced only once it is committed.
  */
 import { isEnded, type ExecutionStatus } from '@flows/protocol';
-import type { Store, StoredExecution } from '../store/store';
+import { EXECUTION_COLUMNS, type ExecutionField, type Store, type StoredExecution } from '../store/store';
 import type { ExecutionPort } from './dispatcher';
 import type { EngineEventSink } from './events';
 import { publicRecord, type Active, type ExecutionTable } from './executionTable';
@@ -23,6 +23,15 @@ export interface ChangesOptions {
 
 const now = () => new Date().toISOString();
 
+const COLUMNS: ReadonlySet<string> = new Set(EXECUTION_COLUMNS);
+
+/** What a change wrote, for the store's hint (Store.putExecution): its stored fields and updated_at. */
+function changedFields(patch: Partial<StoredExecution>): ExecutionField[] {
+  const fields: ExecutionField[] = ['updated_at'];
+  for (const k of Object.keys(patch)) if (COLUMNS.has(k)) fields.push(k as ExecutionField);
+  return fields;
+}
+
 export class Changes {
   constructor(private readonly opts: ChangesOptions) {}
 
@@ -35,7 +44,7 @@ export class Changes {
   update(a: Active, patch: Partial<StoredExecution>): void {
     if (patch.status !== undefined) this.check(a.rec.id, a.rec.status, patch.status);
     Object.assign(a.rec, patch, { updated_at: now() });
-    this.opts.store.putExecution(a.rec);
+    this.opts.store.putExecution(a.rec, changedFields(patch));
     this.opts.events.emit('execution', 'updated', publicRecord(a.rec));
   }
 
@@ -56,7 +65,7 @@ export class Changes {
     if (patch.output_value !== undefined) fields.output_value = patch.output_value;
     if (!a.rec.started_at) fields.started_at = null;
     Object.assign(a.rec, fields, { updated_at: now() });
-    store.putExecution(a.rec);
+    store.putExecution(a.rec, changedFields(fields));
     table.remove(a);
     this.opts.locks.forget(a.rec.id);
     const rec = publicRecord(a.rec);

@@ -37,6 +37,7 @@ import {
   type RecordingKind,
   type RecordLookup,
   type RunWithExecution,
+  type ExecutionField,
   type Store,
   type StoredRecord,
   type StoredExecution,
@@ -301,23 +302,16 @@ const UNENDED_SQL = EXECUTION_STATUSES.filter((s) => !ENDED_STATUSES.has(s))
 const toJson = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 const fromJson = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : null);
 
-function executionToRow(r: StoredExecution): Row {
-  return {
-    ...Object.fromEntries(EXECUTION_COLUMNS.map((c) => [`:${c}`, (r as unknown as Row)[c] ?? null])),
-    ':input_value': toJson(r.input_value),
-    ':output_value': toJson(r.output_value),
-    ':is_productive': r.is_productive ? 1 : 0,
-    ':virtual': r.virtual ? 1 : 0,
-  };
+/** An execution's column values in EXECUTION_COLUMNS order, for positional binding. */
+function executionValues(r: StoredExecution, out: Row[keyof Row][]): void {
+  for (const c of EXECUTION_COLUMNS) out.push(executionValue(r, c));
 }
 
-/** The same values as executionToRow, in EXECUTION_COLUMNS order, for positional binding. */
-function executionValues(r: StoredExecution, out: Row[keyof Row][]): void {
-  for (const c of EXECUTION_COLUMNS) {
-    if (c === 'input_value' || c === 'output_value') out.push(toJson(r[c]));
-    else if (c === 'is_productive' || c === 'virtual') out.push(r[c] ? 1 : 0);
-    else out.push((r[c] as string | number | null | undefined) ?? null);
-  }
+/** One field as its column holds it. */
+function executionValue(r: StoredExecution, c: ExecutionField): Row[keyof Row] {
+  if (c === 'input_value' || c === 'output_value') return toJson(r[c]);
+  if (c === 'is_productive' || c === 'virtual') return r[c] ? 1 : 0;
+  return (r[c] as string | number | null | undefined) ?? null;
 }
 
 function rowToExecution(row: Row): StoredExecution {
@@ -445,7 +439,13 @@ function bindWellFormedText(): void {
 
 export class SqliteStore implements Store {
   private readonly db: Database;
-  private readonly pendingExecutions = new Map<string, StoredExecution>();
+  /** `changed`: the fields that differ from the row as stored, or null when not known (all). */
+  private readonly pendingExecutions = new Map<
+    string,
+    { rec: StoredExecution; changed: Set<ExecutionField> | null }
+  >();
+  /** UPDATE statements by the fields they set (a few shapes: start, end, pause, ...). */
+  private readonly narrowUpdates = new Map<string, { stmt: Statement; fields: ExecutionField[] }>();
   private pendingLogs: LogLine[] = [];
   private pendingRecordings: RecordingEntry[] = [];
   private pendingRecords = new Map<string, StoredRecord>();
@@ -515,7 +515,7 @@ export class SqliteStore implements Store {
     if (mode !== 'wal') this.db.exec('PRAGMA journal_mode = TRUNCATE');
     this.migrate();
     const cols = EXECUTION_COLUMNS.join(', ');
-    const params = EXECUTION_COLUMNS.map((c) => `:${c}`).join(', ');
+    const params = placeholders(EXECUTION_COLUMNS.length);
     const updates = EXECUTION_COLUMNS.filter((c) => c !== 'id')
       .map((c) => `${c} = excluded.${c}`)
       .join(', ');
@@ -608,8 +608,15 @@ export class SqliteStore implements Store {
     else setImmediate(flush);
   }
 
-  putExecution(rec: StoredExecution): void {
-    this.pendingExecutions.set(rec.id, { ...rec });
+  putExecution(rec: StoredExecution, changed?: readonly ExecutionField[]): void {
+    const before = this.pendingExecutions.get(rec.id);
+    // Unknown once any put of the row in this group did not say what it changed.
+    let fields: Set<ExecutionField> | null = null;
+    if (changed && (!before || before.changed)) {
+      fields = new Set(before?.changed);
+      for (const f of changed) if (f !== 'id') fields.add(f);
+    }
+    this.pendingExecutions.set(rec.id, { rec: { ...rec }, changed: fields });
     this.schedule();
   }
 
@@ -904,7 +911,7 @@ export class SqliteStore implements Store {
       this.writeBulkMarks();
       // Bulk rows first: an upsert of the same row in this transaction is newer, and must win.
       if (withBulk) bulkRows = this.writeBulkSlice(bulkMs);
-      for (const e of executions) this.upsertExecution.run(executionToRow(e));
+      for (const e of executions) this.writeExecution(e.rec, e.changed);
       for (const l of logs) this.insertLog.run([l.execution_id, l.seq, l.ts, l.stream, l.text]);
       for (const r of recordings) {
         this.db.run(
@@ -941,6 +948,32 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.bulkWritten(bulkRows);
+  }
+
+  /**
+   * The row as a whole, or only the fields that changed: an UPDATE touches only the indexes of
+   * the columns it sets, where the upsert rewrites all twelve (a start and an end cost half as
+   * much). A row the UPDATE does not find (its insert is still queued, say in a bulk slice to
+   * come) is written whole.
+   */
+  private writeExecution(rec: StoredExecution, changed: Set<ExecutionField> | null): void {
+    if (changed && changed.size > 0) {
+      const key = [...changed].sort().join(',');
+      let update = this.narrowUpdates.get(key);
+      if (!update) {
+        const fields = key.split(',') as ExecutionField[];
+        const sets = fields.map((f) => `${f} = ?`).join(', ');
+        update = { stmt: this.db.prepare(`UPDATE executions SET ${sets} WHERE id = ?`), fields };
+        this.narrowUpdates.set(key, update);
+      }
+      const values: Row[keyof Row][] = [];
+      for (const f of update.fields) values.push(executionValue(rec, f));
+      values.push(rec.id);
+      if (update.stmt.run(values).changes > 0) return;
+    }
+    const values: Row[keyof Row][] = [];
+    executionValues(rec, values);
+    this.upsertExecution.run(values);
   }
 
   /** Nothing but bulk rows waits (a read then has nothing to commit). */
@@ -1514,6 +1547,7 @@ export class SqliteStore implements Store {
     for (const st of this.statements.values()) st.finalize();
     this.statements.clear();
     this.upsertExecution.finalize();
+    for (const u of this.narrowUpdates.values()) u.stmt.finalize();
     this.insertExecution.finalize();
     this.insertLog.finalize();
     this.bulkInsert?.finalize();

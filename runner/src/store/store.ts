@@ -25,6 +25,9 @@ export interface StoredExecution extends ExecutionRecord {
   virtual?: boolean;
 }
 
+/** A stored field of an execution (a column of the executions table). */
+export type ExecutionField = (typeof EXECUTION_COLUMNS)[number];
+
 /**
  * The fields of a stored execution, in the order the stores keep them (SQLite's columns; a
  * record read back has its keys in this order, from either store).
@@ -144,8 +147,12 @@ export interface ListPage<T> {
 export class InvalidCursorError extends Error {}
 
 export interface Store {
-  /** Insert or replace the whole row. */
-  putExecution(rec: StoredExecution): void;
+  /**
+   * Insert or replace the whole row. `changed` (a hint): the fields that differ from the last
+   * put of this id. A store may then write only those, which spares rewriting every index of
+   * the row (SQLite rewrites an index when any of its columns is assigned, changed or not).
+   */
+  putExecution(rec: StoredExecution, changed?: readonly ExecutionField[]): void;
   getExecution(id: string): Promise<StoredExecution | undefined>;
   /** Throws InvalidCursorError for a bad `after`. */
   listExecutions(q: ListExecutionsQuery): Promise<ListPage<StoredExecution>>;

@@ -20,6 +20,7 @@ import type {
 } from '@flows/protocol';
 import {
   InvalidCursorError,
+  type ExecutionField,
   type ListPage,
   type RecordingEntry,
   type RecordLookup,
@@ -203,9 +204,9 @@ export class ThreadedStore implements Store {
 
   // ---- writes ----------------------------------------------------------------------------
 
-  putExecution(rec: StoredExecution): void {
+  putExecution(rec: StoredExecution, changed?: readonly ExecutionField[]): void {
     // A copy as it is now, as SqliteStore keeps one: the engine goes on changing its record.
-    this.write('putExecution', [{ ...rec }]);
+    this.write('putExecution', changed ? [{ ...rec }, changed] : [{ ...rec }]);
   }
   appendLog(line: LogLine): void {
     this.write('appendLog', [line]);
