@@ -56,7 +56,9 @@ export const ExecutionRecord = z
     has_children: z
       .boolean()
       .optional()
-      .describe('in list answers: whether it has child executions (events leave it out)'),
+      .describe(
+        'whether it has child executions: in list answers, and in the event of its end where the runner knows',
+      ),
   })
   .meta({ id: 'Execution' });
 export type ExecutionRecord = z.infer<typeof ExecutionRecord>;

@@ -194,8 +194,10 @@ export class ExecutionModel {
       // Ended with no child ever seen, though it may have had some (their events can be missed
       // across a reconnect, and VS Code may keep an expanded row's first, empty answer): its
       // children are read again, once, and the whole view redrawn so an open row asks for them.
+      // Not when the runner's end event says it has none (put() took that in).
       const c = this.children.get(rec.id);
       if (
+        rec.has_children !== false &&
         !isEnded(before.status) &&
         isEnded(rec.status) &&
         c &&

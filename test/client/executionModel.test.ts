@@ -116,6 +116,19 @@ describe('client ExecutionModel (what the Executions view shows)', () => {
     assert.deepEqual(m.childrenOf('busy')!.ids, ['kid']);
   });
 
+  it('drops the expand arrow of a row whose end event says it has no children', () => {
+    const m = new ExecutionModel();
+    m.reset({ items: [rec('run'), rec('open')], total: 2 });
+    assert.equal(m.mayHaveChildren('run'), true, 'running: children may come');
+    assert.deepEqual(m.apply(rec('run', { status: 'SUCCEEDED', has_children: false })), ['run']);
+    assert.equal(m.mayHaveChildren('run'), false);
+    // An expanded row that showed no children: nothing to read again.
+    m.setChildren('open', { items: [], total: 0 });
+    assert.deepEqual(m.apply(rec('open', { status: 'FAILED', has_children: false })), ['open']);
+    assert.equal(m.mayHaveChildren('open'), false);
+    assert.deepEqual(m.childrenOf('open'), { ids: [], more: 0 });
+  });
+
   it('reads the children of a row again when it ends without any having been seen', () => {
     const m = new ExecutionModel();
     m.reset({ items: [rec('run')], total: 1 });

@@ -37,6 +37,24 @@ describe('runner: execution lifecycle', function () {
     );
   });
 
+  // The tree in VS Code drops the expand arrow of a row that ends with no children (it would
+  // open to nothing); list answers say so, and the end event must too.
+  it('says in the event of its end whether an execution has children', async () => {
+    const rec = await t.run({ flow_name: 'parent-async' });
+    assert.equal(rec.has_children, true, 'the parent started three children');
+    const child = (await treeOf(t, rec.id)).find((r) => r.parent_execution_id === rec.id)!;
+    const childEnd = t.messages.find(
+      (m) => m.type === 'execution' && m.record.id === child.id && m.record.status === 'SUCCEEDED',
+    );
+    assert.ok(childEnd?.type === 'execution');
+    assert.equal(childEnd.record.has_children, false, 'a child that started none');
+    const running = t.messages.find(
+      (m) => m.type === 'execution' && m.record.id === rec.id && m.record.status === 'RUNNING',
+    );
+    assert.ok(running?.type === 'execution');
+    assert.equal(running.record.has_children, undefined, 'only the end says it');
+  });
+
   it('fails the parent when a child fails, naming the child', async () => {
     const rec = await t.run({ flow_name: 'parent-of-failing' });
     assert.equal(rec.status, 'FAILED');

@@ -47,7 +47,10 @@ export function createChildren(
   let invalidCount = 0;
   let job: Active['job'];
   let next = 0;
-  if (inputs.length > 0) store.expectBulk(parentId, inputs.length);
+  if (inputs.length > 0) {
+    store.expectBulk(parentId, inputs.length);
+    table.madeChild(parentId);
+  }
   const slice = (): void => {
     const sliceStart = performance.now();
     const ts = new Date().toISOString();
@@ -67,7 +70,7 @@ export function createChildren(
         continue;
       }
       if (!live) continue;
-      const a = table.add(rec, parent.depth + 1);
+      const a = table.add(rec, parent.depth + 1, true);
       // Every child runs the same file: prepare the job once and copy it.
       if (!job) {
         deps.prepareJob(a);

@@ -72,8 +72,10 @@ export class Changes {
     // The end is announced (WebSocket, waiting requests and parent flows, callbacks) only once it
     // is committed, so nobody acts on an end that a crash could turn into "runner restarted".
     // Reads of the store commit first, so the REST API cannot show it earlier either.
+    // Where it is known, the end says whether it has children (as list answers do).
+    const event = a.hadChildren === undefined ? rec : { ...rec, has_children: a.hadChildren };
     const announce = () => {
-      events.emit('execution', 'updated', rec);
+      events.emit('execution', 'updated', event);
       for (const w of a.endWaiters.splice(0)) w(rec);
       events.emit('ended', rec, a.webhookResponse);
     };

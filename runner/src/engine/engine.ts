@@ -249,7 +249,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
       );
     }
     const rec = newRecord(spec, parent?.rec, crypto.randomUUID(), now());
-    const a = this.track(rec, depth);
+    const a = this.track(rec, depth, true);
     this.opts.store.putExecution(rec);
     this.emit('execution', 'created', publicRecord(rec));
     // Replay mode: a recorded child (a connector call, a child flow) ends as it did, at once.
@@ -325,9 +325,9 @@ export class Engine<W extends WorkerPool = WorkerPool>
     return n;
   }
 
-  /** Hold `rec` as active; one that existed before goes on with its stored log. */
-  private track(rec: StoredExecution, depth = 1): Active {
-    const a = this.table.add(rec, depth);
+  /** Hold `rec` as active (`fresh`: made just now); an older one goes on with its stored log. */
+  private track(rec: StoredExecution, depth = 1, fresh = false): Active {
+    const a = this.table.add(rec, depth, fresh);
     if (rec.status !== 'CREATED') this.logs.continueAfterStored(a);
     return a;
   }

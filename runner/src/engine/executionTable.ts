@@ -30,6 +30,12 @@ export interface Active {
   runtimeTimer?: LongTimer;
   scheduleTimer?: NodeJS.Timeout;
   webhookResponse?: WebhookResponse;
+  /**
+   * Whether a child of it was ever made: known (false until one is) for an execution made in
+   * this runner's life, unknown for one restored from the store. Its end event carries it, so
+   * that a tree watching it drops the expand arrow of a row that ends with none.
+   */
+  hadChildren?: boolean;
 }
 
 /** The record as the API shows it: without what only the runner needs. */
@@ -44,8 +50,11 @@ export class ExecutionTable {
   private readonly childrenOf = new Map<string, Set<string>>();
   private seqCounter = 0;
 
-  /** Start holding `rec` (not ended); `depth` is its nesting level. */
-  add(rec: StoredExecution, depth = 1): Active {
+  /**
+   * Start holding `rec` (not ended); `depth` is its nesting level. `fresh`: made just now (it
+   * has no children yet), not restored from the store.
+   */
+  add(rec: StoredExecution, depth = 1, fresh = false): Active {
     const a: Active = {
       rec,
       seq: ++this.seqCounter,
@@ -57,13 +66,21 @@ export class ExecutionTable {
       depth,
       endWaiters: [],
     };
+    if (fresh) a.hadChildren = false;
     this.byId.set(rec.id, a);
     if (rec.parent_execution_id) {
+      this.madeChild(rec.parent_execution_id);
       let set = this.childrenOf.get(rec.parent_execution_id);
       if (!set) this.childrenOf.set(rec.parent_execution_id, (set = new Set()));
       set.add(rec.id);
     }
     return a;
+  }
+
+  /** A child of `parentId` was made (one the table may not hold: an INVALID one, say). */
+  madeChild(parentId: string): void {
+    const parent = this.byId.get(parentId);
+    if (parent?.hadChildren === false) parent.hadChildren = true;
   }
 
   /** It ended: no longer held, no longer a child of its parent. */
