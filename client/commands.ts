@@ -13,6 +13,8 @@ import { flowFileOf, readsInputs } from './flows/flowSource';
 import { flowFile, runFlowFile, startFlow } from './flows/runFlow';
 import { guarded, log, UserError } from './log';
 import { selectInterpreter } from './runner/pythonInterpreter';
+import { connectTeamRunner, disconnectTeamRunner } from './runner/teamRunnerCommands';
+import type { TeamRunner } from './runner/teamRunner';
 import type { ExecutionAction } from '@flows/runner-client/runnerApi';
 import { createSchedule } from './schedules/createSchedule';
 import { scheduleCommands } from './schedules/scheduleCommands';
@@ -71,6 +73,8 @@ export const commands: Record<string, Factory> = {
   'flows.showRunnerOutput': () => () => log.show(true),
   'flows.selectInterpreter': () => () => selectInterpreter(),
   'flows.answerForm': (ctx) => () => ctx.messages.pickAndAnswer(),
+  'flows.connectTeamRunner': (ctx) => (given?: Partial<TeamRunner>) => connectTeamRunner(ctx, given),
+  'flows.disconnectTeamRunner': (ctx) => () => disconnectTeamRunner(ctx),
 
   // Executions view
   'flows.executions.refresh': (ctx) => () => ctx.executions.refresh(),

@@ -20,6 +20,8 @@ import { log, showError } from './log';
 import { ExecutionLog } from './logs/executionLog';
 import { MessagePrompts } from './messages/messagePrompts';
 import { RunnerService } from './runner/runnerService';
+import { TeamRunnerStore } from './runner/teamRunner';
+import { showTeamContext } from './runner/teamRunnerCommands';
 import { ScheduleTree } from './schedules/scheduleTree';
 import { StatusBar } from './statusBar';
 import { FlowTestController } from './testing/flowTestController';
@@ -44,7 +46,10 @@ export class Ctx {
   constructor(readonly extension: vscode.ExtensionContext) {
     const subs = extension.subscriptions;
     subs.push(log);
-    this.runner = new RunnerService(extension.extensionPath);
+    this.runner = new RunnerService(
+      extension.extensionPath,
+      new TeamRunnerStore(extension.workspaceState, extension.secrets),
+    );
     this.messages = new MessagePrompts(this.runner);
     this.executions = new ExecutionTree(this.runner, this.messages);
     this.schedules = new ScheduleTree(this.runner);
@@ -71,6 +76,7 @@ export class Ctx {
   async activate(): Promise<void> {
     const subs = this.extension.subscriptions;
     registerCommands(this);
+    if (this.runner.team) showTeamContext(this.runner.team);
     subs.push(...registerFlowDebugger(this));
     subs.push(
       vscode.window.onDidChangeActiveTextEditor(() => this.updateActiveFlow()),

@@ -51,10 +51,15 @@ export class StatusBar implements vscode.Disposable {
         const where =
           kind === 'bundled'
             ? 'Bundled runner'
-            : sharedPid
-              ? `Shared runner (pid ${sharedPid}, started by another window or \`flows serve\`)`
-              : 'External runner';
-        item.text = n ? `$(sync~spin) Flows: ${n} running` : '$(pass) Flows';
+            : kind === 'team'
+              ? 'Team runner'
+              : sharedPid
+                ? `Shared runner (pid ${sharedPid}, started by another window or \`flows serve\`)`
+                : 'External runner';
+        // A team runner is named: what runs there, colleagues see (and it is not this machine).
+        const team = kind === 'team' ? ` (${new URL(state.connection.url).host})` : '';
+        const icon = kind === 'team' ? '$(remote)' : '$(pass)';
+        item.text = n ? `$(sync~spin) Flows${team}: ${n} running` : `${icon} Flows${team}`;
         item.tooltip = `${where} at ${state.connection.url}${n ? `\n${n} execution(s) in progress` : ''}\nClick to show the executions.`;
         item.command = 'flows.executions.focus';
         break;

@@ -14,9 +14,11 @@ import { RunnerApi } from '@flows/runner-client/runnerApi';
 import { RunnerSocket } from '@flows/runner-client/runnerSocket';
 import { ExecutionCache } from '../executions/executionCache';
 import { RunnerSession } from './runnerSession';
+import { checkTeamRunner, type TeamRunnerStore } from './teamRunner';
 
 export interface RunnerConnection {
-  kind: 'bundled' | 'external';
+  /** external: flows.runner.url in settings; team: "Connect to a Team Runner…" (teamRunner.ts). */
+  kind: 'bundled' | 'external' | 'team';
   /** An external runner that owns this workspace's data folder: another window's, or a `flows serve`. */
   sharedPid?: number;
   url: string;
@@ -55,7 +57,11 @@ export class RunnerService implements vscode.Disposable {
   /** What the window knows of executions, from the session's events and REST answers. */
   readonly executions = new ExecutionCache(this.session);
 
-  constructor(private readonly extensionPath: string) {}
+  constructor(
+    private readonly extensionPath: string,
+    /** The team runner this workspace connected to, if any (none in tests that do not need it). */
+    readonly team?: TeamRunnerStore,
+  ) {}
 
   get state(): RunnerState {
     return this.current;
@@ -108,6 +114,29 @@ export class RunnerService implements vscode.Disposable {
       });
       log.info(`using the external runner at ${config.runnerUrl}`);
       return this.connectionTo('external', config.runnerUrl, config.runnerToken);
+    }
+
+    const team = await this.team?.get();
+    if (team) {
+      const reconnect = {
+        title: 'Connect to a Team Runner…',
+        run: () => vscode.commands.executeCommand('flows.connectTeamRunner'),
+      };
+      const disconnect = {
+        title: 'Use the Bundled Runner',
+        run: () => vscode.commands.executeCommand('flows.disconnectTeamRunner'),
+      };
+      if (!team.token) {
+        throw new UserError(
+          `The token for the team runner at ${team.url} is missing from VS Code's secret storage.`,
+          [reconnect, disconnect],
+        );
+      }
+      await checkTeamRunner({ url: team.url, token: team.token }).catch((err: Error) => {
+        throw new UserError(err.message, [reconnect, disconnect]);
+      });
+      log.info(`using the team runner at ${team.url}`);
+      return this.connectionTo('team', team.url, team.token);
     }
 
     if (!config.flowsFolder) {

@@ -528,6 +528,72 @@ describe('Flows for VS Code, in code-server', function () {
     await wb.shot('runner-taken-over');
   });
 
+  it('connects to a team runner, keeps its token out of settings, and disconnects', async () => {
+    // A team's runner: another folder of flows, another data folder, its own token.
+    const teamFlows = fs.mkdtempSync(path.join(stateDir, 'team-flows-'));
+    const teamData = fs.mkdtempSync(path.join(stateDir, 'team-data-'));
+    fs.writeFileSync(
+      path.join(teamFlows, 'team-report.py'),
+      "def handler(system, this):\n    return 'from the team'\n",
+    );
+    const token = 'team-token-4f2a9c';
+    const serve = spawn(
+      process.execPath,
+      [RUNNER_JS, 'serve', '--flows', teamFlows, '--data', teamData, '--port', '0', '--token', token],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        serve.stdout.on('data', (chunk: Buffer) => {
+          const line = chunk
+            .toString()
+            .split('\n')
+            .find((l) => l.includes('"ready"'));
+          if (line) resolve((JSON.parse(line) as { url: string }).url);
+        });
+        serve.once('exit', (code) => reject(new Error(`flows serve exited with ${code}`)));
+      });
+      // Something ran there before this window connected: the tree shows the team's history.
+      const created = await fetch(`${url}/api/latest/execution`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ flow_name: 'team-report' }),
+      });
+      assert.equal(created.status, 201);
+
+      await wb.command('Flows: Connect to a Team Runner…');
+      await wb.answerInput(url);
+      await wb.answerInput('wrong-token');
+      await wb.notification(/refused the token/).waitFor();
+      await wb.shot('team-runner-refused');
+      await wb.clearNotifications();
+
+      await wb.command('Flows: Connect to a Team Runner…');
+      await wb.answerInput(url);
+      await wb.answerInput(token);
+      const host = new URL(url).host;
+      await page.locator('.statusbar-item[aria-label^="Team runner at"]', { hasText: host }).waitFor();
+      await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'team-report').first(), /succeeded/);
+      await wb.shot('team-runner-connected');
+      // The token is in VS Code's secret storage, nowhere in the settings files.
+      for (const file of [
+        path.join(stateDir, 'user-data', 'User', 'settings.json'),
+        path.join(stateDir, 'examples', '.vscode', 'settings.json'),
+      ]) {
+        if (fs.existsSync(file))
+          assert.ok(!fs.readFileSync(file, 'utf8').includes(token), `${file} holds the token`);
+      }
+
+      await wb.command('Flows: Disconnect from the Team Runner');
+      await page.locator('.statusbar-item[aria-label^="Bundled runner"]').waitFor();
+      await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first(), /succeeded/);
+    } finally {
+      serve.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('stops at a breakpoint set in the gutter, shows variables, steps, continues', async () => {
     await wb.openFile('order-pipeline.py');
     await wb.toggleBreakpoint(19);
