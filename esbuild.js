@@ -12,7 +12,8 @@ const targets = [
   { in: 'client/extension.ts', out: 'extension', external: ['vscode'] },
   { in: 'server/server.ts', out: 'server', external: [] },
   { in: 'debug-adapter/debugAdapter.ts', out: 'debugAdapter', external: [] },
-  { in: 'runner/src/main.ts', out: 'runner', external: [] },
+  // pg's optional native binding (pg-native, a C addon) is never used: pg's pure-JS client is.
+  { in: 'runner/src/main.ts', out: 'runner', external: ['pg-native'] },
   // The store's thread (runner/src/store/threadedStore.ts starts it beside runner.js).
   { in: 'runner/src/store/storeThread.ts', out: 'storeThread', external: [] },
 ].filter((t) => fs.existsSync(t.in));

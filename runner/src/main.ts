@@ -16,6 +16,11 @@ async function main(): Promise<number> {
   }
   const command = commands[cmd];
   if (!command) throw new UsageError(`unknown command '${cmd}'`);
+  // `flows serve --help`: the usage of every command (it is one page).
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   return command(rest);
 }
 

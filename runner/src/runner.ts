@@ -3,6 +3,7 @@
  * server. `flows serve`, `flows run` and the tests all start one through `startRunner`.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type http from 'node:http';
 import type { WorkerIsolation, WorkerLimits } from '@flows/protocol';
@@ -28,9 +29,12 @@ import { Runs } from './runs/runs';
 import { systemClock, type Clock } from './schedules/clock';
 import { Scheduler } from './schedules/scheduler';
 import { DataDirLock } from './store/dataDirLock';
+import { PostgresStore } from './store/postgresStore';
+import type { Store } from './store/store';
 import { ThreadedStore } from './store/threadedStore';
 import { Webhooks } from './webhooks/webhooks';
 import { PythonWorkers } from './workers/pythonWorkers';
+import type { WorkerPool } from './workers/workerPool';
 
 export const VERSION = '0.1.0';
 
@@ -64,6 +68,11 @@ export interface RunnerOptions {
   flowsDir: string;
   /** Folder of the SQLite file and the runner's files; default `<flowsDir>/.flows`. */
   dataDir?: string;
+  /**
+   * A PostgreSQL URL (postgres://…): keep executions, logs, schedules and records there instead
+   * of the SQLite file in dataDir (which still holds the token and the files of system.file).
+   */
+  database?: string;
   python?: string;
   concurrency?: number;
   /** Worker processes allowed beyond `concurrency` for waiting executions (EngineOptions). */
@@ -101,11 +110,11 @@ export interface RunnerOptions {
   virtualClock?: boolean;
 }
 
-export interface Runner {
+export interface Runner<W extends WorkerPool = PythonWorkers> {
   /** What the rest of the runner (and the CLI) may do with executions: the engine's facade. */
   executions: Executions;
   /** The engine itself, for tests that reach its workers and records. */
-  engine: Engine<PythonWorkers>;
+  engine: Engine<W>;
   /** Present when the runner fires schedules. */
   scheduler?: Scheduler;
   webhooks: Webhooks;
@@ -129,7 +138,33 @@ export function pythonDir(): string {
   return candidates.find((d) => fs.existsSync(path.join(d, 'flows_worker'))) ?? candidates[0];
 }
 
-export async function startRunner(opts: RunnerOptions): Promise<Runner> {
+export function startRunner(opts: RunnerOptions): Promise<Runner> {
+  return startRunnerOn(opts, async (log) => {
+    const workers = new PythonWorkers({
+      python:
+        opts.python ?? process.env.FLOWS_PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3'),
+      pythonDir: pythonDir(),
+      mode: opts.workerMode,
+      poolSize: opts.concurrency ?? 8,
+      isolation: opts.isolation,
+      maxExecutions: opts.workerMaxExecutions,
+      maxRssMb: opts.workerMaxRssMb,
+      log,
+    });
+    await workers.start();
+    return workers;
+  });
+}
+
+/**
+ * A runner on the worker processes `workers` makes (started and ready); the engine stops them
+ * when the runner stops. Tests made from runs give each case a runner of its own on one shared
+ * set of processes (testing/workerLease.ts); `python` and the worker options are then unused.
+ */
+export async function startRunnerOn<W extends WorkerPool>(
+  opts: RunnerOptions,
+  makeWorkers: (log: (msg: string) => void) => Promise<W>,
+): Promise<Runner<W>> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[runner] ${m}\n`));
   const flowsDir = path.resolve(opts.flowsDir);
   const dataDir = path.resolve(opts.dataDir ?? path.join(flowsDir, '.flows'));
@@ -137,27 +172,21 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   fs.mkdirSync(filesDir, { recursive: true });
   const lock = DataDirLock.acquire(dataDir);
   keepOutOfGit(dataDir);
-  let store: ThreadedStore;
+  let store: Store;
   try {
-    // On a thread of its own: its queries, commits and checkpoints never hold up requests or
-    // the dispatch of executions (threadedStore.ts).
-    store = await ThreadedStore.open(path.join(dataDir, 'flows.db'), log);
+    // SQLite on a thread of its own: its queries, commits and checkpoints never hold up
+    // requests or the dispatch of executions (threadedStore.ts). PostgreSQL is a server of its
+    // own already; this node's name (its host and data folder) marks what it writes there.
+    store = opts.database
+      ? await PostgresStore.open(opts.database, { node: `${os.hostname()}:${dataDir}`, log })
+      : await ThreadedStore.open(path.join(dataDir, 'flows.db'), log);
   } catch (err) {
     lock.release();
     throw err;
   }
-  const workers = new PythonWorkers({
-    python: opts.python ?? process.env.FLOWS_PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3'),
-    pythonDir: pythonDir(),
-    mode: opts.workerMode,
-    poolSize: opts.concurrency ?? 8,
-    isolation: opts.isolation,
-    maxExecutions: opts.workerMaxExecutions,
-    maxRssMb: opts.workerMaxRssMb,
-    log,
-  });
+  let workers: W;
   try {
-    await workers.start();
+    workers = await makeWorkers(log);
   } catch (err) {
     await store.close();
     lock.release();
@@ -192,18 +221,18 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   }
 }
 
-async function assemble(
+async function assemble<W extends WorkerPool>(
   opts: RunnerOptions,
   parts: {
     log: (msg: string) => void;
     dataDir: string;
     lock: DataDirLock;
-    store: ThreadedStore;
-    engine: Engine<PythonWorkers>;
+    store: Store;
+    engine: Engine<W>;
     debugSessions: DebugSessions;
     recordOwners: Partial<Record<ViewType, RecordOwner>>;
   },
-): Promise<Runner> {
+): Promise<Runner<W>> {
   const { log, dataDir, lock, store, engine, debugSessions, recordOwners } = parts;
   // Services get the executions service (the engine's narrow side) and their part of the store.
   const executions: Executions & ExecutionOwnership & DebugTargets = engine;

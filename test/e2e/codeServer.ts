@@ -5,8 +5,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../support/freePort';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 /** @vscode/ripgrep as pinned in that code-server's lib/vscode/npm-shrinkwrap.json, and its asset tag. */
@@ -96,16 +96,7 @@ export function packageExtension(log: (msg: string) => void): string {
   return out;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface CodeServer {
   url: string;

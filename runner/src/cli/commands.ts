@@ -7,6 +7,7 @@ import { RunnerApi } from '@flows/runner-client/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
 import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
+import { checkPostgresUrl, PostgresOpenError } from '../store/postgresConnection';
 import { SqliteStore } from '../store/sqliteStore';
 import { duration, printTree } from './executionTree';
 import { INTERRUPTED, interruptSignal, onAbort } from './interrupt';
@@ -18,9 +19,9 @@ export class UsageError extends Error {}
 export const USAGE = `flows ${VERSION} — the local runner of Flows for VS Code
 
 Usage:
-  flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--concurrency N]
-              [--max-waiting N] [--max-memory-mb N] [--max-cpu-seconds N] [--python PATH]
-              [--isolation pool|process] [--worker-max-executions N]
+  flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--database URL]
+              [--concurrency N] [--max-waiting N] [--max-memory-mb N] [--max-cpu-seconds N]
+              [--python PATH] [--isolation pool|process] [--worker-max-executions N]
       Serve the REST + WebSocket API on 127.0.0.1 (port 0 = any free port). Prints one JSON
       line {"event":"ready","url":…} when ready. --concurrency executions run at once (8);
       waiting ones (sleeping, waiting for children or answers) keep their process, and at most
@@ -30,6 +31,10 @@ Usage:
       Executions run in warm worker processes, reused one after another (--isolation pool,
       the default; each is replaced after --worker-max-executions executions, 1000), or each
       in a fresh process (--isolation process; so do flows with a '# flows: isolated' line).
+      --database postgres://USER:PASSWORD@HOST:5432/DB (or $FLOWS_DATABASE) keeps executions,
+      logs, schedules and records in PostgreSQL instead of the SQLite file in --data (the
+      default); the schema is created or upgraded at start. Team mode (several nodes on one
+      database) is a preview: see the README.
   flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
       Run a flow on an embedded runner and print its execution tree, outputs and logs.
       Exit code 0 only when it SUCCEEDED. --try runs it in development mode. When a serving
@@ -64,8 +69,14 @@ export async function serve(argv: string[]): Promise<number> {
       isolation: { type: 'string' },
       'worker-max-executions': { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
+      database: { type: 'string' },
     },
   });
+  // The option beats the environment; either is checked before anything starts.
+  const database = values.database ?? (process.env.FLOWS_DATABASE || undefined);
+  const databaseSource = values.database !== undefined ? '--database' : 'FLOWS_DATABASE';
+  const badUrl = database === undefined ? undefined : checkPostgresUrl(database);
+  if (badUrl) throw new UsageError(`${databaseSource} ${badUrl}`);
   const isolation = values.isolation ?? 'pool';
   if (isolation !== 'pool' && isolation !== 'process')
     throw new UsageError(`--isolation must be pool or process, not '${isolation}'`);
@@ -75,6 +86,7 @@ export async function serve(argv: string[]): Promise<number> {
   const runner = await startRunner({
     flowsDir: values.flows ?? process.cwd(),
     dataDir: values.data,
+    database,
     python: values.python,
     concurrency: intOption('concurrency', values.concurrency, 8, 1),
     // Absent: the engine's own default.
@@ -90,6 +102,9 @@ export async function serve(argv: string[]): Promise<number> {
         ? undefined
         : intOption('worker-max-executions', values['worker-max-executions'], 0, 1),
     http: { port, token },
+  }).catch((err: unknown) => {
+    // Which option named the database, and no stack: the server may just not be up yet.
+    throw err instanceof PostgresOpenError ? new Error(`${databaseSource}: ${err.message}`) : err;
   });
   const tokenFile = path.join(runner.dataDir, 'runner.token');
   fs.writeFileSync(tokenFile, runner.token!, { mode: 0o600 });

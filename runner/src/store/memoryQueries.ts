@@ -6,9 +6,9 @@
  * so one plan is enough here: filter, sort, cut. That is O(rows) a page: fine for tests.
  */
 import type { ExecutionStatus, ListExecutionsQuery, ListRunsQuery } from '@flows/protocol';
+import { decodeCursor, encodeCursor } from './listCursor';
 import {
   EXECUTION_COLUMNS,
-  InvalidCursorError,
   LIST_PAGE_BYTES,
   type ListPage,
   type StoredExecution,
@@ -108,37 +108,6 @@ function firstK<T>(items: T[], k: number, cmp: (a: T, b: T) => number): T[] {
     if (out.length > k) out.pop();
   }
   return out;
-}
-
-/** SqliteStore's cursor format (base64url of JSON [sort, ...key]): a `next` of either store reads the same. */
-function encodeCursor(sort: string, key: readonly KeyValue[]): string {
-  return Buffer.from(JSON.stringify([sort, ...key])).toString('base64url');
-}
-
-function decodeCursor(cursor: string, sort: string, types: readonly ('text' | 'int')[]): KeyValue[] {
-  const notOurs = () =>
-    new InvalidCursorError('not a cursor of this list (use the `next` of a page as it was given)');
-  let parsed: unknown;
-  try {
-    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw notOurs();
-  }
-  if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') throw notOurs();
-  if (parsed[0] !== sort) {
-    throw new InvalidCursorError(
-      `the cursor was made for sort=${parsed[0].slice(0, 40)}, not sort=${sort}; ask with the same sort, or start over without after`,
-    );
-  }
-  const key = parsed.slice(1) as unknown[];
-  if (
-    key.length !== types.length ||
-    !types.every((t, i) => (t === 'int' ? Number.isSafeInteger(key[i]) : typeof key[i] === 'string'))
-  ) {
-    throw notOurs();
-  }
-  return key as KeyValue[];
 }
 
 /**

@@ -28,9 +28,10 @@ import {
   type LogLine,
   type MessageRecord,
 } from '@flows/protocol';
+import { countBulkRows, expectBulkRows, type BulkParents } from './bulkParents';
+import { decodeCursor, encodeCursor } from './listCursor';
 import { MIGRATIONS } from './migrations';
 import {
-  InvalidCursorError,
   LIST_PAGE_BYTES,
   type ListPage,
   type RecordingEntry,
@@ -263,37 +264,6 @@ function oneOfFilter(
   };
 }
 
-/** A cursor: base64url of JSON [sort, ...key values]. Opaque to callers, checked on the way in. */
-function encodeCursor(sort: string, key: readonly Arg[]): string {
-  return Buffer.from(JSON.stringify([sort, ...key])).toString('base64url');
-}
-
-function decodeCursor(cursor: string, sort: string, spec: SortSpec): Arg[] {
-  const notOurs = () =>
-    new InvalidCursorError('not a cursor of this list (use the `next` of a page as it was given)');
-  let parsed: unknown;
-  try {
-    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw notOurs();
-  }
-  if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') throw notOurs();
-  if (parsed[0] !== sort) {
-    throw new InvalidCursorError(
-      `the cursor was made for sort=${parsed[0].slice(0, 40)}, not sort=${sort}; ask with the same sort, or start over without after`,
-    );
-  }
-  const key = parsed.slice(1) as unknown[];
-  if (
-    key.length !== spec.keys.length ||
-    !spec.types.every((t, i) => (t === 'int' ? Number.isSafeInteger(key[i]) : typeof key[i] === 'string'))
-  ) {
-    throw notOurs();
-  }
-  return key as Arg[];
-}
-
 const ENDED_SQL = [...ENDED_STATUSES].map((s) => `'${s}'`).join(',');
 const UNENDED_SQL = EXECUTION_STATUSES.filter((s) => !ENDED_STATUSES.has(s))
   .map((s) => `'${s}'`)
@@ -460,10 +430,7 @@ export class SqliteStore implements Store {
    * Parents of bulk rows still being written, with how many are left; `marked`: in bulk_inserts;
    * `expected`: the count was given up front (expectBulk), so later rows do not add to it.
    */
-  private readonly bulkParents = new Map<
-    string,
-    { left: number; rows: number; marked: boolean; expected: boolean }
-  >();
+  private readonly bulkParents: BulkParents = new Map();
   /** Schedules as JSON without their inputs (which change rarely and can be large); null = delete. */
   private pendingSchedules = new Map<string, { data: string; created_at: string } | null>();
   private pendingScheduleInputs = new Map<string, string | null>();
@@ -643,29 +610,14 @@ export class SqliteStore implements Store {
 
   insertExecutions(recs: StoredExecution[]): void {
     if (recs.length === 0) return;
-    for (const r of recs) {
-      this.bulk.push(r);
-      if (!r.parent_execution_id) continue;
-      const p = this.bulkParents.get(r.parent_execution_id);
-      if (p?.expected) continue;
-      if (p) {
-        p.left++;
-        p.rows++;
-      } else
-        this.bulkParents.set(r.parent_execution_id, { left: 1, rows: 1, marked: false, expected: false });
-    }
+    for (const r of recs) this.bulk.push(r);
+    countBulkRows(this.bulkParents, recs);
     this.bulkQueued += recs.length;
     this.schedule();
   }
 
   expectBulk(parentId: string, rows: number): void {
-    if (rows <= 0) return;
-    const p = this.bulkParents.get(parentId);
-    if (p) {
-      p.left += rows;
-      p.rows += rows;
-      p.expected = true;
-    } else this.bulkParents.set(parentId, { left: rows, rows, marked: false, expected: true });
+    expectBulkRows(this.bulkParents, parentId, rows);
   }
 
   private bulkLeft(): number {
@@ -1199,7 +1151,8 @@ export class SqliteStore implements Store {
     const desc = q.sort.startsWith('-');
     const sort = t.sorts[desc ? q.sort.slice(1) : q.sort];
     const field = desc ? q.sort.slice(1) : q.sort;
-    const start = q.after === undefined ? undefined : decodeCursor(q.after, q.sort, sort);
+    const start: Arg[] | undefined =
+      q.after === undefined ? undefined : decodeCursor(q.after, q.sort, sort.types);
     const keyList = sort.keys.join(', ');
     const order = (reverse: boolean) =>
       sort.keys.map((k) => `${k} ${desc !== reverse ? 'DESC' : 'ASC'}`).join(', ');
