@@ -19,6 +19,7 @@ import type { ExecutionAction } from '@flows/runner-client/runnerApi';
 import { createSchedule } from './schedules/createSchedule';
 import { scheduleCommands } from './schedules/scheduleCommands';
 import { createTestFromExecution } from './testing/createTestCommand';
+import { updateRecording } from './testing/updateRecordingCommand';
 
 type Factory = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -72,9 +73,9 @@ export const commands: Record<string, Factory> = {
   'flows.restartRunner': (ctx) => () => ctx.runner.restart(),
   'flows.showRunnerOutput': () => () => log.show(true),
   'flows.selectInterpreter': () => () => selectInterpreter(),
-  'flows.answerForm': (ctx) => () => ctx.messages.pickAndAnswer(),
   'flows.connectTeamRunner': (ctx) => (given?: Partial<TeamRunner>) => connectTeamRunner(ctx, given),
   'flows.disconnectTeamRunner': (ctx) => () => disconnectTeamRunner(ctx),
+  'flows.answerForm': (ctx) => () => ctx.messages.pickAndAnswer(),
 
   // Executions view
   'flows.executions.refresh': (ctx) => () => ctx.executions.refresh(),
@@ -158,6 +159,8 @@ export const commands: Record<string, Factory> = {
     if (id) await ctx.documents.show(id, 'output');
   },
   'flows.execution.createTest': (ctx) => (arg?: unknown) => createTestFromExecution(ctx, arg),
+  'flows.tests.updateRecording': (ctx) => (arg?: unknown) => updateRecording(ctx, arg),
+  'flows.tests.showTreeDiff': (ctx) => (arg?: unknown) => ctx.tests.showTreeDiff(arg),
   'flows.execution.copyId': (ctx) => async (arg?: unknown) => {
     const id = await executionFor(ctx, arg, 'any');
     if (id) await vscode.env.clipboard.writeText(id);

@@ -21,6 +21,14 @@ export const CreateTestBody = z
       .describe(
         `the test file, relative to the flows folder and inside it; default tests/<flow>${TEST_FILE_SUFFIX} next to the flow`,
       ),
+    replace: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        'rewrite the case of this name with the new recording instead of adding one (Update Recording): its name, input, replay choices, comments and the other cases stay',
+      ),
   })
   .describe('Make a test case of an execution that ended');
 export type CreateTestBody = z.infer<typeof CreateTestBody>;
@@ -50,7 +58,10 @@ export const ReplayedRun = z.object({
   ),
 });
 
-/** One line of `flows test --reporter json`: a case's result as soon as it is known, then the end. */
+/**
+ * One line of `flows test --reporter json`: a case's result as soon as it is known, then the end;
+ * with `--debug`, before each case, where its runner waits for a debugger to launch the flow.
+ */
 export const TestReportLine = z.discriminatedUnion('event', [
   z.object({
     event: z.literal('result'),
@@ -62,6 +73,20 @@ export const TestReportLine = z.discriminatedUnion('event', [
     ms: z.number(),
     runMs: z.number().optional(),
     actual: ReplayedRun.optional(),
+    /** The line of the flow (1-based) that each failure, by its index in `failures`, comes from. */
+    at: z.array(z.object({ failure: z.number().int(), file: z.string(), line: z.number().int() })).optional(),
+    /** A failed case's expected (recorded) and actual execution trees, as text to diff. */
+    trees: z.object({ expected: z.string(), actual: z.string() }).optional(),
+  }),
+  z.object({
+    event: z.literal('debug'),
+    file: z.string(),
+    name: z.string(),
+    /** The case's runner, replaying: launch `program` with `input` on it (a `flow` launch). */
+    url: z.string(),
+    token: z.string(),
+    program: z.string(),
+    input: z.unknown(),
   }),
   z.object({ event: z.literal('end'), passed: z.number(), failed: z.number() }),
 ]);

@@ -108,6 +108,12 @@ export interface WorkerJob {
    * (a test replaying a recorded run; runner/src/testing).
    */
   virtual_clock?: boolean;
+  /**
+   * With virtual_clock: the Unix time (seconds) the execution's clock starts at, which
+   * `time.time()` and `datetime.now()` in the flow follow (the recorded run's start, or the
+   * parent's time when it made this child); default the real time.
+   */
+  virtual_now?: number;
 }
 
 /** Where executions run: warm pooled workers, reused (default), or a fresh process each. */
@@ -178,6 +184,8 @@ export const WorkerCallParams = {
     is_productive: z.boolean().nullish(),
     scheduled_for: z.string().nullish(),
     start: z.boolean().default(true),
+    /** The line of the flow that made the call (a replayed test shows a call that differs there). */
+    caller: z.object({ file: z.string(), line: z.number().int() }).nullish(),
   }),
   'execution.start': z.object({ id: z.string() }),
   'execution.wait': z.object({

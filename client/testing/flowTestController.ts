@@ -2,22 +2,29 @@
  * The Testing view's flow tests: every `*.flowtest.yaml` in the flows folder (a file watcher
  * keeps the list current), one item per test file labelled with its flow, one child per case at
  * its line (the gutter's run icons). Run spawns the bundled runner's CLI, `flows test <file>
- * --reporter json`, one process per file, and reports each case as its JSON line arrives: a
- * failure at the line of the expectation that failed, as a diff of expected and actual.
+ * --reporter json`, one process per file (its cases share one set of worker processes), and
+ * reports each case as its JSON line arrives: a failure at the line of the expectation that
+ * failed, as a diff of expected and actual, and at the line of the flow it comes from; the two
+ * execution trees side by side from the message's "Show Tree Diff" (testTreeDiff.ts).
+ *
+ * Debug runs the same CLI with `--debug`: each case's runner replays and waits for a debugger;
+ * the controller starts a `flow` launch on it (F5 semantics: breakpoints stop, connectors are
+ * replayed) tied to the test run, and the case's result arrives when the run ends.
  *
  * All test files count, not only those in `tests/` folders: `flows test` runs any it finds, and
  * `--out` may put one elsewhere.
  */
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as vscode from 'vscode';
 import { TEST_FILE_SUFFIX, TestReportLine } from '@flows/protocol';
-import { readConfig } from '../config';
 import { log, messageOf } from '../log';
-import { findInterpreter } from '../runner/pythonInterpreter';
+import { startFlowsCli } from './flowsCli';
 import { discoverTests, type DiscoveredCase } from './testDiscovery';
 import { failureViews } from './testFailures';
+import { TestTreeDiff, TREE_DIFF_CONTEXT, type TestTrees } from './testTreeDiff';
+
+type Result = Extract<TestReportLine, { event: 'result' }>;
 
 const GLOB = `**/*${TEST_FILE_SUFFIX}`;
 const EXCLUDE = '**/{node_modules,.git,.flows}/**';
@@ -26,6 +33,9 @@ export class FlowTestController implements vscode.Disposable {
   readonly controller = vscode.tests.createTestController('flows.tests', 'Flow Tests');
   /** The cases of each item, by item id (the case's own, for a diff's values and lines). */
   private readonly cases = new Map<string, DiscoveredCase>();
+  /** The last failed run's two execution trees of each case, by item id ("Show Tree Diff"). */
+  private readonly trees = new Map<string, TestTrees>();
+  private readonly treeDiff = new TestTreeDiff();
   private watcher: vscode.FileSystemWatcher | undefined;
   private watchedFolder: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -41,7 +51,13 @@ export class FlowTestController implements vscode.Disposable {
     this.controller.createRunProfile(
       'Run',
       vscode.TestRunProfileKind.Run,
-      (req, token) => this.run(req, token),
+      (req, token) => this.run(req, token, false),
+      true,
+    );
+    this.controller.createRunProfile(
+      'Debug',
+      vscode.TestRunProfileKind.Debug,
+      (req, token) => this.run(req, token, true),
       true,
     );
     this.disposables.push(
@@ -148,7 +164,23 @@ export class FlowTestController implements vscode.Disposable {
     return this.cases.get(itemId)?.line;
   }
 
-  private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
+  /** "Show Tree Diff" on a failure message (`{test, message}`), or on a case item. */
+  async showTreeDiff(arg: unknown): Promise<void> {
+    const a = arg as { test?: vscode.TestItem; id?: string } | undefined;
+    const item = a?.test ?? (a?.id ? (a as vscode.TestItem) : undefined);
+    const trees = item && this.trees.get(item.id);
+    if (!item || !trees) {
+      void vscode.window.showInformationMessage('Run the test: its trees are shown when it fails.');
+      return;
+    }
+    await this.treeDiff.show(item.id, trees);
+  }
+
+  private async run(
+    request: vscode.TestRunRequest,
+    token: vscode.CancellationToken,
+    debug: boolean,
+  ): Promise<void> {
     // What to run, by file: the cases asked for (a file's item stands for all of its cases).
     const byFile = new Map<vscode.TestItem, vscode.TestItem[]>();
     const roots: vscode.TestItem[] = request.include ? [...request.include] : [];
@@ -166,7 +198,7 @@ export class FlowTestController implements vscode.Disposable {
       for (const cases of byFile.values()) cases.forEach((c) => run.enqueued(c));
       for (const [file, cases] of byFile) {
         if (token.isCancellationRequested) break;
-        if (cases.length) await this.runFile(run, file, cases, token);
+        if (cases.length) await this.runFile(run, file, cases, token, debug);
       }
     } catch (err) {
       run.appendOutput(`${messageOf(err)}\r\n`);
@@ -176,41 +208,35 @@ export class FlowTestController implements vscode.Disposable {
     }
   }
 
-  /** One `flows test <file> --reporter json` for the cases of one file. */
+  /** One `flows test <file> --reporter json [--debug]` for the cases of one file. */
   private async runFile(
     run: vscode.TestRun,
     file: vscode.TestItem,
     cases: vscode.TestItem[],
     token: vscode.CancellationToken,
+    debug: boolean,
   ): Promise<void> {
     const folder = this.flowsFolder();
-    const config = readConfig();
-    const python = await findInterpreter(config.pythonPath, folder ? vscode.Uri.file(folder) : undefined);
     const all = cases.length === file.children.size;
-    const args = [
-      path.join(this.extensionPath, 'dist', 'runner.js'),
-      'test',
-      file.uri!.fsPath,
-      '--reporter',
-      'json',
-      '--python',
-      python.path,
-      ...(folder ? ['--flows', folder] : []),
-      ...(all ? [] : cases.flatMap((c) => ['--name', c.label])),
-    ];
+    const cli = await startFlowsCli(
+      this.extensionPath,
+      folder,
+      [
+        'test',
+        file.uri!.fsPath,
+        '--reporter',
+        'json',
+        ...(debug ? ['--debug'] : []),
+        ...(all ? [] : cases.flatMap((c) => ['--name', c.label])),
+      ],
+      folder ?? path.dirname(file.uri!.fsPath),
+    );
+    const { child } = cli;
     const pending = [...cases];
     const startNext = () => pending[0] && run.started(pending[0]);
     startNext();
-    // The extension host's own Node (Electron in desktop VS Code: run as plain Node).
-    const child = spawn(process.execPath, args, {
-      cwd: folder ?? path.dirname(file.uri!.fsPath),
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', FLOWS_FROM_EDITOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      windowsHide: true,
-    });
     const stop = token.onCancellationRequested(() => child.kill());
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const debugging = new Set<vscode.Disposable>();
     const lines = readline.createInterface({ input: child.stdout });
     lines.on('line', (text) => {
       let parsed: TestReportLine;
@@ -220,35 +246,20 @@ export class FlowTestController implements vscode.Disposable {
         if (text.trim()) run.appendOutput(`${text}\r\n`);
         return;
       }
+      if (parsed.event === 'debug') {
+        debugging.add(this.debugCase(run, parsed, folder, () => child.kill()));
+        return;
+      }
       if (parsed.event !== 'result') return;
       const item = cases.find((c) => c.label === parsed.name);
       if (!item) return;
       pending.splice(pending.indexOf(item), 1);
-      const mark = parsed.passed ? '✔' : '✘';
-      run.appendOutput(`${mark} ${parsed.flow} › ${parsed.name} (${parsed.ms} ms)\r\n`, undefined, item);
-      if (parsed.passed) run.passed(item, parsed.ms);
-      else {
-        for (const f of parsed.failures) run.appendOutput(`    ${f}\r\n`, undefined, item);
-        const messages = failureViews(parsed, this.cases.get(item.id)).map((v) => {
-          const m =
-            v.expected !== undefined && v.actual !== undefined
-              ? vscode.TestMessage.diff(v.message, v.expected, v.actual)
-              : new vscode.TestMessage(v.message);
-          m.location = new vscode.Location(item.uri!, new vscode.Position(v.line, 0));
-          return m;
-        });
-        run.failed(item, messages, parsed.ms);
-      }
+      this.report(run, item, parsed);
       startNext();
     });
-    const code = await new Promise<number | null>((resolve) => {
-      child.once('error', (err) => {
-        stderr += err.message;
-        resolve(null);
-      });
-      child.once('close', resolve);
-    });
+    const { code, stderr } = await cli.done;
     stop.dispose();
+    debugging.forEach((d) => d.dispose());
     // Cases with no result: the run was cancelled, or the CLI could not run them.
     for (const item of pending) {
       if (token.isCancellationRequested) run.skipped(item);
@@ -260,7 +271,77 @@ export class FlowTestController implements vscode.Disposable {
     if (stderr.trim()) run.appendOutput(`${stderr.trim().replace(/\n/g, '\r\n')}\r\n`);
   }
 
+  /** One case's result: passed, or failed with its messages at the test file and the flow. */
+  private report(run: vscode.TestRun, item: vscode.TestItem, parsed: Result): void {
+    const mark = parsed.passed ? '✔' : '✘';
+    run.appendOutput(`${mark} ${parsed.flow} › ${parsed.name} (${parsed.ms} ms)\r\n`, undefined, item);
+    if (parsed.passed) {
+      this.trees.delete(item.id);
+      run.passed(item, parsed.ms);
+      return;
+    }
+    for (const f of parsed.failures) run.appendOutput(`    ${f}\r\n`, undefined, item);
+    if (parsed.trees) this.trees.set(item.id, { name: parsed.name, ...parsed.trees });
+    const messages = failureViews(parsed, this.cases.get(item.id)).map((v) => {
+      const m =
+        v.expected !== undefined && v.actual !== undefined
+          ? vscode.TestMessage.diff(v.message, v.expected, v.actual)
+          : new vscode.TestMessage(v.message);
+      m.location = new vscode.Location(
+        v.file ? vscode.Uri.file(v.file) : item.uri!,
+        new vscode.Position(v.line, 0),
+      );
+      if (parsed.trees) m.contextValue = TREE_DIFF_CONTEXT;
+      return m;
+    });
+    run.failed(item, messages, parsed.ms);
+  }
+
+  /**
+   * Debugs a case: a `flow` launch of its flow on the case's replaying runner, in the test run.
+   * If the session ends without the run having started (a bad input, the adapter failed), the
+   * CLI waiting for it is stopped after a while.
+   */
+  private debugCase(
+    run: vscode.TestRun,
+    target: Extract<TestReportLine, { event: 'debug' }>,
+    folder: string | undefined,
+    giveUp: () => void,
+  ): vscode.Disposable {
+    let timer: NodeJS.Timeout | undefined;
+    const ended = vscode.debug.onDidTerminateDebugSession((s) => {
+      if (s.configuration.runnerUrl === target.url) timer = setTimeout(giveUp, 10_000);
+    });
+    const where = folder ? vscode.workspace.getWorkspaceFolder(vscode.Uri.file(folder)) : undefined;
+    void vscode.debug
+      .startDebugging(
+        where,
+        {
+          type: 'flow',
+          request: 'launch',
+          name: `Debug test: ${target.name}`,
+          program: target.program,
+          input: target.input,
+          runnerUrl: target.url,
+          runnerToken: target.token,
+        },
+        { testRun: run },
+      )
+      .then(
+        (started) => started || giveUp(),
+        (err: unknown) => {
+          run.appendOutput(`The debugger did not start: ${messageOf(err)}\r\n`);
+          giveUp();
+        },
+      );
+    return new vscode.Disposable(() => {
+      ended.dispose();
+      clearTimeout(timer);
+    });
+  }
+
   dispose(): void {
+    this.treeDiff.dispose();
     this.watcher?.dispose();
     this.disposables.forEach((d) => d.dispose());
     this.controller.dispose();

@@ -3,6 +3,8 @@
  * message per expectation that failed, at that expectation's line, with the expected and the
  * actual value side by side (YAML, as the test file writes them); failures that are no
  * expectation's (a call the recording does not have, a run that could not start) at the case.
+ * Besides, each failure the runner traced to a line of the flow (the call that differs or is
+ * new, the child called with other inputs, the `return` of a changed output) is shown there too.
  */
 import YAML from 'yaml';
 import type { TestReportLine } from '@flows/protocol';
@@ -12,8 +14,10 @@ type Result = Extract<TestReportLine, { event: 'result' }>;
 
 export interface FailureView {
   message: string;
-  /** 0-based line in the test file. */
+  /** 0-based line in the test file, or in `file`. */
   line: number;
+  /** A flow file the failure is shown in, instead of the test file. */
+  file?: string;
   /** Present for a difference of values: the two sides of the diff. */
   expected?: string;
   actual?: string;
@@ -54,6 +58,11 @@ export function failureViews(result: Result, testCase: DiscoveredCase | undefine
       view.actual = asText(actualOf[key]);
     }
     views.push(view);
+  }
+  for (const at of result.at ?? []) {
+    const failure = result.failures[at.failure];
+    if (failure !== undefined)
+      views.push({ message: failure, file: at.file, line: Math.max(0, at.line - 1) });
   }
   return views;
 }

@@ -58,6 +58,37 @@ describe('client: flow tests in the Testing view', () => {
     assert.match(discoverTests('flow: x\n').problem!.message, /no list of `tests`/);
   });
 
+  it('shows failures the runner traced to the flow at that line of the flow file as well', () => {
+    const testCase = discoverTests(FILE).cases[0];
+    const failures = [
+      'connector call REST with inputs {} is not in the recording; …',
+      'output_value.greeting: …',
+    ];
+    const views = failureViews(
+      {
+        event: 'result',
+        file: '/f/tests/greet.flowtest.yaml',
+        flow: 'greet',
+        name: 'greet succeeded',
+        passed: false,
+        failures,
+        ms: 1,
+        at: [
+          { failure: 0, file: '/f/greet.py', line: 3 },
+          { failure: 1, file: '/f/greet.py', line: 6 },
+        ],
+      },
+      testCase,
+    );
+    assert.deepEqual(
+      views.filter((v) => v.file),
+      [
+        { message: failures[0], file: '/f/greet.py', line: 2 },
+        { message: failures[1], file: '/f/greet.py', line: 5 },
+      ],
+    );
+  });
+
   it('shows each failed expectation at its line as expected/actual, and other failures at the case', () => {
     const testCase = discoverTests(FILE).cases[0];
     const result: Extract<TestReportLine, { event: 'result' }> = {

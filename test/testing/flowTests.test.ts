@@ -38,9 +38,10 @@ const SLEEPY = `import time
 
 def handler(system, this):
     started = time.time()
+    real = time.monotonic()
     this.sleep(3600)
     this.sleep_until(time.time() + 7200)
-    return {'slept': True, 'real_seconds': int(time.time() - started)}
+    return {'slept': True, 'seconds': int(time.time() - started), 'real_seconds': int(time.monotonic() - real)}
 `;
 
 const cli = runCli;
@@ -225,7 +226,7 @@ describe('flow tests: record a run, replay it as a test', function () {
         '  - name: sleeps three hours',
         '    expect:',
         '      status: SUCCEEDED',
-        '      output: {slept: true, real_seconds: 0}',
+        '      output: {slept: true, seconds: 10800, real_seconds: 0}',
         '',
       ].join('\n'),
     );

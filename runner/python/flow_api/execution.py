@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import sys
 import time
 from typing import Any, Callable, ClassVar, Iterable, NoReturn, Optional, Union
 
@@ -609,11 +611,29 @@ def _child_spec(base: dict[str, Any], inputs: Optional[dict[str, Any]], kwargs: 
 def _create_child(spec: dict[str, Any], run: bool, wait: Wait, save: bool) -> Execution:
     if not save:  # a template: nothing is sent to the runner until clone() or run()
         return Execution(None, "id", _record={**spec, "status": "CREATED"}, _template=True)
-    record = _context.call("execution.create", {**spec, "start": bool(run)})
+    params = {**spec, "start": bool(run)}
+    caller = _caller()
+    if caller:
+        params["caller"] = caller
+    record = _context.call("execution.create", params)
     child = Execution(record["id"], _record=record)
     if run and wait is not False:
         _wait([child], _return_when(wait), None)
     return child
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller() -> Optional[dict[str, Any]]:
+    """Where the flow made this call: the first frame outside flow_api (a test that replays the
+    run shows a call that differs at this line)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return {"file": os.path.abspath(frame.f_code.co_filename), "line": frame.f_lineno}
 
 
 def _return_when(value: Wait) -> ReturnWhen:

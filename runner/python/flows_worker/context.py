@@ -7,12 +7,13 @@ execution lives in module globals and a process could run one execution after an
 import time
 
 from flow_api import _context
+from flows_worker import replay_clock
 
 
 class WorkerContext:
     """Implements ``flow_api._context.ExecutionContext`` over the worker's Channel."""
 
-    __slots__ = ("execution_id", "record", "flows_dir", "files_dir", "job", "_channel", "virtual_clock", "_offset")
+    __slots__ = ("execution_id", "record", "flows_dir", "files_dir", "job", "_channel", "clock")
 
     def __init__(self, job, channel):
         self.job = job
@@ -21,9 +22,8 @@ class WorkerContext:
         self.flows_dir = job.get("flows_dir") or "."
         self.files_dir = job.get("files_dir") or "files"
         self._channel = channel
-        #: Sleeps take no time, they move this execution's clock on (a test replaying a run).
-        self.virtual_clock = bool(job.get("virtual_clock"))
-        self._offset = 0.0
+        #: A replayed run's clock (replay_clock.py): sleeps take no time, they move it on.
+        self.clock = replay_clock.for_job(job)
 
     def call(self, method, params):
         return self._channel.call(method, params)
@@ -39,14 +39,14 @@ class WorkerContext:
 
     def sleep(self, seconds):
         """Wait ``seconds``; on a virtual clock, move the clock on instead."""
-        if self.virtual_clock:
-            self._offset += seconds
+        if self.clock is not None:
+            self.clock.advance(seconds)
         else:
             time.sleep(seconds)
 
     def time(self):
-        """Now, as a Unix timestamp, on this execution's clock (ahead by its virtual sleeps)."""
-        return time.time() + self._offset
+        """Now, as a Unix timestamp, on this execution's clock."""
+        return self.clock.now() if self.clock is not None else time.time()
 
 
 def install(job, channel):

@@ -10,14 +10,22 @@ import { SqliteStore } from '../store/sqliteStore';
 import { createTest, storeSource } from '../testing/createTest';
 import { findTestFiles } from '../testing/testFile';
 import { junitXml, runTestFiles, type CaseResult } from '../testing/runTests';
+import { updateRecordings } from '../testing/updateRecording';
 
 export class TestUsageError extends Error {}
 
-export const TEST_USAGE = `  flows test [PATH…] [--flows DIR] [--python PATH] [--junit FILE] [--name NAME] [--reporter json]
+export const TEST_USAGE = `  flows test [PATH…] [--flows DIR] [--python PATH] [--junit FILE] [--name NAME] [--reporter json] [--debug]
       Run the tests (*.flowtest.yaml; folders are searched, default the current one) in replay
       mode: connectors return their recorded results, settings, files and form answers are the
-      recorded ones, sleeps take no time. Exit code 0 only when all pass; --junit writes JUnit XML;
-      --reporter json prints one JSON object a line (each result, then the end) for tools.
+      recorded ones, sleeps take no time and the flow's clock is the recorded run's. Exit code 0
+      only when all pass; --junit writes JUnit XML; --reporter json prints one JSON object a line
+      (each result, then the end) for tools. --debug: each case's runner serves HTTP and waits
+      for a debugger to launch the flow on it (a {"event":"debug",…} line says where).
+  flows test update <FILE> [--case NAME] [--flows DIR] [--data DIR] [--python PATH]
+      Record the cases of FILE (or the one named) again from a new run of the flow with the
+      case's input: real connectors and child flows, the data folder's settings; forms answered
+      with the recorded answers. Each case is rewritten in place, keeping its name, input, replay
+      choices, the comments and the other cases.
   flows test create <execution-id> [--flows DIR] [--data DIR] [--out FILE]
       Make a test from an execution that ended: adds a case to tests/<flow>.flowtest.yaml next
       to the flow (or --out). A runner serving the data folder writes it (POST
@@ -25,6 +33,7 @@ export const TEST_USAGE = `  flows test [PATH…] [--flows DIR] [--python PATH] 
 
 export async function test(argv: string[]): Promise<number> {
   if (argv[0] === 'create') return create(argv.slice(1));
+  if (argv[0] === 'update') return update(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -34,6 +43,7 @@ export async function test(argv: string[]): Promise<number> {
       junit: { type: 'string' },
       name: { type: 'string', multiple: true },
       reporter: { type: 'string' },
+      debug: { type: 'boolean' },
     },
   });
   if (values.reporter !== undefined && values.reporter !== 'json')
@@ -59,19 +69,60 @@ export async function test(argv: string[]): Promise<number> {
     const mark = r.passed ? '✔' : '✘';
     const run = r.runMs === undefined ? '' : `run ${r.runMs} ms, `;
     process.stdout.write(`${mark} ${r.flow} › ${r.name}  (${run}${r.ms} ms in all)\n`);
-    for (const f of r.failures) process.stdout.write(`    ${f}\n`);
+    r.failures.forEach((f, i) => {
+      const at = r.at?.find((a) => a.failure === i);
+      const where = at ? `  (${path.relative(process.cwd(), at.file) || at.file}:${at.line})` : '';
+      process.stdout.write(`    ${f}${where}\n`);
+    });
   };
   const results = await runTestFiles(files, {
     flowsDir: values.flows,
     python: values.python,
     names: values.name,
     onResult: print,
+    debug: values.debug
+      ? (target) => {
+          if (asJson) emit({ event: 'debug', ...target });
+          else
+            process.stdout.write(
+              `Debug: launch ${target.program} on ${target.url} (token ${target.token}) with input ${JSON.stringify(target.input)}\n`,
+            );
+        }
+      : undefined,
   });
   const failed = results.filter((r) => !r.passed).length;
   if (asJson) emit({ event: 'end', passed: results.length - failed, failed });
   else process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
   if (values.junit) writeJunit(values.junit, results);
   return failed || results.length === 0 ? 1 : 0;
+}
+
+async function update(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      case: { type: 'string', multiple: true },
+      flows: { type: 'string' },
+      data: { type: 'string' },
+      python: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new TestUsageError('flows test update needs exactly one test file');
+  const file = path.resolve(positionals[0]);
+  if (!fs.existsSync(file)) throw new TestUsageError(`no such file: ${positionals[0]}`);
+  const updated = await updateRecordings(file, {
+    names: values.case,
+    flowsDir: values.flows,
+    dataDir: values.data,
+    python: values.python,
+    onUpdated: (u) =>
+      process.stdout.write(`Recorded "${u.name}" again from execution ${u.executionId} (${u.status})\n`),
+  });
+  process.stdout.write(
+    `Updated ${updated.length} case${updated.length === 1 ? '' : 's'} in ${path.relative(process.cwd(), file) || file}\n`,
+  );
+  return 0;
 }
 
 function writeJunit(file: string, results: CaseResult[]): number {

@@ -12,6 +12,8 @@ export interface ControlOptions {
   table: ExecutionTable;
   changes: Changes;
   port: ExecutionPort;
+  /** The time (ms) an execution's `scheduled_for` is due against: a replay's virtual clock. */
+  now?: (rec: Active['rec']) => number;
 }
 
 export class Control {
@@ -28,7 +30,7 @@ export class Control {
   /** CREATED (or restored) → QUEUED, or SCHEDULED while `scheduled_for` is in the future. */
   enqueue(a: Active): void {
     const due = a.rec.scheduled_for ? Date.parse(a.rec.scheduled_for) : 0;
-    const wait = due - Date.now();
+    const wait = due - (this.opts.now?.(a.rec) ?? Date.now());
     if (wait > 0) {
       if (a.rec.status !== 'SCHEDULED') this.update(a, { status: 'SCHEDULED' });
       // setTimeout holds at most ~24.8 days; longer waits re-arm.

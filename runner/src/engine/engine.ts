@@ -133,7 +133,12 @@ export class Engine<W extends WorkerPool = WorkerPool>
       illegalTransitions,
       log,
     });
-    this.control = new Control({ table, changes: this.changes, port });
+    this.control = new Control({
+      table,
+      changes: this.changes,
+      port,
+      now: (rec) => opts.replay?.now?.(rec) ?? Date.now(),
+    });
     this.logs = new ExecutionLog(store, this);
     this.forms = new Messages(store, this);
     this.workerMessages = new WorkerMessages({
@@ -253,7 +258,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
     this.opts.store.putExecution(rec);
     this.emit('execution', 'created', publicRecord(rec));
     // Replay mode: a recorded child (a connector call, a child flow) ends as it did, at once.
-    const replayed = parent && this.opts.replay?.child(spec, publicRecord(parent.rec));
+    const replayed = parent && this.opts.replay?.child(spec, publicRecord(parent.rec), publicRecord(rec));
     if (replayed) {
       const { status, message, output_value } = replayed;
       this.changes.finish(a, status, { message: message ?? null, output_value });
@@ -335,7 +340,11 @@ export class Engine<W extends WorkerPool = WorkerPool>
   /** Work out what the worker will run; a flow that cannot be found makes it INVALID. */
   private prepare(a: Active, connection?: Record<string, unknown>): void {
     prepareJob(a, this.opts, connection);
-    if (a.job && this.opts.virtualClock) a.job.virtual_clock = true;
+    if (a.job && this.opts.virtualClock) {
+      a.job.virtual_clock = true;
+      const start = this.opts.replay?.clockOf?.(a.rec);
+      if (start !== undefined) a.job.virtual_now = start;
+    }
   }
 
   // ---- operations -----------------------------------------------------------------------
@@ -534,7 +543,10 @@ export class Engine<W extends WorkerPool = WorkerPool>
       locks: this.locks,
       messages: this.forms,
       records: this.records,
-      recorded: (a, kind, name, value) => this.recorder.note(a, kind, name, value),
+      recorded: (a, kind, name, value) => {
+        this.recorder.note(a, kind, name, value);
+        this.opts.replay?.recorded?.(a.rec, kind, name, value);
+      },
     };
   }
 }

@@ -20,7 +20,7 @@ import type { EngineEventSource } from './events';
 import type { FlowLookup } from './flowFiles';
 
 /** Replay mode (tests made from runs) is set up through these: see recording.ts. */
-export type { ReplayedEnd, ReplayHooks } from './recording';
+export type { ReplayedEnd, ReplayedRecord, ReplayHooks } from './recording';
 
 /** A new execution, from the REST API, the CLI, a service or a running flow. */
 export interface NewExecution {
@@ -45,6 +45,8 @@ export interface NewExecution {
    * memory only: after a restart a queued execution runs wherever the runner's setting says.
    */
   isolation?: WorkerIsolation;
+  /** The line of the flow that made this child (replay mode reports calls that differ there). */
+  caller?: { file: string; line: number } | null;
 }
 
 /** The FLOW children of an async run (one per input). */

@@ -23,13 +23,29 @@ export interface ReplayedEnd {
   message?: string | null;
 }
 
+/** The fields of an execution the replay hooks look at. */
+export type ReplayedRecord = Pick<
+  ExecutionRecord,
+  'id' | 'parent_execution_id' | 'top_execution_id' | 'scheduled_for'
+>;
+
 /** What a runner in replay mode asks before it makes a child of a running flow. */
 export interface ReplayHooks {
   /**
-   * The recorded end of the child `spec` of `parent`, to end it with at once; undefined: run it
-   * for real. A call the recording does not have is the hooks' to report (they may end it FAILED).
+   * The recorded end of the child `spec` (now `rec`) of `parent`, to end it with at once;
+   * undefined: run it for real. A call the recording does not have is the hooks' to report
+   * (they may end it FAILED).
    */
-  child(spec: NewExecution, parent: ExecutionRecord): ReplayedEnd | undefined;
+  child(spec: NewExecution, parent: ExecutionRecord, rec: ExecutionRecord): ReplayedEnd | undefined;
+  /**
+   * On a virtual clock: the Unix time (seconds) at which the clock of `rec`, about to be given
+   * its job, starts (WorkerJob.virtual_now); undefined: the real time.
+   */
+  clockOf?(rec: ReplayedRecord): number | undefined;
+  /** Its time now (ms), against which a SCHEDULED execution's `scheduled_for` is due. */
+  now?(rec: ReplayedRecord): number | undefined;
+  /** What an execution's recording gains (a sleep moves its virtual clock on). */
+  recorded?(rec: ReplayedRecord, kind: RecordingKind, name: string, value: unknown): void;
 }
 
 /** Appends to each execution's recording, numbering its entries 1, 2, … */

@@ -92,6 +92,7 @@ export async function handleWorkerCall(
           scheduled_for: p.scheduled_for,
           start: p.start,
           connection,
+          caller: p.caller,
         },
         caller,
       );

@@ -9,21 +9,11 @@ import { CreatedTest, CreateTestBody, ErrorBody, isEnded } from '@flows/protocol
 import { Conflict, Invalid, NotFound } from '../engine/errors';
 import type { Executions } from '../engine/executions';
 import type { Store } from '../store/store';
-import { allChildren, createTest, CreateTestError, type RunSource } from '../testing/createTest';
+import { createTest, CreateTestError, engineSource } from '../testing/createTest';
 import { TestFileError } from '../testing/testFile';
 import { errors, json, ok } from './openapi';
 import type { Route } from './router';
 import { validate } from './validation';
-
-/** What a run did, as the engine knows it (active executions included), and its recording. */
-function engineSource(executions: Executions, store: Store): RunSource {
-  return {
-    execution: (id) => executions.get(id),
-    children: (id) => allChildren((q) => executions.list(q), id),
-    messages: (id) => executions.messages({ execution_id: id }),
-    recording: (id) => store.getRecording(id),
-  };
-}
 
 /** The test file `out` names, inside the flows folder; a path leading out of it is refused. */
 function outFile(flowsDir: string, out: string | undefined): string | undefined {
@@ -45,7 +35,7 @@ export function testRoutes(executions: Executions, store: Store, flowsDir: strin
         // The execution first: a request about one that does not exist is answered as such.
         const rec = await executions.get(params.id);
         if (!rec) throw new NotFound(`no execution with id ${params.id}`);
-        const { out } = validate(CreateTestBody, body ?? {}, 'body');
+        const { out, replace } = validate(CreateTestBody, body ?? {}, 'body');
         const file = outFile(flowsDir, out);
         if (rec.type !== 'FLOW' || !rec.flow_name)
           throw new Conflict(`execution ${rec.id} is a ${rec.type}: tests are made from runs of flows`);
@@ -56,13 +46,16 @@ export function testRoutes(executions: Executions, store: Store, flowsDir: strin
         // Its recording is written with the store's group commit.
         await executions.durable();
         try {
-          const made = await createTest(engineSource(executions, store), rec.id, flowsDir, file);
+          const made = await createTest(engineSource(executions, store), rec.id, flowsDir, file, replace);
           const answer: CreatedTest = { ...made, path: path.relative(flowsDir, made.file) };
           return { status: 201, body: answer };
         } catch (err) {
           if (err instanceof CreateTestError) throw new Conflict(err.message);
           if (err instanceof TestFileError)
-            throw new Conflict(err.message, out === undefined ? undefined : 'out');
+            throw new Conflict(
+              err.message,
+              replace !== undefined ? 'replace' : out === undefined ? undefined : 'out',
+            );
           const code = (err as NodeJS.ErrnoException).code;
           if (typeof code === 'string')
             throw new Conflict(

@@ -5,9 +5,10 @@
  * flow's test file (testFile.ts).
  */
 import { isEnded, type ExecutionRecord, type ListExecutionsQuery, type MessageRecord } from '@flows/protocol';
+import type { Executions } from '../engine/executions';
 import { resolveFlow } from '../engine/flowFiles';
 import type { ListPage, RecordingEntry, Store } from '../store/store';
-import { addTestCase, testFileFor, type ExpectedChild, type RecordedCall } from './testFile';
+import { addTestCase, replaceTestCase, testFileFor, type ExpectedChild, type RecordedCall } from './testFile';
 
 /** Where a recorded run is read from: the store of the data folder, or a serving runner. */
 export interface RunSource {
@@ -37,6 +38,19 @@ export function storeSource(store: Store): RunSource {
     execution: (id) => store.getExecution(id),
     children: (id) => allChildren((q) => store.listExecutions(q), id),
     messages: (id) => store.listMessages({ execution_id: id }),
+    recording: (id) => store.getRecording(id),
+  };
+}
+
+/** What a run did, as the engine knows it (active executions included), and its recording. */
+export function engineSource(
+  executions: Pick<Executions, 'get' | 'list' | 'messages'>,
+  store: Pick<Store, 'getRecording'>,
+): RunSource {
+  return {
+    execution: (id) => executions.get(id),
+    children: (id) => allChildren((q) => executions.list(q), id),
+    messages: (id) => executions.messages({ execution_id: id }),
     recording: (id) => store.getRecording(id),
   };
 }
@@ -127,6 +141,7 @@ export async function buildTestCase(
   const testCase: Record<string, unknown> & { name: string } = {
     name: `${top.flow_name} ${top.status.toLowerCase()}${top.message ? `: ${top.message}` : ''}`.slice(0, 80),
     recorded_from: top.id,
+    ...(top.started_at ? { started_at: top.started_at } : {}),
     input: top.input_value ?? null,
     replay: { connectors: true, flows: [] },
   };
@@ -140,13 +155,15 @@ export async function buildTestCase(
 
 /**
  * Make a test case of execution `id` and add it to its flow's test file (created when missing)
- * next to the flow in `flowsDir`, or to `out`.
+ * next to the flow in `flowsDir`, or to `out`; with `replace`, rewrite the case of that name with
+ * it instead ("Update Recording": testFile.ts replaceTestCase).
  */
 export async function createTest(
   source: RunSource,
   id: string,
   flowsDir: string,
   out?: string,
+  replace?: string,
 ): Promise<CreatedTest> {
   const { flow, testCase } = await buildTestCase(source, id);
   let file = out;
@@ -154,6 +171,10 @@ export async function createTest(
     const found = resolveFlow(flowsDir, flow);
     if (!found.ok) throw new CreateTestError(found.reason);
     file = testFileFor(found.path);
+  }
+  if (replace !== undefined) {
+    replaceTestCase(file, replace, testCase);
+    return { file, name: replace, flow };
   }
   const name = addTestCase(file, flow, testCase);
   return { file, name, flow };

@@ -2,12 +2,39 @@
  * Replay mode: the ReplayHooks (engine/recording.ts) of one test case. A connector call (and a
  * child flow the case replays) is matched against the recorded calls by connector or flow and
  * inputs; the first unused match ends the new child as the recorded one ended. A call with no
- * match ends FAILED and is a problem of the test, named with the closest recorded call.
+ * match ends FAILED and is a problem of the test, named with the closest recorded call and shown
+ * at the line of the flow that made it.
+ *
+ * The case's virtual clock is kept here too: each execution's clock starts at its parent's time
+ * when it was made (the top's at the recorded start), or at its `scheduled_for` when that is
+ * later (a scheduled child is due at once), and moves on by what the execution sleeps. The
+ * worker's clock (runner/python/flows_worker/replay_clock.py) moves the same way.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ExecutionRecord } from '@flows/protocol';
-import type { NewExecution, ReplayedEnd, ReplayHooks } from '../engine/executions';
-import type { RecordedCall, TestCase } from './testFile';
+import type { NewExecution, ReplayedEnd, ReplayedRecord, ReplayHooks } from '../engine/executions';
+import type { RecordingKind } from '../store/store';
+import type { ExpectedChild, RecordedCall, TestCase } from './testFile';
+
+/** A line of a flow file (1-based). */
+export interface FlowLine {
+  file: string;
+  line: number;
+}
+
+/** What went wrong in a case, and where in the flow when that is known. */
+export interface Problem {
+  message: string;
+  at?: FlowLine;
+}
+
+/** A child the replayed run made, in the order it made them. */
+export interface MadeChild {
+  id: string;
+  parentId: string;
+  ref: ExpectedChild;
+  caller?: FlowLine;
+}
 
 /** JSON as stored: undefined (absent) and null are the same, key order does not matter. */
 export function normal(v: unknown): unknown {
@@ -65,12 +92,44 @@ function distance(got: { kind: string; name: string; inputs: unknown }, c: Recor
 
 export class ReplaySession implements ReplayHooks {
   /** What went wrong that the flow may not show: calls the recording does not have. */
-  readonly problems: string[] = [];
+  readonly problems: Problem[] = [];
+  /** Every child made, by id. */
+  readonly made = new Map<string, MadeChild>();
   private readonly used = new Set<number>();
+  /** Each execution's virtual time (ms), once it has a job. */
+  private readonly clocks = new Map<string, number>();
+  private readonly start: number;
 
-  constructor(private readonly testCase: TestCase) {}
+  constructor(private readonly testCase: TestCase) {
+    this.start = testCase.started_at ? Date.parse(testCase.started_at) : Date.now();
+  }
 
-  child(spec: NewExecution, _parent: ExecutionRecord): ReplayedEnd | undefined {
+  clockOf(rec: ReplayedRecord): number {
+    const from = rec.parent_execution_id ? this.clocks.get(rec.parent_execution_id) : undefined;
+    const due = rec.scheduled_for ? Date.parse(rec.scheduled_for) : 0;
+    const at = Math.max(from ?? this.start, Number.isNaN(due) ? 0 : due);
+    this.clocks.set(rec.id, at);
+    return at / 1000;
+  }
+
+  now(rec: ReplayedRecord): number | undefined {
+    return this.clocks.get(rec.id);
+  }
+
+  recorded(rec: ReplayedRecord, kind: RecordingKind, _name: string, value: unknown): void {
+    const seconds = (value as { seconds?: unknown } | null)?.seconds;
+    const at = this.clocks.get(rec.id);
+    if (kind === 'sleep' && typeof seconds === 'number' && at !== undefined)
+      this.clocks.set(rec.id, at + Math.max(0, seconds) * 1000);
+  }
+
+  child(spec: NewExecution, parent: ExecutionRecord, rec: ExecutionRecord): ReplayedEnd | undefined {
+    const caller = spec.caller ?? undefined;
+    const ref: ExpectedChild =
+      spec.type === 'CONNECTION'
+        ? { connector: spec.connector_name ?? spec.connector_type ?? '?', inputs: normal(spec.input_value) }
+        : { flow: spec.flow_name ?? '?', inputs: normal(spec.input_value) };
+    this.made.set(rec.id, { id: rec.id, parentId: parent.id, ref, caller });
     let kind: 'connector' | 'flow';
     let name: string;
     if (spec.type === 'CONNECTION') {
@@ -115,7 +174,7 @@ export class ReplaySession implements ReplayHooks {
           }`
         : '; the recording has no calls';
     }
-    this.problems.push(problem);
+    this.problems.push({ message: problem, at: caller });
     return { status: 'FAILED', message: `replay: ${problem}` };
   }
 }

@@ -2,7 +2,12 @@
  * `flows test`: each case of a test file runs on an embedded runner of its own, in a fresh data
  * folder, in replay mode: connectors (and the child flows the case names) return their recorded
  * results (replay.ts), settings and files are the recorded ones, forms are answered with the
- * recorded answers, and sleeps are on a virtual clock. Then the end is compared with `expect`.
+ * recorded answers, and sleeps and time are on a virtual clock. Then the end is compared with
+ * `expect`. The cases of one `flows test` share the Python worker processes (workerLease.ts):
+ * a case's runner starts in milliseconds instead of the ~1.7 s of a fork server and pool.
+ *
+ * A case can also be debugged (`flows test --debug`): its runner serves HTTP and waits for a
+ * debugger to launch the flow (debug.launch over the WebSocket), then replays that run.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,10 +15,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { EXECUTION_STATUSES, isEnded, type ExecutionRecord, type MessageRecord } from '@flows/protocol';
-import { startRunner, type Runner } from '../runner';
+import { resolveFlow } from '../engine/flowFiles';
+import { pythonDir, startRunnerOn, type Runner } from '../runner';
+import { PythonWorkers } from '../workers/pythonWorkers';
+import type { WorkerPool } from '../workers/workerPool';
 import { childRef } from './createTest';
-import { normal, ReplaySession, short } from './replay';
+import { handlerLines } from './handlerLines';
+import { normal, ReplaySession, short, type FlowLine, type Problem } from './replay';
 import { flowsDirOf, readTestFile, type ExpectedChild, type TestCase } from './testFile';
+import { expectedTree, treeText, type TreeRun } from './treeText';
+import { WorkerLease } from './workerLease';
 
 export interface CaseResult {
   file: string;
@@ -30,6 +41,22 @@ export interface CaseResult {
   actual?: Pick<ExecutionRecord, 'id' | 'status' | 'message' | 'output_value'> & {
     children: ExpectedChild[];
   };
+  /** The line of the flow each failure (by index in `failures`) comes from, where known. */
+  at?: Array<FlowLine & { failure: number }>;
+  /** A failed case's expected and actual execution trees as text (treeText.ts). */
+  trees?: { expected: string; actual: string };
+}
+
+/** Where a debugged case's runner is, and what to launch on it (`flows test --debug`). */
+export interface DebugTarget {
+  /** The case. */
+  file: string;
+  name: string;
+  url: string;
+  token: string;
+  /** The flow file to launch and its input. */
+  program: string;
+  input: unknown;
 }
 
 export interface RunOptions {
@@ -40,6 +67,46 @@ export interface RunOptions {
   onResult?: (r: CaseResult) => void;
   /** Only cases whose name is one of these. */
   names?: readonly string[];
+  /** Debug each case: its runner serves HTTP and waits for a debugger to launch the flow. */
+  debug?: (target: DebugTarget) => void;
+}
+
+/**
+ * The worker processes the cases of one run share, started with the first case that needs
+ * them; `lease()` gives a case its view of them.
+ */
+export class SharedWorkers {
+  private workers?: Promise<PythonWorkers>;
+  /** Where the shared processes' log lines go: the case running now. */
+  log: (msg: string) => void = () => undefined;
+
+  constructor(private readonly python?: string) {}
+
+  async lease(): Promise<WorkerLease> {
+    this.workers ??= (async () => {
+      const workers = new PythonWorkers({
+        python:
+          this.python ?? process.env.FLOWS_PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3'),
+        pythonDir: pythonDir(),
+        poolSize: 2,
+        log: (m) => this.log(m),
+      });
+      await workers.start();
+      return workers;
+    })();
+    try {
+      return new WorkerLease(await this.workers);
+    } catch (err) {
+      this.workers = undefined; // the next case tries again (and says why it cannot)
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const workers = await this.workers?.catch(() => undefined);
+    this.workers = undefined;
+    await workers?.stop();
+  }
 }
 
 /** Differences of two JSON values, by path: `output_value.total: expected 59.97, got 60`. */
@@ -68,25 +135,33 @@ export function differences(expected: unknown, actual: unknown, at: string, out:
 const childName = (c: ExpectedChild) =>
   c.connector !== undefined ? `connector ${c.connector}` : `flow ${c.flow}`;
 
-function compareChildren(expected: readonly ExpectedChild[], actual: readonly ExpectedChild[]): string[] {
-  const out: string[] = [];
+/** How the children differ; `child` is the index of the actual child a difference is about. */
+function compareChildren(
+  expected: readonly ExpectedChild[],
+  actual: readonly ExpectedChild[],
+): Array<{ message: string; child?: number }> {
+  const out: Array<{ message: string; child?: number }> = [];
   const n = Math.max(expected.length, actual.length);
   for (let i = 0; i < n; i++) {
     const e = expected[i];
     const a = actual[i];
     if (!a)
-      out.push(
-        `child ${i + 1}: expected ${childName(e)} with inputs ${short(e.inputs)}, but the run made only ${actual.length}`,
-      );
+      out.push({
+        message: `child ${i + 1}: expected ${childName(e)} with inputs ${short(e.inputs)}, but the run made only ${actual.length}`,
+      });
     else if (!e)
-      out.push(`child ${i + 1}: not expected, the run made ${childName(a)} with inputs ${short(a.inputs)}`);
+      out.push({
+        message: `child ${i + 1}: not expected, the run made ${childName(a)} with inputs ${short(a.inputs)}`,
+        child: i,
+      });
     else if (childName(e).toUpperCase() !== childName(a).toUpperCase())
-      out.push(
-        `child ${i + 1}: expected ${childName(e)}, got ${childName(a)} with inputs ${short(a.inputs)}`,
-      );
+      out.push({
+        message: `child ${i + 1}: expected ${childName(e)}, got ${childName(a)} with inputs ${short(a.inputs)}`,
+        child: i,
+      });
     else {
       const d = differences(e.inputs, a.inputs, `child ${i + 1} (${childName(a)}) inputs`);
-      out.push(...d);
+      out.push(...d.map((message) => ({ message, child: i })));
     }
     if (out.length >= 5) break; // the first differences say enough; the rest follow from them
   }
@@ -105,7 +180,7 @@ function seedFiles(filesDir: string, files: TestCase['files']): void {
   }
 }
 
-function seedSettings(runner: Runner, settings: TestCase['settings']): void {
+function seedSettings(runner: Runner<WorkerPool>, settings: TestCase['settings']): void {
   const ts = new Date().toISOString();
   for (const [name, data] of Object.entries(settings)) {
     if (data === null) continue;
@@ -122,7 +197,11 @@ function seedSettings(runner: Runner, settings: TestCase['settings']): void {
 }
 
 /** Answers each form the run shows with the next recorded answer of the same subject. */
-function answerForms(runner: Runner, forms: TestCase['forms'], problem: (text: string) => void): () => void {
+export function answerForms(
+  runner: Pick<Runner<WorkerPool>, 'executions'>,
+  forms: TestCase['forms'],
+  problem: (text: string) => void,
+): () => void {
   const used = new Set<number>();
   const onMessage = (event: 'created' | 'answered', msg: MessageRecord) => {
     if (event !== 'created') return;
@@ -144,7 +223,11 @@ function answerForms(runner: Runner, forms: TestCase['forms'], problem: (text: s
   return () => runner.executions.off('message', onMessage);
 }
 
-async function waitForTree(runner: Runner, topId: string): Promise<void> {
+/** Resolves when `topId` and everything below it have ended. */
+export async function waitForTree(
+  runner: Pick<Runner<WorkerPool>, 'executions'>,
+  topId: string,
+): Promise<void> {
   await runner.executions.waitForEnd(topId);
   for (;;) {
     const rest = await runner.executions.list({
@@ -159,62 +242,109 @@ async function waitForTree(runner: Runner, topId: string): Promise<void> {
   }
 }
 
+/** The first top execution of `flow` made on `runner` (a debugger's launch), once it is made. */
+function launched(runner: Runner<WorkerPool>, flow: string): Promise<ExecutionRecord> {
+  return new Promise((resolve) => {
+    const onExecution = (event: string, rec: ExecutionRecord) => {
+      if (event !== 'created' || rec.parent_execution_id || rec.flow_name !== flow) return;
+      runner.executions.off('execution', onExecution);
+      resolve(rec);
+    };
+    runner.executions.on('execution', onExecution);
+  });
+}
+
+export interface CaseOptions {
+  flowsDir: string;
+  python?: string;
+  /** Worker processes shared with the other cases of the run; default: processes of its own. */
+  workers?: SharedWorkers;
+  debug?: RunOptions['debug'];
+}
+
 /** Run one case of `flow` on a runner of its own; never throws (a broken case fails). */
 export async function runTestCase(
   file: string,
   flow: string,
   testCase: TestCase,
-  opts: { flowsDir: string; python?: string },
+  opts: CaseOptions,
 ): Promise<CaseResult> {
   const started = Date.now();
-  const failures: string[] = [];
+  const problems: Problem[] = [];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-test-'));
   const session = new ReplaySession(testCase);
   const runnerLog: string[] = [];
-  let runner: Runner | undefined;
+  const workers = opts.workers ?? new SharedWorkers(opts.python);
+  let runner: Runner<WorkerPool> | undefined;
   let actual: CaseResult['actual'];
+  let actualTree: TreeRun | undefined;
   let runMs: number | undefined;
   try {
     seedFiles(path.join(dataDir, 'files'), testCase.files);
-    runner = await startRunner({
-      flowsDir: opts.flowsDir,
-      dataDir,
-      python: opts.python,
-      concurrency: 2,
-      replay: session,
-      virtualClock: true,
-      log: (m) => runnerLog.push(m),
-    });
+    workers.log = (m) => runnerLog.push(m);
+    runner = await startRunnerOn(
+      {
+        flowsDir: opts.flowsDir,
+        dataDir,
+        concurrency: 2,
+        replay: session,
+        virtualClock: true,
+        log: (m) => runnerLog.push(m),
+        ...(opts.debug ? { http: { port: 0 } } : {}),
+      },
+      () => workers.lease(),
+    );
     seedSettings(runner, testCase.settings);
-    const stopAnswering = answerForms(runner, testCase.forms, (p) => session.problems.push(p));
+    const stopAnswering = answerForms(runner, testCase.forms, (message) => problems.push({ message }));
     try {
-      const top = runner.executions.create({
-        type: 'FLOW',
-        flow_name: flow,
-        input_value: testCase.input,
-        is_productive: true,
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), testCase.timeout_seconds * 1000);
-      });
-      const ended = await Promise.race([waitForTree(runner, top.id), timedOut]);
-      clearTimeout(timer);
-      if (ended === 'timeout') {
-        failures.push(`did not end within ${testCase.timeout_seconds} s (timeout_seconds); cancelled`);
-        await runner.executions.cancel(top.id, 'test timed out');
-        await runner.executions.waitForEnd(top.id);
+      let topId: string;
+      if (opts.debug) {
+        const found = resolveFlow(opts.flowsDir, flow);
+        if (!found.ok) throw new Error(found.reason);
+        const top = launched(runner, flow);
+        opts.debug({
+          file,
+          name: testCase.name,
+          url: runner.url!,
+          token: runner.token!,
+          program: found.path,
+          input: testCase.input ?? {},
+        });
+        topId = (await top).id;
+        // A debugged run takes as long as the person at the breakpoints likes: no timeout.
+        await waitForTree(runner, topId);
+      } else {
+        topId = runner.executions.create({
+          type: 'FLOW',
+          flow_name: flow,
+          input_value: testCase.input,
+          is_productive: true,
+        }).id;
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), testCase.timeout_seconds * 1000);
+        });
+        const ended = await Promise.race([waitForTree(runner, topId), timedOut]);
+        clearTimeout(timer);
+        if (ended === 'timeout') {
+          problems.push({
+            message: `did not end within ${testCase.timeout_seconds} s (timeout_seconds); cancelled. (Time in a replay moves only by this.sleep: a loop that waits for the clock with time.sleep never sees it move.)`,
+          });
+          await runner.executions.cancel(topId, 'test timed out');
+          await runner.executions.waitForEnd(topId);
+        }
       }
-      const rec = (await runner.executions.get(top.id))!;
+      const rec = (await runner.executions.get(topId))!;
       if (rec.started_at && rec.ended_at) runMs = Date.parse(rec.ended_at) - Date.parse(rec.started_at);
-      const children = (
+      const childRecs = (
         await runner.executions.list({
-          parent_execution_id: top.id,
+          parent_execution_id: topId,
           sort: 'created_at',
           limit: 1000,
           offset: 0,
         })
-      ).items.map(childRef);
+      ).items;
+      const children = childRecs.map(childRef);
       actual = {
         id: rec.id,
         status: rec.status,
@@ -222,84 +352,139 @@ export async function runTestCase(
         output_value: rec.output_value,
         children,
       };
-      failures.push(...session.problems);
       const expect = testCase.expect;
+      actualTree = {
+        flow,
+        input: testCase.input,
+        children: childRecs.map((r, i) => ({
+          ...children[i],
+          status: r.status,
+          output: r.output_value ?? null,
+          message: r.message ?? null,
+        })),
+        status: rec.status,
+        message: rec.message,
+        // Only what the case checks, so that the two trees differ only where the case failed.
+        output: expect.output === undefined ? undefined : rec.output_value,
+      };
+      problems.push(...session.problems);
+      const ends = flowEnds(opts.flowsDir, flow);
       if (expect.status !== undefined && rec.status !== expect.status) {
-        failures.push(
-          `status: expected ${expect.status}, got ${rec.status}${rec.message ? ` (${rec.message})` : ''}`,
-        );
+        problems.push({
+          message: `status: expected ${expect.status}, got ${rec.status}${rec.message ? ` (${rec.message})` : ''}`,
+          at: ends?.end,
+        });
       }
       if (expect.message !== undefined && (rec.message ?? null) !== (expect.message ?? null)) {
-        failures.push(
-          `message: expected ${JSON.stringify(expect.message)}, got ${JSON.stringify(rec.message)}`,
-        );
+        problems.push({
+          message: `message: expected ${JSON.stringify(expect.message)}, got ${JSON.stringify(rec.message)}`,
+          at: ends?.end,
+        });
       }
       if (expect.output !== undefined)
-        failures.push(...differences(expect.output, rec.output_value, 'output_value'));
-      if (expect.children !== undefined) failures.push(...compareChildren(expect.children, children));
+        for (const message of differences(expect.output, rec.output_value, 'output_value'))
+          problems.push({ message, at: ends?.output });
+      if (expect.children !== undefined) {
+        for (const d of compareChildren(expect.children, children)) {
+          const made = d.child === undefined ? undefined : session.made.get(childRecs[d.child].id);
+          problems.push({ message: d.message, at: made?.caller ?? ends?.def });
+        }
+      }
     } finally {
       stopAnswering();
     }
   } catch (err) {
-    failures.push(
-      `could not run: ${(err as Error).message}${runnerLog.length ? ` (runner: ${runnerLog.slice(-3).join('; ')})` : ''}`,
-    );
+    problems.push({
+      message: `could not run: ${(err as Error).message}${runnerLog.length ? ` (runner: ${runnerLog.slice(-3).join('; ')})` : ''}`,
+    });
   } finally {
     await runner?.stop().catch(() => undefined);
+    if (!opts.workers) await workers.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  return {
+  const result: CaseResult = {
     file,
     flow,
     name: testCase.name,
-    passed: failures.length === 0,
-    failures,
+    passed: problems.length === 0,
+    failures: problems.map((p) => p.message),
     ms: Date.now() - started,
     runMs,
     actual,
   };
+  const at = problems.flatMap((p, failure) => (p.at ? [{ failure, ...p.at }] : []));
+  if (at.length) result.at = at;
+  if (!result.passed && actualTree)
+    result.trees = { expected: treeText(expectedTree(flow, testCase)), actual: treeText(actualTree) };
+  return result;
 }
 
-/** Run every case of these test files, one after another. */
+/** The lines of the flow's handler where a failed end is shown (handlerLines.ts). */
+function flowEnds(
+  flowsDir: string,
+  flow: string,
+): { def?: FlowLine; end?: FlowLine; output?: FlowLine } | undefined {
+  const found = resolveFlow(flowsDir, flow);
+  if (!found.ok) return undefined;
+  let source: string;
+  try {
+    source = fs.readFileSync(found.path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = handlerLines(source);
+  const at = (line?: number) => (line === undefined ? undefined : { file: found.path, line });
+  return { def: at(lines.def), end: at(lines.end), output: at(lines.output) };
+}
+
+/**
+ * Run every case of these test files, one after another, each on a runner of its own over one
+ * shared set of worker processes.
+ */
 export async function runTestFiles(files: readonly string[], opts: RunOptions = {}): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const report = (r: CaseResult) => {
     results.push(r);
     opts.onResult?.(r);
   };
-  for (const file of files) {
-    let doc;
-    try {
-      doc = readTestFile(file);
-    } catch (err) {
-      report({
-        file,
-        flow: path.basename(file),
-        name: '(the test file)',
-        passed: false,
-        failures: [(err as Error).message],
-        ms: 0,
-      });
-      continue;
+  const workers = new SharedWorkers(opts.python);
+  try {
+    for (const file of files) {
+      let doc;
+      try {
+        doc = readTestFile(file);
+      } catch (err) {
+        report({
+          file,
+          flow: path.basename(file),
+          name: '(the test file)',
+          passed: false,
+          failures: [(err as Error).message],
+          ms: 0,
+        });
+        continue;
+      }
+      const flowsDir = opts.flowsDir ? path.resolve(opts.flowsDir) : flowsDirOf(file, doc.flow);
+      if (!flowsDir) {
+        report({
+          file,
+          flow: doc.flow,
+          name: '(the test file)',
+          passed: false,
+          failures: [
+            `cannot find the flow '${doc.flow}' of ${file}: keep the file in tests/ next to the flow, or give --flows`,
+          ],
+          ms: 0,
+        });
+        continue;
+      }
+      for (const tc of doc.tests) {
+        if (opts.names && !opts.names.includes(tc.name)) continue;
+        report(await runTestCase(file, doc.flow, tc, { flowsDir, workers, debug: opts.debug }));
+      }
     }
-    const flowsDir = opts.flowsDir ? path.resolve(opts.flowsDir) : flowsDirOf(file, doc.flow);
-    if (!flowsDir) {
-      report({
-        file,
-        flow: doc.flow,
-        name: '(the test file)',
-        passed: false,
-        failures: [
-          `cannot find the flow '${doc.flow}' of ${file}: keep the file in tests/ next to the flow, or give --flows`,
-        ],
-        ms: 0,
-      });
-      continue;
-    }
-    for (const tc of doc.tests) {
-      if (opts.names && !opts.names.includes(tc.name)) continue;
-      report(await runTestCase(file, doc.flow, tc, { flowsDir, python: opts.python }));
-    }
+  } finally {
+    await workers.stop();
   }
   return results;
 }

@@ -63,6 +63,11 @@ export const TestCase = z.object({
   name: z.string().min(1),
   /** The execution the case was made from (for people; not used). */
   recorded_from: z.string().optional(),
+  /**
+   * When the recorded run started: the replay's clock starts there (`time.time()`,
+   * `datetime.now()` in the flow), and moves only by what the flow sleeps. Default: now.
+   */
+  started_at: z.iso.datetime({ offset: true }).optional(),
   input: z.unknown().optional(),
   replay: z
     .object({
@@ -153,6 +158,7 @@ export function findTestFiles(paths: readonly string[]): string[] {
 }
 
 const CASE_COMMENTS: Record<string, string> = {
+  started_at: " The replay's clock (time.time(), datetime.now()) starts here and moves only by sleeps.",
   input: ' The input_value the flow runs with.',
   replay:
     ' Connector calls return the results recorded under `calls` (connectors: false runs them for real).\n' +
@@ -166,16 +172,68 @@ const CASE_COMMENTS: Record<string, string> = {
   expect: ' What the run must end with. Delete a key to stop checking it.',
 };
 
+// No anchors and aliases (`&a1` … `*a1`) where a value repeats: each reads plainly where it is.
+const plainNode = (doc: YAML.Document, v: unknown) => doc.createNode(v, { aliasDuplicateObjects: false });
+
 /** One case as a YAML node with the comments that explain it. */
 function caseNode(doc: YAML.Document, c: Record<string, unknown>): YAML.Node {
-  // No anchors and aliases (`&a1` … `*a1`) where a value repeats: each reads plainly where it is.
-  const node = doc.createNode(c, { aliasDuplicateObjects: false }) as YAML.YAMLMap;
+  const node = plainNode(doc, c) as YAML.YAMLMap;
   for (const pair of node.items) {
     const key = pair.key as YAML.Scalar;
     const comment = CASE_COMMENTS[String(key.value)];
     if (comment) key.commentBefore = comment;
   }
   return node;
+}
+
+function readDocument(file: string): YAML.Document {
+  const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
+  if (doc.errors.length) throw new TestFileError(`${file}: ${doc.errors[0].message}`);
+  return doc;
+}
+
+const writeDocument = (file: string, doc: YAML.Document) =>
+  fs.writeFileSync(file, doc.toString({ lineWidth: 100 }));
+
+/** What "Update Recording" leaves as the user wrote it: the case's name and how it replays. */
+const KEPT_ON_UPDATE = new Set(['name', 'input', 'replay', 'timeout_seconds']);
+
+/**
+ * Rewrite the case `name` of `file` with what a new recording `c` holds, in place: the other
+ * cases, the comments (on the file, on each key of the case) and the case's name, input, replay
+ * choices and timeout stay as they are. An `expect` that checks only some keys (the user
+ * loosened it) goes on checking only those, with the new values.
+ */
+export function replaceTestCase(file: string, name: string, c: Record<string, unknown>): void {
+  const doc = readDocument(file);
+  const tests = doc.get('tests');
+  const node = YAML.isSeq(tests)
+    ? tests.items.find((n): n is YAML.YAMLMap => YAML.isMap(n) && n.get('name') === name)
+    : undefined;
+  if (!node) throw new TestFileError(`${file} has no test case named '${name}'`);
+  const oldExpect = node.get('expect');
+  const expect = c.expect as Record<string, unknown> | undefined;
+  if (expect && YAML.isMap(oldExpect) && oldExpect.items.length) {
+    for (const pair of oldExpect.items) {
+      const key = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
+      if (key in expect) pair.value = plainNode(doc, expect[key]);
+    }
+  } else if (expect) node.set('expect', caseNode(doc, expect));
+  for (const [key, value] of Object.entries(c)) {
+    if (KEPT_ON_UPDATE.has(key) || key === 'expect') continue;
+    const pair = node.items.find((p) => YAML.isScalar(p.key) && p.key.value === key);
+    if (pair) pair.value = plainNode(doc, value);
+    else {
+      const added = (caseNode(doc, { [key]: value }) as YAML.YAMLMap).items[0];
+      // Before `expect`, where a new case has it.
+      const at = node.items.findIndex((p) => YAML.isScalar(p.key) && p.key.value === 'expect');
+      node.items.splice(at < 0 ? node.items.length : at, 0, added);
+    }
+  }
+  // What the new run did not do at all (no settings read now, say) is no longer in the case.
+  for (const key of ['settings', 'files', 'forms', 'calls'])
+    if (!(key in c) && node.has(key)) node.delete(key);
+  writeDocument(file, doc);
 }
 
 /**
@@ -190,8 +248,7 @@ export function addTestCase(
 ): string {
   let doc: YAML.Document;
   if (fs.existsSync(file)) {
-    doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
-    if (doc.errors.length) throw new TestFileError(`${file}: ${doc.errors[0].message}`);
+    doc = readDocument(file);
     const existing = doc.get('flow');
     if (existing !== flow)
       throw new TestFileError(`${file} holds tests of '${String(existing)}', not of '${flow}'`);
@@ -212,6 +269,6 @@ export function addTestCase(
   if (tests && YAML.isSeq(tests)) tests.items.push(node);
   else doc.set('tests', doc.createNode([node]));
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, doc.toString({ lineWidth: 100 }));
+  writeDocument(file, doc);
   return name;
 }
