@@ -840,6 +840,23 @@ def handler(system: flow_api.System, this: flow_api.Execution):
       .waitFor();
     await wb.shot('flow-test-failing');
 
+    // The recorded and replayed runs side by side, from the failure's Show Tree Diff button.
+    await peek.getByRole('button', { name: 'Show Tree Diff' }).first().click();
+    await page
+      .locator('.tab.active', { hasText: /↔|recorded/i })
+      .first()
+      .waitFor();
+    await wb.shot('flow-test-tree-diff');
+    // The same failure at the line of the flow that set the output.
+    await page.keyboard.press('Escape');
+    await wb.openFile('greeting.py');
+    await wb
+      .editor()
+      .getByText(/expected "hello", got "HELLO"/)
+      .first()
+      .waitFor();
+    await wb.shot('flow-test-failing-at-flow-line');
+
     // As the next steps found it: the flow as it was, no peek, no editors, the Flows view.
     fs.writeFileSync(flowFile, flow('hello'));
     await page.keyboard.press('Escape');
