@@ -35,9 +35,8 @@ export async function connectTeamRunner(ctx: Ctx, given?: Partial<TeamRunner>): 
   await store.set(team);
   showTeamContext(store);
   await ctx.runner.restart();
-  void vscode.window.showInformationMessage(
-    `Connected to the team runner at ${team.url}. Its token is kept in VS Code's secret storage.`,
-  );
+  // Short enough to read in a toast; where the token is kept, the token prompt said.
+  void vscode.window.showInformationMessage(`Connected to the team runner at ${team.url}.`);
 }
 
 /** Forgets the team runner (URL and token) and goes back to the bundled runner. */
