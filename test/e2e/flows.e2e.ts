@@ -499,6 +499,8 @@ describe('Flows for VS Code, in code-server', function () {
 
   it('shares a runner that already serves the folder, and takes the folder over when it stops', async () => {
     const status = page.locator('.statusbar-item', { hasText: 'Flows' });
+    // Running (Stop Runner is offered only then): the steps before restart it.
+    await page.locator('.statusbar-item[aria-label^="Bundled runner"]').waitFor();
     await wb.command('Flows: Stop Runner');
     await status.locator('.codicon-debug-stop').waitFor();
     // A `flows serve` started in a terminal on the same folder (and so the same history).
@@ -841,7 +843,7 @@ def handler(system: flow_api.System, this: flow_api.Execution):
     await wb.shot('flow-test-failing');
 
     // The recorded and replayed runs side by side, from the failure's Show Tree Diff button.
-    await peek.getByRole('button', { name: 'Show Tree Diff' }).first().click();
+    await peek.getByText('Show Tree Diff', { exact: true }).first().click();
     await page
       .locator('.tab.active', { hasText: /↔|recorded/i })
       .first()
