@@ -564,8 +564,12 @@ describe('Flows for VS Code, in code-server', function () {
       });
       assert.equal(created.status, 201);
 
+      // Each answer once its box is up: the two boxes share one widget, and an Enter that
+      // lands between them goes to the editor.
+      const tokenBox = () => wb.quickInput().getByText('Connect to a Team Runner (2/2)').waitFor();
       await wb.command('Flows: Connect to a Team Runner…');
       await wb.answerInput(url);
+      await tokenBox();
       await wb.answerInput('wrong-token');
       await wb.notification(/refused the token/).waitFor();
       await wb.shot('team-runner-refused');
@@ -573,6 +577,7 @@ describe('Flows for VS Code, in code-server', function () {
 
       await wb.command('Flows: Connect to a Team Runner…');
       await wb.answerInput(url);
+      await tokenBox();
       await wb.answerInput(token);
       const host = new URL(url).host;
       await page.locator('.statusbar-item[aria-label^="Team runner at"]', { hasText: host }).waitFor();
@@ -590,6 +595,11 @@ describe('Flows for VS Code, in code-server', function () {
       await wb.command('Flows: Disconnect from the Team Runner');
       await page.locator('.statusbar-item[aria-label^="Bundled runner"]').waitFor();
       await wb.waitForLabel(wb.rowNamed(wb.pane('Executions'), 'order-pipeline').first(), /succeeded/);
+    } catch (err) {
+      // Failed half-way: the steps after this one need the bundled runner back.
+      await page.keyboard.press('Escape');
+      await wb.command('Flows: Disconnect from the Team Runner').catch(() => undefined);
+      throw err;
     } finally {
       serve.kill('SIGTERM');
       await exited;
