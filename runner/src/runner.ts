@@ -108,6 +108,11 @@ export interface RunnerOptions {
   replay?: ReplayHooks;
   /** Sleeps of flows take no time (tests). */
   virtualClock?: boolean;
+  /**
+   * Team mode: another node declared this one lost; the runner stops itself, then this is called
+   * (`flows serve` exits non-zero, so a supervisor restarts it).
+   */
+  onLost?: (why: string) => void;
 }
 
 export interface Runner<W extends WorkerPool = PythonWorkers> {
@@ -173,12 +178,18 @@ export async function startRunnerOn<W extends WorkerPool>(
   const lock = DataDirLock.acquire(dataDir);
   keepOutOfGit(dataDir);
   let store: Store;
+  // Team mode: another node declared this one lost (postgresNodes.ts); set once assembled.
+  let onLost: (why: string) => void = () => undefined;
   try {
     // SQLite on a thread of its own: its queries, commits and checkpoints never hold up
     // requests or the dispatch of executions (threadedStore.ts). PostgreSQL is a server of its
     // own already; this node's name (its host and data folder) marks what it writes there.
     store = opts.database
-      ? await PostgresStore.open(opts.database, { node: `${os.hostname()}:${dataDir}`, log })
+      ? await PostgresStore.open(opts.database, {
+          node: `${os.hostname()}:${dataDir}`,
+          log,
+          onLost: (why) => onLost(why),
+        })
       : await ThreadedStore.open(path.join(dataDir, 'flows.db'), log);
   } catch (err) {
     lock.release();
@@ -211,7 +222,15 @@ export async function startRunnerOn<W extends WorkerPool>(
     virtualClock: opts.virtualClock,
   });
   try {
-    return await assemble(opts, { log, dataDir, lock, store, engine, debugSessions, recordOwners });
+    const runner = await assemble(opts, { log, dataDir, lock, store, engine, debugSessions, recordOwners });
+    // A node declared lost can commit nothing more: it stops (its executions were failed or
+    // handed on by the node that declared it lost).
+    onLost = (why) =>
+      void runner
+        .stop()
+        .catch((err: unknown) => log(`stopping the lost node failed: ${String(err)}`))
+        .finally(() => opts.onLost?.(why));
+    return runner;
   } catch (err) {
     // A runner that cannot start (a port in use, say) leaves nothing behind: no workers, no lock.
     await engine.shutdown().catch(() => undefined);
@@ -241,6 +260,10 @@ async function assemble<W extends WorkerPool>(
     log(
       `restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`,
     );
+  }
+  // Team mode: each cluster round, free slots claim queued executions no node owns.
+  if (store instanceof PostgresStore) {
+    store.startClaiming({ freeSlots: () => engine.freeSlots(), adopt: (recs) => engine.adopt(recs) });
   }
   const batches = new Batches({ executions, store });
   await batches.restore(restored.virtual);

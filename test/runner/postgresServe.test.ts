@@ -6,18 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { usePostgres } from '../support/postgres';
+import { until } from '../support/until';
 import { FIXTURE_FLOWS, serveRunner, tempDir, type ServedRunner } from './harness';
-
-/** Polls a REST read until `done` holds (a served runner's events would need a socket). */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function stop(s: ServedRunner): Promise<void> {
   const exited = new Promise((r) => s.child.once('exit', r));

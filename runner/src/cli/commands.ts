@@ -83,6 +83,9 @@ export async function serve(argv: string[]): Promise<number> {
   const port = intOption('port', values.port, 0);
   if (port > 65535) throw new UsageError('--port must be at most 65535');
   const token = values.token ?? process.env.FLOWS_TOKEN;
+  // Team mode: set when another node declares this one lost (RunnerOptions.onLost).
+  let lost: string | undefined;
+  let stopServing: () => void = () => undefined;
   const runner = await startRunner({
     flowsDir: values.flows ?? process.cwd(),
     dataDir: values.data,
@@ -102,6 +105,10 @@ export async function serve(argv: string[]): Promise<number> {
         ? undefined
         : intOption('worker-max-executions', values['worker-max-executions'], 0, 1),
     http: { port, token },
+    onLost: (why) => {
+      lost = why;
+      stopServing();
+    },
   }).catch((err: unknown) => {
     // Which option named the database, and no stack: the server may just not be up yet.
     throw err instanceof PostgresOpenError ? new Error(`${databaseSource}: ${err.message}`) : err;
@@ -114,13 +121,17 @@ export async function serve(argv: string[]): Promise<number> {
     `${JSON.stringify({ event: 'ready', url: runner.url, token_file: tokenFile, pid: process.pid, version: VERSION })}\n`,
   );
   await new Promise<void>((resolve) => {
+    stopServing = resolve;
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
     // Started by the extension: end with it, even when it could not say goodbye.
     if (values['exit-with-stdin']) process.stdin.on('end', resolve).resume();
   });
   await runner.stop();
-  return 0;
+  if (lost === undefined) return 0;
+  // Declared lost by another node of the cluster: not a clean stop, so that a supervisor restarts it.
+  process.stderr.write(`flows serve: ${lost}; this node stopped\n`);
+  return 1;
 }
 
 export async function run(argv: string[]): Promise<number> {

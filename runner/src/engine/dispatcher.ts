@@ -193,6 +193,12 @@ export class Dispatcher implements ExecutionPort {
     this.opts.workers.spawn({ ...a.job!, record: publicRecord(a.rec), debug, limits });
   }
 
+  /** Slots not taken and not spoken for by the run queue (its stale entries count: a lower bound). */
+  freeSlots(): number {
+    if (this.stopping) return 0;
+    return Math.max(0, this.opts.concurrency - this.slotsUsed - this.queued.size);
+  }
+
   takeSlot(a: Active): void {
     if (!a.slot) {
       a.slot = true;

@@ -181,7 +181,10 @@ export class Engine<W extends WorkerPool = WorkerPool>
     let requeued = 0;
     let failed = 0;
     const virtual: ExecutionRecord[] = [];
-    for (const rec of await this.opts.store.listUnfinished()) {
+    const store = this.opts.store;
+    // Team mode: only this node's own executions and unowned ones (Store.claimUnfinished).
+    const unfinished = store.claimUnfinished ? await store.claimUnfinished() : await store.listUnfinished();
+    for (const rec of unfinished) {
       const a = this.track(rec);
       if (rec.virtual) {
         virtual.push(publicRecord(rec));
@@ -204,6 +207,30 @@ export class Engine<W extends WorkerPool = WorkerPool>
     }
     this.port.pump();
     return { requeued, failed, virtual };
+  }
+
+  /**
+   * Team mode: queued executions this node claimed from the shared store (a lost node's, or any
+   * no node owns) run here, as restored queued ones do. Returns how many it took.
+   */
+  async adopt(recs: readonly StoredExecution[]): Promise<number> {
+    let n = 0;
+    for (const rec of recs) {
+      if (this.table.has(rec.id) || rec.virtual || rec.status !== 'QUEUED') continue;
+      const a = this.track(rec);
+      this.prepare(a, await storedConnection(this.opts.store, rec));
+      n++;
+      // Made on a node whose flows folder has the flow, and this one's does not.
+      if (a.invalidReason) this.changes.finish(a, 'INVALID', { message: a.invalidReason });
+      else this.control.enqueue(a);
+    }
+    this.port.pump();
+    return n;
+  }
+
+  /** How many more executions could start now (team mode claims that many queued ones). */
+  freeSlots(): number {
+    return this.port.freeSlots();
   }
 
   /** Stop starting work; running executions are killed and end FAILED ("runner stopped"). */

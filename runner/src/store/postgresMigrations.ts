@@ -19,6 +19,7 @@
  * - A run's status and updated_at follow its top execution through a trigger, as in SQLite, so
  *   /v1/runs filters and sorts on indexes of its own.
  * - bulk_inserts marks carry the node that writes them: a node restarting recovers its own.
+ * - Executions carry their owner node, and `nodes` the heartbeats (postgresNodes.ts).
  */
 import type { ClientBase } from 'pg';
 
@@ -232,6 +233,23 @@ export const PG_MIGRATIONS: readonly string[] = [
     id ${T} PRIMARY KEY,
     data json NOT NULL,
     created_at ${T} NOT NULL
+  );
+  `,
+  // 2: several nodes on one database (postgresNodes.ts): each execution's owner node, the nodes
+  // with their heartbeats. Unfinished executions by owner (restore, reaping a lost node), and the
+  // queue of unowned ones in claiming order.
+  `
+  ALTER TABLE executions ADD COLUMN owner ${T};
+  CREATE INDEX executions_owner_unfinished ON executions (owner, created_at, seq)
+    WHERE status NOT IN ('SUCCEEDED', 'FAILED', 'STOPPED', 'INVALID', 'PARTIAL_SUCCEEDED');
+  CREATE INDEX executions_claimable ON executions (priority DESC, created_at, seq)
+    WHERE status = 'QUEUED' AND owner IS NULL AND parent_execution_id IS NULL AND NOT virtual;
+  CREATE TABLE nodes (
+    name ${T} PRIMARY KEY,
+    instance ${T} NOT NULL,
+    started_at timestamptz NOT NULL,
+    heartbeat_at timestamptz NOT NULL,
+    lost_at timestamptz
   );
   `,
 ];

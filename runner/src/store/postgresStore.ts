@@ -17,6 +17,10 @@
  *   under newer ones; its waiters keep waiting. Any other failure rejects the waiters, as
  *   SqliteStore's does.
  *
+ * - Several nodes may share the database (postgresNodes.ts): this node registers at open, renews
+ *   its heartbeat, owns the executions it writes, restores only its own and unowned ones
+ *   (claimUnfinished), looks for lost nodes and, given free slots, claims unowned queued work.
+ *
  * Lists are in postgresQueries.ts, the schema in postgresMigrations.ts.
  */
 import os from 'node:os';
@@ -59,6 +63,19 @@ import {
   type Row,
   type Sql,
 } from './postgresQueries';
+import {
+  claimQueued,
+  claimUnfinished,
+  fence,
+  heartbeat,
+  HEARTBEAT_MS,
+  leaveCluster,
+  newInstanceId,
+  NodeLostError,
+  reapLostNodes,
+  REAP_MS,
+  registerNode,
+} from './postgresNodes';
 import { PendingWrites, recoverBulkInserts, writeBatch, type BulkPart } from './postgresWrites';
 import type {
   ListPage,
@@ -96,6 +113,19 @@ export interface PostgresStoreOptions {
    */
   node?: string;
   log?: (msg: string) => void;
+  /**
+   * Another node declared this one lost (it stalled longer than the lease): its executions were
+   * failed or handed on, and its commits are refused from now on. The runner should stop.
+   */
+  onLost?: (why: string) => void;
+}
+
+/** What the store asks of the engine to claim queued work of the cluster (startClaiming). */
+export interface ClaimHost {
+  /** How many more executions this node could start now. */
+  freeSlots(): number;
+  /** Claimed QUEUED executions, now this node's, to run. */
+  adopt(recs: StoredExecution[]): Promise<unknown>;
 }
 
 interface Batch {
@@ -133,6 +163,14 @@ export class PostgresStore implements Store {
   private lastCompact = Date.now();
   private readonly remembered = new Map<string, number>();
   private readonly log: (msg: string) => void;
+  /** This process's id in `nodes` (a restart of the node gets a new one). */
+  private readonly instance = newInstanceId();
+  private heartbeatTimer?: NodeJS.Timeout;
+  private clusterTimer?: NodeJS.Timeout;
+  private clusterRound?: Promise<void>;
+  private claimHost?: ClaimHost;
+  private lost = false;
+  private readonly onLost?: (why: string) => void;
 
   /** The connection that commits (null until open() connects it). */
   private writer!: pg.Client;
@@ -142,10 +180,12 @@ export class PostgresStore implements Store {
 
   private constructor(
     private readonly url: string,
-    private readonly node: string,
+    readonly node: string,
     log: ((msg: string) => void) | undefined,
+    onLost?: (why: string) => void,
   ) {
     this.log = log ?? (() => undefined);
+    this.onLost = onLost;
     this.pool = new pg.Pool({
       connectionString: url,
       max: READ_POOL_SIZE,
@@ -165,7 +205,7 @@ export class PostgresStore implements Store {
     const bad = checkPostgresUrl(url);
     if (bad) throw new PostgresOpenError(`the database URL ${bad}`);
     const where = redactUrl(url);
-    const store = new PostgresStore(url, opts.node ?? os.hostname(), opts.log);
+    const store = new PostgresStore(url, opts.node ?? os.hostname(), opts.log, opts.onLost);
     try {
       await store.connectWriter();
     } catch (err) {
@@ -174,8 +214,12 @@ export class PostgresStore implements Store {
     }
     try {
       await migrate(store.writer);
+      await registerNode(store.writer, store.node, store.instance);
       await recoverBulkInserts(store.writer, store.node);
       await compactCounters(store.writer);
+      // Nodes that died or stopped before this one started: what they held is released now, so
+      // that this node's restore can take it on.
+      await store.reap(store.writer);
     } catch (err) {
       store.closed = true;
       await Promise.allSettled([store.writer.end(), store.pool.end()]);
@@ -183,7 +227,102 @@ export class PostgresStore implements Store {
         `cannot prepare the PostgreSQL database at ${where}: ${describeError(err)}`,
       );
     }
+    store.heartbeatTimer = setInterval(() => void store.beat(), HEARTBEAT_MS);
+    store.heartbeatTimer.unref();
+    store.scheduleClusterRound();
     return store;
+  }
+
+  // ---- Cluster (postgresNodes.ts) -----------------------------------------------------------
+
+  private async beat(): Promise<void> {
+    if (this.closed || this.lost) return;
+    try {
+      if (!(await this.withClient((c) => heartbeat(c, this.node, this.instance))))
+        this.declaredLost('its heartbeat was refused');
+    } catch (err) {
+      this.log(`PostgreSQL: the heartbeat of this node failed (tried again): ${describeError(err)}`);
+    }
+  }
+
+  private declaredLost(why: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.clusterTimer);
+    const msg = `this runner node (${this.node}) was declared lost by another node (${why}): its executions there were failed or handed on, and it can write nothing more`;
+    this.log(msg);
+    this.onLost?.(msg);
+  }
+
+  /** `fn` on a connection of the read pool (for statements that need a client of their own). */
+  private async withClient<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Ends what lost nodes held (on `client`, or a pool connection); logs each. */
+  private async reap(client?: pg.ClientBase): Promise<void> {
+    const reaped = client
+      ? await reapLostNodes(client, this.node)
+      : await this.withClient((c) => reapLostNodes(c, this.node));
+    for (const r of reaped) {
+      this.log(
+        `node ${r.name} lost (no heartbeat): ${r.failed} execution(s) it was running ended FAILED, ` +
+          `${r.stopped} child execution(s) of them STOPPED, ${r.released} released to other nodes`,
+      );
+    }
+  }
+
+  /** Every REAP_MS: look for lost nodes, then claim queued work for free slots. */
+  private scheduleClusterRound(): void {
+    if (this.closed || this.lost) return;
+    this.clusterTimer = setTimeout(() => {
+      this.clusterRound = this.clusterWork().finally(() => {
+        this.clusterRound = undefined;
+        this.scheduleClusterRound();
+      });
+    }, REAP_MS);
+    this.clusterTimer.unref();
+  }
+
+  private async clusterWork(): Promise<void> {
+    try {
+      await this.reap();
+      await this.claim();
+    } catch (err) {
+      if (!this.closed)
+        this.log(`PostgreSQL: looking for lost nodes failed (tried again): ${describeError(err)}`);
+    }
+  }
+
+  private async claim(): Promise<void> {
+    const host = this.claimHost;
+    const free = host?.freeSlots() ?? 0;
+    if (!host || free <= 0 || this.closed || this.lost) return;
+    const recs = await this.withClient((c) => claimQueued(c, this.node, free));
+    if (recs.length) await host.adopt(recs);
+  }
+
+  /**
+   * From now on (the engine has restored), each cluster round claims up to `host.freeSlots()`
+   * queued executions no node owns (a lost node's, say) and hands them to `host.adopt`.
+   */
+  startClaiming(host: ClaimHost): void {
+    this.claimHost = host;
+  }
+
+  /**
+   * The unfinished executions this node restores at start: its own (its previous life's) and
+   * unowned ones, now claimed; never another node's (Store.claimUnfinished).
+   */
+  async claimUnfinished(): Promise<StoredExecution[]> {
+    await this.readable();
+    return this.withClient((c) => claimUnfinished(c, this.node));
   }
 
   /** A new write connection in place of the old one (at open, and after it broke). */
@@ -351,6 +490,8 @@ export class PostgresStore implements Store {
     const client = this.writer;
     await client.query('BEGIN');
     try {
+      // First: a node declared lost commits nothing more, and is not declared lost meanwhile.
+      await fence(client, this.node, this.instance);
       await writeBatch(client, batch.writes, batch.bulk, this.node);
       await client.query('COMMIT');
     } catch (err) {
@@ -400,6 +541,7 @@ export class PostgresStore implements Store {
   /** A commit that cannot succeed: its writes are lost, as SqliteStore loses a failed one's. */
   private failedBatch(batch: Batch, err: unknown): void {
     this.log(`PostgreSQL commit failed: ${(err as Error).message}`);
+    if (err instanceof NodeLostError) this.declaredLost('its commit was refused');
     this.committedBatch(batch);
     for (const w of this.waiters.splice(0)) w.reject(err);
   }
@@ -453,7 +595,10 @@ export class PostgresStore implements Store {
 
   async flush(): Promise<void> {
     this.schedule();
-    await this.durable();
+    await this.durable().catch((err: unknown) => {
+      // A node declared lost can write nothing; its runner flushes on the way out regardless.
+      if (!this.lost) throw err;
+    });
   }
 
   // ---- Reads ----------------------------------------------------------------------------------
@@ -677,8 +822,17 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.clusterTimer);
+    await this.clusterRound;
     while (this.hasWork() || this.pumping) await this.pump();
     for (const w of this.waiters.splice(0)) w.resolve();
+    // Gone for good or back soon: either way another node may release what is left at once.
+    if (!this.lost) {
+      await leaveCluster(this.writer, this.node, this.instance).catch((err: unknown) =>
+        this.log(`PostgreSQL: could not leave the cluster: ${describeError(err)}`),
+      );
+    }
     await Promise.allSettled([this.writer.end(), this.pool.end()]);
   }
 }

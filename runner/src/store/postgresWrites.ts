@@ -49,26 +49,45 @@ function unnestInsert(table: string, columns: ReadonlyArray<readonly [string, st
     .join(', ')}) WITH ORDINALITY AS u(${names}, ord) ORDER BY ord`;
 }
 
-const EXECUTION_INSERT = unnestInsert(
-  'executions',
-  EXECUTION_COLUMNS.map((c) => [c, EXECUTION_TYPES[c] ?? 'text'] as const),
-);
+/**
+ * Executions are written with their owner, this node (postgresNodes.ts): one more parameter,
+ * the same for every row.
+ */
+const EXECUTION_INSERT = (() => {
+  const names = EXECUTION_COLUMNS.join(', ');
+  const arrays = EXECUTION_COLUMNS.map((c, i) => `$${i + 1}::${EXECUTION_TYPES[c] ?? 'text'}[]`);
+  return `INSERT INTO executions (${names}, owner) SELECT ${names}, $${EXECUTION_COLUMNS.length + 1}::text
+    FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS u(${names}, ord) ORDER BY ord`;
+})();
+/**
+ * A node writes over a row it owns, an unowned one (it takes it on) or an ended one (resuming a
+ * stopped run), never an unfinished execution of another node: that one runs there. The engine
+ * writes only executions it created or claimed, so a refused row is a bug, reported by the
+ * commit (writeBatch's caller).
+ */
 const EXECUTION_UPSERT = `${EXECUTION_INSERT} ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter(
   (c) => c !== 'id',
 )
   .map((c) => `${c} = excluded.${c}`)
-  .join(', ')}`;
+  .join(', ')}, owner = excluded.owner
+  WHERE executions.owner IS NULL OR executions.owner = excluded.owner
+    OR executions.status IN (${[...ENDED_STATUSES].map((x) => `'${x}'`).join(', ')})`;
 /** A bulk row never overwrites one that an upsert wrote first: the upsert is newer. */
 const EXECUTION_INSERT_NEW = `${EXECUTION_INSERT} ON CONFLICT (id) DO NOTHING`;
 
-function executionArrays(recs: readonly StoredExecution[]): unknown[][] {
-  return EXECUTION_COLUMNS.map((c) => {
+/** Executions of other nodes that a commit did not write over (see EXECUTION_UPSERT). */
+export class ForeignExecutionsError extends Error {}
+
+function executionArrays(recs: readonly StoredExecution[], owner: string): unknown[] {
+  const arrays: unknown[] = EXECUTION_COLUMNS.map((c) => {
     const type = EXECUTION_TYPES[c];
     if (type === 'json') return recs.map((r) => toJson(r[c]));
     if (type === 'boolean') return recs.map((r) => !!r[c]);
     if (type === 'bigint' || type === 'float8') return recs.map((r) => r[c]);
     return recs.map((r) => text(r[c] as string | null));
   });
+  arrays.push(owner);
+  return arrays;
 }
 
 const LOG_INSERT = `${unnestInsert('logs', [
@@ -230,9 +249,21 @@ export async function writeBatch(
       ],
     );
   }
-  if (bulk.rows.length) await q(EXECUTION_INSERT_NEW, executionArrays(bulk.rows));
+  if (bulk.rows.length) await q(EXECUTION_INSERT_NEW, executionArrays(bulk.rows, node));
   if (bulk.unmark.length) await q('DELETE FROM bulk_inserts WHERE parent_id = ANY($1)', [bulk.unmark]);
-  if (w.executions.size) await q(EXECUTION_UPSERT, executionArrays([...w.executions.values()]));
+  if (w.executions.size) {
+    const recs = [...w.executions.values()];
+    const res = await q(EXECUTION_UPSERT, executionArrays(recs, node));
+    if ((res.rowCount ?? 0) < recs.length) {
+      const refused = await client.query<{ id: string }>(
+        'SELECT id FROM executions WHERE id = ANY($1) AND owner IS DISTINCT FROM $2 ORDER BY id',
+        [recs.map((r) => r.id), node],
+      );
+      throw new ForeignExecutionsError(
+        `executions owned by another runner node were not written: ${refused.rows.map((r) => r.id).join(', ')}`,
+      );
+    }
+  }
   if (w.logs.length) {
     const l = w.logs;
     await q(LOG_INSERT, [
@@ -335,37 +366,46 @@ async function writeDocuments(
 export async function recoverBulkInserts(client: ClientBase, node: string): Promise<void> {
   await client.query('BEGIN');
   try {
-    const marks = (
-      await client.query<{ parent_id: string; rows: number }>(
-        'SELECT parent_id, rows FROM bulk_inserts WHERE node = $1 FOR UPDATE',
-        [node],
-      )
-    ).rows;
-    const ts = new Date().toISOString();
-    for (const m of marks) {
-      const stored = Number(
-        (
-          await client.query('SELECT count(*) AS n FROM executions WHERE parent_execution_id = $1', [
-            m.parent_id,
-          ])
-        ).rows[0].n,
-      );
-      const why = `the runner stopped while the inputs of this run were being stored (${stored} of ${m.rows}); the run was not accepted`;
-      await client.query(
-        `UPDATE executions SET status = 'FAILED', message = $1, ended_at = $2, updated_at = $2, paused_from = NULL
-         WHERE id = $3 AND status <> ALL($4)`,
-        [why, ts, m.parent_id, ENDED],
-      );
-      await client.query(
-        `UPDATE executions SET status = 'STOPPED', message = $1, ended_at = $2, updated_at = $2, paused_from = NULL
-         WHERE parent_execution_id = $3 AND status <> ALL($4)`,
-        ['its run was not accepted: the runner stopped while storing its inputs', ts, m.parent_id, ENDED],
-      );
-    }
-    await client.query('DELETE FROM bulk_inserts WHERE node = $1', [node]);
+    await failBulkInserts(client, node);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * What recoverBulkInserts does, inside the caller's transaction: also for the marks of a node
+ * another node found lost (postgresNodes.ts). Returns how many runs it failed.
+ */
+export async function failBulkInserts(client: ClientBase, node: string): Promise<number> {
+  const marks = (
+    await client.query<{ parent_id: string; rows: number }>(
+      'SELECT parent_id, rows FROM bulk_inserts WHERE node = $1 FOR UPDATE',
+      [node],
+    )
+  ).rows;
+  const ts = new Date().toISOString();
+  for (const m of marks) {
+    const stored = Number(
+      (
+        await client.query('SELECT count(*) AS n FROM executions WHERE parent_execution_id = $1', [
+          m.parent_id,
+        ])
+      ).rows[0].n,
+    );
+    const why = `the runner stopped while the inputs of this run were being stored (${stored} of ${m.rows}); the run was not accepted`;
+    await client.query(
+      `UPDATE executions SET status = 'FAILED', message = $1, ended_at = $2, updated_at = $2, paused_from = NULL
+       WHERE id = $3 AND status <> ALL($4)`,
+      [why, ts, m.parent_id, ENDED],
+    );
+    await client.query(
+      `UPDATE executions SET status = 'STOPPED', message = $1, ended_at = $2, updated_at = $2, paused_from = NULL
+       WHERE parent_execution_id = $3 AND status <> ALL($4)`,
+      ['its run was not accepted: the runner stopped while storing its inputs', ts, m.parent_id, ENDED],
+    );
+  }
+  await client.query('DELETE FROM bulk_inserts WHERE node = $1', [node]);
+  return marks.length;
 }

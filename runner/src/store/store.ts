@@ -165,6 +165,13 @@ export interface Store {
   listExecutionsJson?(q: ListExecutionsQuery): Promise<ListPage<{ id: string; json: string }>>;
   /** Every execution not in an ended status, oldest first (used on start-up). */
   listUnfinished(): Promise<StoredExecution[]>;
+  /**
+   * What a runner restores at start where several runners share the store (PostgreSQL): the
+   * unfinished executions that are this runner's own or nobody's, claimed for it, oldest first;
+   * those of other runners are left alone. Optional: without it the runner restores
+   * listUnfinished(), all of them (a store only one runner uses).
+   */
+  claimUnfinished?(): Promise<StoredExecution[]>;
   /** Ids of all descendants of an execution, any depth. */
   listDescendantIds(id: string): Promise<string[]>;
 
