@@ -13,6 +13,7 @@ import {
   type ApiType,
   type TextOf,
 } from './inference';
+import { drain, UNLIMITED, type Slice, type Steps } from './background';
 import type { PythonParser } from './parser';
 import { detached, readArguments, spanOf, stringValue, type ArgInfo, type Span } from './syntax';
 import { logicalLines, maskBroken, type LogicalLine } from './tolerant';
@@ -297,11 +298,12 @@ export class Analyzer {
    * the text with those lines masked, parsed incrementally from the previous masked tree.
    * Returns the syntax problems too, said where the lines are broken.
    */
-  private tolerant(
+  private *tolerant(
     tree: Tree,
     text: string,
     previous: Previous | undefined,
-  ): { work: Tree; state?: MaskedState; changed?: Span[]; syntax: SyntaxProblem[] } {
+    slice: Slice,
+  ): Steps<{ work: Tree; state?: MaskedState; changed?: Span[]; syntax: SyntaxProblem[] }> {
     const root = tree.rootNode;
     const old = previous ? this.masked.get(previous.analysis) : undefined;
     if (previous) this.masked.delete(previous.analysis);
@@ -331,7 +333,12 @@ export class Analyzer {
       // Back from a masked tree: compare it with the plain text's tree, parsed from it.
       const edit = singleEdit(old.text, text);
       if (edit) old.tree.edit(edit);
-      const plain = this.parser.parse(text, old.tree);
+      let plain: Tree | undefined;
+      try {
+        plain = yield* this.parser.parseSteps(text, old.tree, slice);
+      } finally {
+        if (!plain) old.tree.delete(); // stopped in the parse: nothing else holds it now
+      }
       const changed = [
         ...edited,
         ...old.tree.getChangedRanges(plain).map((r) => ({ start: r.startIndex, end: r.endIndex })),
@@ -347,7 +354,12 @@ export class Analyzer {
     const changed: Span[] = [...edited];
     const edit = singleEdit(base.text, maskedText);
     if (edit) base.tree.edit(edit);
-    const masked = this.parser.parse(maskedText, base.tree);
+    let masked: Tree | undefined;
+    try {
+      masked = yield* this.parser.parseSteps(maskedText, base.tree, slice);
+    } finally {
+      if (!masked) base.tree.delete(); // stopped in the parse
+    }
     for (const r of base.tree.getChangedRanges(masked))
       changed.push({ start: r.startIndex, end: r.endIndex });
     if (edit) changed.push({ start: edit.startIndex, end: edit.newEndIndex });
@@ -359,18 +371,44 @@ export class Analyzer {
   }
 
   analyze(tree: Tree, text: string, previous?: Previous): Analysis {
+    return drain(this.analyzeSteps(tree, text, previous, UNLIMITED));
+  }
+
+  /**
+   * `analyze`, yielding when `slice` expires (between parses and between units). Stopped before
+   * its end, it frees what it made; `previous` must then not be used again (its masked tree may be
+   * gone), so the next analysis of that document starts afresh.
+   */
+  *analyzeSteps(tree: Tree, text: string, previous: Previous | undefined, slice: Slice): Steps<Analysis> {
     // Names and strings the units keep are copies: a slice would keep this version of the whole
     // text alive for as long as its unit is reused (see `detached` in syntax.ts).
-    const tolerant = this.tolerant(tree, text, previous);
-    tree = tolerant.work;
+    const tolerant = yield* this.tolerant(tree, text, previous, slice);
+    let done = false;
+    try {
+      const analysis = yield* this.readUnits(tolerant, text, previous, slice);
+      done = true;
+      return analysis;
+    } finally {
+      if (!done) tolerant.state?.tree.delete();
+    }
+  }
+
+  private *readUnits(
+    tolerant: { work: Tree; state?: MaskedState; changed?: Span[]; syntax: SyntaxProblem[] },
+    text: string,
+    previous: Previous | undefined,
+    slice: Slice,
+  ): Steps<Analysis> {
+    if (slice.expired()) yield;
+    const tree = tolerant.work;
     const syntax = tolerant.syntax;
     const textOf: TextOf = (n) => detached((tolerant.state?.text ?? text).slice(n.startIndex, n.endIndex));
     // Top-level statements are read through a cursor: Node objects only where needed.
-    const statements: { start: number; end: number }[] = [];
+    const statements: { start: number; end: number; node: Node }[] = [];
     const importNodes: Node[] = [];
     let handlerParams = -1;
     forEachStatement(tree, (cursor) => {
-      statements.push({ start: cursor.startIndex, end: cursor.endIndex });
+      statements.push({ start: cursor.startIndex, end: cursor.endIndex, node: cursor.currentNode });
       const type = cursor.nodeType;
       if (type === 'import_statement' || type === 'import_from_statement')
         importNodes.push(cursor.currentNode);
@@ -405,9 +443,8 @@ export class Analyzer {
     }
     const changed = tolerant.changed ?? previous?.changed ?? [];
     const units: Unit[] = [];
-    let i = 0;
-    forEachStatement(tree, (cursor) => {
-      const { start, end } = statements[i++];
+    for (const { start, end, node } of statements) {
+      if (slice.expired()) yield;
       const old = oldUnits.get(start);
       const touched = changed.some((c) => c.start <= end && c.end >= start);
       if (old && !touched && old.span.end - old.span.start === end - start) {
@@ -420,9 +457,9 @@ export class Analyzer {
         }
         units.push(old);
       } else {
-        units.push(this.analyzeUnit(cursor.currentNode, textOf, imports));
+        units.push(this.analyzeUnit(node, textOf, imports));
       }
-    });
+    }
     units.forEach((unit, i) => {
       const extentEnd = units[i + 1]?.span.start ?? text.length;
       for (const scope of unit.scopes) scope.extent = { start: scope.range.start, end: extentEnd };

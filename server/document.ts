@@ -1,11 +1,14 @@
 // One open Python document: its text (LSP incremental sync), the last tree-sitter tree and the
 // analysis of that tree. Each change is applied to the text and, with `tree.edit`, to the old
-// tree at once, so requests can answer from the last tree while the reparse waits (see
-// documents.ts); `reparse` then parses incrementally and re-analyses only what changed.
+// tree at once, so requests can answer from the last tree while the reparse waits or runs (see
+// documents.ts); the reparse parses incrementally, re-analyses only what changed, and may run in
+// background slices while more keystrokes arrive: it reads the text as it was when it started,
+// and the keystrokes typed meanwhile are replayed onto the new tree when it is done.
 import { TextDocument, type TextDocumentContentChangeEvent } from 'vscode-languageserver-textdocument';
 import type { Position, Range } from 'vscode-languageserver';
-import type { Point, Tree } from 'web-tree-sitter';
+import type { Edit, Point, Tree } from 'web-tree-sitter';
 import type { Analysis, Analyzer } from './analysis';
+import { drain, UNLIMITED, type Slice, type Steps } from './background';
 import type { PythonParser } from './parser';
 import type { Span } from './syntax';
 
@@ -13,6 +16,8 @@ interface EditRecord {
   start: number;
   oldEnd: number;
   newEnd: number;
+  /** The same for `Tree.edit`, with rows and columns. */
+  edit: Edit;
 }
 
 export interface Engines {
@@ -26,8 +31,10 @@ export class FlowDocument {
   private parsedAnalysis: Analysis;
   /** Edits since the last parse, oldest first, each in the coordinates of its own time. */
   private edits: EditRecord[] = [];
-  /** Where the text changed since the last parse, in current coordinates. */
-  private changed: Span[] = [];
+  /** Counts replacements of the whole text: a reparse begun before one is thrown away. */
+  private generation = 0;
+  /** False when a stopped reparse may have spent the analysis' masked tree: re-analyse afresh. */
+  private reusable = true;
 
   constructor(
     uri: string,
@@ -59,7 +66,8 @@ export class FlowDocument {
   }
   /** Where the earliest change not yet parsed starts (current coordinates). */
   get pendingStart(): number | undefined {
-    return this.changed.length ? Math.min(...this.changed.map((s) => s.start)) : undefined;
+    const changed = changedSpans(this.edits);
+    return changed.length ? Math.min(...changed.map((s) => s.start)) : undefined;
   }
   get isDirty(): boolean {
     return this.edits.length > 0;
@@ -78,7 +86,8 @@ export class FlowDocument {
         this.engines.analyzer.release(this.parsedAnalysis);
         this.parsedAnalysis = this.engines.analyzer.analyze(this.current, change.text);
         this.edits = [];
-        this.changed = [];
+        this.generation++;
+        this.reusable = true;
         continue;
       }
       const start = this.doc.offsetAt(change.range.start);
@@ -86,55 +95,68 @@ export class FlowDocument {
       const newEnd = start + change.text.length;
       const startPosition = toPoint(this.doc.positionAt(start));
       const oldEndPosition = toPoint(this.doc.positionAt(oldEnd));
-      this.current.edit({
+      const edit: Edit = {
         startIndex: start,
         oldEndIndex: oldEnd,
         newEndIndex: newEnd,
         startPosition,
         oldEndPosition,
         newEndPosition: advance(startPosition, change.text),
-      });
-      const delta = newEnd - oldEnd;
-      this.changed = this.changed.map((s) => ({
-        start: shift(s.start, start, oldEnd, delta),
-        end: shift(s.end, start, oldEnd, delta),
-      }));
-      this.changed.push({ start, end: newEnd });
-      this.edits.push({ start, oldEnd, newEnd });
+      };
+      this.current.edit(edit);
+      this.edits.push({ start, oldEnd, newEnd, edit });
       this.doc = TextDocument.update(this.doc, [change], version);
     }
   }
 
   /** Parses the current text (incrementally when possible) and re-analyses the changed units. */
   reparse(): void {
-    if (!this.isDirty) return;
+    drain(this.reparseSteps(UNLIMITED));
+  }
+
+  /**
+   * `reparse` in slices (see background.ts). It parses the text as it is when it starts, from a
+   * copy of the edited tree; edits that arrive before it is done are replayed onto the new tree,
+   * and stay pending (`isDirty`) for the next reparse. Returns whether it replaced the analysis.
+   */
+  *reparseSteps(slice: Slice): Steps<boolean> {
+    if (!this.isDirty) return false;
+    const generation = this.generation;
     const text = this.text;
-    const old = this.current;
-    this.current = this.engines.parser.parse(text, old);
-    const edits = this.edits;
-    const changed = [
-      ...old.getChangedRanges(this.current).map((r) => ({ start: r.startIndex, end: r.endIndex })),
-      ...this.changed,
-    ];
-    const mapOffset = (offset: number) => {
-      let o: number | undefined = offset;
-      for (const e of edits) {
-        if (o === undefined) break;
-        if (o >= e.oldEnd) o += e.newEnd - e.oldEnd;
-        else if (o > e.start) o = undefined;
+    const edits = [...this.edits]; // `update` goes on adding to `this.edits`
+    const edited = changedSpans(edits);
+    // The edited tree as it is now; the edits still to come change `current`, not this copy.
+    const old = this.current.copy();
+    let tree: Tree | undefined;
+    let analysis: Analysis | undefined;
+    try {
+      tree = yield* this.engines.parser.parseSteps(text, old, slice);
+      if (generation !== this.generation) return false;
+      const changed = [
+        ...old.getChangedRanges(tree).map((r) => ({ start: r.startIndex, end: r.endIndex })),
+        ...edited,
+      ];
+      const previous = this.reusable
+        ? { analysis: this.parsedAnalysis, mapOffset: mapper(edits), changed, edited, tree: old }
+        : undefined;
+      this.reusable = false; // until this analysis is done (it may take the masked tree)
+      analysis = yield* this.engines.analyzer.analyzeSteps(tree, text, previous, slice);
+      if (generation !== this.generation) {
+        this.engines.analyzer.release(analysis);
+        return false;
       }
-      return o;
-    };
-    this.parsedAnalysis = this.engines.analyzer.analyze(this.current, text, {
-      analysis: this.parsedAnalysis,
-      mapOffset,
-      changed,
-      edited: this.changed,
-      tree: old,
-    });
-    old.delete();
-    this.edits = [];
-    this.changed = [];
+      this.reusable = true;
+      const later = this.edits.slice(edits.length);
+      for (const e of later) tree.edit(e.edit);
+      this.current.delete();
+      this.current = tree;
+      this.parsedAnalysis = analysis;
+      this.edits = later;
+      return true;
+    } finally {
+      old.delete();
+      if (tree && this.current !== tree) tree.delete();
+    }
   }
 
   /** Maps an offset of the current text to the coordinates of the last parse (and its analysis). */
@@ -173,9 +195,37 @@ export class FlowDocument {
   }
 
   dispose(): void {
+    this.generation++; // a reparse under way throws its result away
     this.current.delete();
     this.engines.analyzer.release(this.parsedAnalysis);
   }
+}
+
+/** Old offset → offset after `edits`, or undefined when an edit replaced it. */
+function mapper(edits: EditRecord[]): (offset: number) => number | undefined {
+  return (offset) => {
+    let o: number | undefined = offset;
+    for (const e of edits) {
+      if (o === undefined) break;
+      if (o >= e.oldEnd) o += e.newEnd - e.oldEnd;
+      else if (o > e.start) o = undefined;
+    }
+    return o;
+  };
+}
+
+/** Where `edits` changed the text, in the coordinates after the last of them. */
+function changedSpans(edits: EditRecord[]): Span[] {
+  const spans: Span[] = [];
+  for (const e of edits) {
+    const delta = e.newEnd - e.oldEnd;
+    for (const span of spans) {
+      span.start = shift(span.start, e.start, e.oldEnd, delta);
+      span.end = shift(span.end, e.start, e.oldEnd, delta);
+    }
+    spans.push({ start: e.start, end: e.newEnd });
+  }
+  return spans;
 }
 
 function textDocument(uri: string, version: number, text: string): TextDocument {

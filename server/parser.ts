@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Language, Parser, Query, Tree } from 'web-tree-sitter';
+import type { Slice, Steps } from './background';
 // `require` makes esbuild pick the package's CommonJS build; its ES build reads `import.meta.url`,
 // which a CommonJS bundle does not have.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,10 +29,16 @@ function findWasm({ file, pkg }: { file: string; pkg: string }): string {
 /** Characters handed to tree-sitter per read (it copies them into a buffer of 10 KB). */
 const CHUNK = 4096;
 
-/** One parser for the whole process: parsing is synchronous, so documents and snippets share it. */
+/**
+ * The parsers of the whole process: one for what is parsed at once (snippets, files of the
+ * folder), and one for the documents' reparses, which stop at the end of each background slice
+ * and resume in the next (tree-sitter keeps a stopped parse until the parser parses anything else,
+ * so the snippets of the requests in between must not use it).
+ */
 export class PythonParser {
   private constructor(
     private readonly parser: Parser,
+    private readonly background: Parser,
     readonly language: Language,
   ) {}
 
@@ -41,7 +48,9 @@ export class PythonParser {
     const language = await TreeSitter.Language.load(findWasm(WASM_FILES.python));
     const parser = new TreeSitter.Parser();
     parser.setLanguage(language);
-    return new PythonParser(parser, language);
+    const background = new TreeSitter.Parser();
+    background.setLanguage(language);
+    return new PythonParser(parser, background, language);
   }
 
   /** Parses `text`, reusing the unchanged parts of `old` (which must have been edited to match). */
@@ -50,14 +59,39 @@ export class PythonParser {
     // the string, every replaced document text survived the young generation (measured: 200 KB
     // promoted per reparse of a 5,000-line flow, a major GC every ~50 reparses, often landing in
     // requests); read this way, they die young.
-    const tree = this.parser.parse((index) => text.slice(index, index + CHUNK), old);
+    const tree = this.parser.parse(reader(text), old);
     if (!tree) throw new Error('tree-sitter returned no tree');
     return tree;
+  }
+
+  /**
+   * `parse`, stopping when `slice` expires and resuming where it stopped. One at a time: the
+   * background queue runs one job at a time, and a job parses one text after the other.
+   */
+  *parseSteps(text: string, old: Tree | undefined, slice: Slice): Steps<Tree> {
+    const options = { progressCallback: () => slice.expired() };
+    let done = false;
+    try {
+      for (;;) {
+        const tree = this.background.parse(reader(text), old, options);
+        if (tree) {
+          done = true;
+          return tree;
+        }
+        yield;
+      }
+    } finally {
+      if (!done) this.background.reset(); // cancelled: the next parse starts afresh
+    }
   }
 
   query(source: string): Query {
     return new TreeSitter.Query(this.language, source);
   }
+}
+
+function reader(text: string): (index: number) => string {
+  return (index) => text.slice(index, index + CHUNK);
 }
 
 let shared: Promise<PythonParser> | undefined;

@@ -71,7 +71,7 @@ connection.onInitialize(async (params: InitializeParams): Promise<InitializeResu
   analyzer = new Analyzer(parser);
   const engines = { parser, analyzer };
   guard('warm-up', () => warmUp(engines, flows));
-  documents = new Documents(engines, publishDiagnostics);
+  documents = new Documents(engines, publishDiagnostics, (err) => logError('reparse', err));
   workspaceFolders = (params.workspaceFolders ?? [])
     .map((f) => uriToPath(f.uri))
     .filter((p): p is string => p !== undefined);
@@ -121,7 +121,7 @@ connection.onInitialize(async (params: InitializeParams): Promise<InitializeResu
 let firstScan: Promise<void> | undefined;
 
 /** Runs `answer` now, or after the first scan when that is still going. */
-function afterScan<T>(answer: () => T): T | Promise<T> {
+function afterScan<T>(answer: () => T | Promise<T>): T | Promise<T> {
   return firstScan ? firstScan.then(answer) : answer();
 }
 
@@ -219,10 +219,22 @@ connection.onDidCloseTextDocument(({ textDocument: d }) => {
   if (withDiagnostics.delete(d.uri)) void connection.sendDiagnostics({ uri: d.uri, diagnostics: [] });
 });
 
-/** A served document: as last parsed (`fresh` false) or reparsed now. */
-function served(uri: string, fresh: boolean): FlowDocument | undefined {
-  const doc = fresh ? documents.current(uri) : documents.get(uri);
+/** A served document as last parsed: for completion and signature help, answered at once. */
+function served(uri: string): FlowDocument | undefined {
+  const doc = documents.get(uri);
   return doc?.isServed ? doc : undefined;
+}
+
+/** A served document once its reparse caught up with the text (see `Documents.settled`). */
+async function settled(uri: string): Promise<FlowDocument | undefined> {
+  const doc = await documents.settled(uri);
+  return doc?.isServed ? doc : undefined;
+}
+
+/** `settled`, and every other open document too (for requests that read them). */
+async function allSettled(uri: string): Promise<FlowDocument | undefined> {
+  await documents.allSettled();
+  return settled(uri);
 }
 
 const definitionEnv: DefinitionEnv = {
@@ -235,7 +247,7 @@ const definitionEnv: DefinitionEnv = {
 
 connection.onCompletion(({ textDocument, position }) =>
   afterScan(() => {
-    const doc = served(textDocument.uri, false);
+    const doc = served(textDocument.uri);
     return doc
       ? (guard('completion', () => completions(doc, doc.offsetAt(position), { parser, flows, records })) ??
           null)
@@ -248,22 +260,22 @@ connection.onCompletionResolve(
 );
 
 connection.onSignatureHelp(({ textDocument, position }) => {
-  const doc = served(textDocument.uri, false);
+  const doc = served(textDocument.uri);
   return doc
     ? (guard('signatureHelp', () => signatureHelp(doc, doc.offsetAt(position), parser)) ?? null)
     : null;
 });
 
 connection.onHover(({ textDocument, position }) =>
-  afterScan(() => {
-    const doc = served(textDocument.uri, true);
+  afterScan(async () => {
+    const doc = await settled(textDocument.uri);
     return doc ? (guard('hover', () => hover(doc, doc.offsetAt(position), flows)) ?? null) : null;
   }),
 );
 
 connection.onDefinition(({ textDocument, position }) =>
-  afterScan(() => {
-    const doc = served(textDocument.uri, true);
+  afterScan(async () => {
+    const doc = await allSettled(textDocument.uri);
     return doc
       ? (guard('definition', () => definition(doc, doc.offsetAt(position), definitionEnv)) ?? null)
       : null;
@@ -286,8 +298,8 @@ connection.onRequest(INPUT_KEYS_REQUEST, (params: unknown): InputKeysResult => {
   );
 });
 
-connection.onDocumentSymbol(({ textDocument }) => {
-  const doc = served(textDocument.uri, true);
+connection.onDocumentSymbol(async ({ textDocument }) => {
+  const doc = await settled(textDocument.uri);
   return doc ? (guard('documentSymbol', () => documentSymbols(doc)) ?? null) : null;
 });
 
@@ -307,8 +319,8 @@ const referencesEnv: ReferencesEnv = {
 };
 
 connection.onReferences(({ textDocument, position, context }) =>
-  afterScan(() => {
-    const doc = served(textDocument.uri, true);
+  afterScan(async () => {
+    const doc = await allSettled(textDocument.uri);
     return doc
       ? (guard('references', () =>
           references(doc, doc.offsetAt(position), context.includeDeclaration, referencesEnv),
@@ -318,8 +330,8 @@ connection.onReferences(({ textDocument, position, context }) =>
 );
 
 connection.onPrepareRename(({ textDocument, position }) =>
-  afterScan(() => {
-    const doc = served(textDocument.uri, true);
+  afterScan(async () => {
+    const doc = await settled(textDocument.uri);
     return doc
       ? (guard('prepareRename', () => prepareRename(doc, doc.offsetAt(position), flows)) ?? null)
       : null;
@@ -327,8 +339,8 @@ connection.onPrepareRename(({ textDocument, position }) =>
 );
 
 connection.onRenameRequest(({ textDocument, position, newName }) =>
-  afterScan(() => {
-    const doc = served(textDocument.uri, true);
+  afterScan(async () => {
+    const doc = await allSettled(textDocument.uri);
     const result = doc
       ? guard('rename', () =>
           renameFlow(doc, doc.offsetAt(position), newName, referencesEnv, { canRenameFiles }),
@@ -340,17 +352,20 @@ connection.onRenameRequest(({ textDocument, position, newName }) =>
 );
 
 connection.workspace.onWillRenameFiles(({ files }) =>
-  afterScan(() => guard('willRenameFiles', () => willRenameFiles(files, referencesEnv)) ?? null),
+  afterScan(async () => {
+    await documents.allSettled();
+    return guard('willRenameFiles', () => willRenameFiles(files, referencesEnv)) ?? null;
+  }),
 );
 
-connection.languages.semanticTokens.on(({ textDocument }) => {
-  const doc = served(textDocument.uri, true);
+connection.languages.semanticTokens.on(async ({ textDocument }) => {
+  const doc = await settled(textDocument.uri);
   return (doc && guard('semanticTokens', () => semanticTokens(doc))) ?? { data: [] };
 });
 
 connection.languages.inlayHint.on(({ textDocument, range }) =>
-  afterScan(() => {
-    const doc = served(textDocument.uri, true);
+  afterScan(async () => {
+    const doc = await settled(textDocument.uri);
     if (!doc) return null;
     const span = { start: doc.offsetAt(range.start), end: doc.offsetAt(range.end) };
     return guard('inlayHint', () => inlayHints(doc, span, flows)) ?? null;
@@ -358,7 +373,7 @@ connection.languages.inlayHint.on(({ textDocument, range }) =>
 );
 
 connection.onCodeAction(({ textDocument, context }) =>
-  served(textDocument.uri, false) ? quickFixes(textDocument.uri, context.diagnostics) : null,
+  served(textDocument.uri) ? quickFixes(textDocument.uri, context.diagnostics) : null,
 );
 
 connection.listen();

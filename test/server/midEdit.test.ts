@@ -1,10 +1,12 @@
 // The mid-edit corpus: files as they are while someone types — an unfinished `this.` above,
 // an unclosed call, an unclosed string, a broken helper above the handler — each with the
-// completion items expected at the cursor. Every state is run three ways: opened fresh, typed
+// completion items expected at the cursor. Every state is run four ways: opened fresh, typed
 // keystroke by keystroke with incremental changes (completing on the stale tree, as the server
-// does before its reparse), and after the reparse has settled.
+// does before its reparse), after the reparse has settled, and typed while reparses run in
+// slices (each keystroke between two slices of a reparse begun before it, as in the server).
 import assert from 'node:assert/strict';
 import type { CompletionItem } from 'vscode-languageserver';
+import type { Steps } from '../../server/background';
 import { memberNames } from '../../server/catalogue';
 import { completions } from '../../server/completion';
 import type { Engines } from '../../server/document';
@@ -258,6 +260,9 @@ const HELPERS: Case[] = [
   },
 ];
 
+/** A slice that is always over: the work yields at every place it may. */
+const EVERY_STEP = { expired: () => true };
+
 describe('mid-edit corpus (completion while typing)', () => {
   let e: Engines;
   before(async () => {
@@ -308,6 +313,26 @@ describe('mid-edit corpus (completion while typing)', () => {
         check(c, completions(doc, offset, env), 'settled');
       } finally {
         doc.dispose();
+      }
+
+      // 4. Typed while reparses run in slices (as the server runs them): every keystroke lands
+      // between two slices of a reparse begun before it, and is replayed onto its tree.
+      const sliced = new FlowDocument(URI, 1, text.slice(0, from) + text.slice(offset), e);
+      try {
+        let steps: Steps<boolean> | undefined;
+        for (let i = 0; i < typed.length; i++) {
+          const at = sliced.positionAt(from + i);
+          sliced.update([{ range: { start: at, end: at }, text: typed[i] }], i + 2);
+          steps ??= sliced.reparseSteps(EVERY_STEP);
+          for (let k = 0; k < 2 && steps; k++) if (steps.next().done) steps = undefined;
+        }
+        check(c, completions(sliced, offset, env), 'typed while reparsing');
+        while (steps && !steps.next().done);
+        check(c, completions(sliced, offset, env), 'typed, reparse done');
+        sliced.reparse();
+        check(c, completions(sliced, offset, env), 'typed while reparsing, settled');
+      } finally {
+        sliced.dispose();
       }
     });
   }
