@@ -36,7 +36,7 @@ const BULK_INPUTS = 100_000;
 // under a second, made two identical unloaded rounds differ by a third).
 const START_INPUTS = 2000;
 const START_ROUNDS = 3;
-const CONCURRENCY = 4;
+const CONCURRENCY = Number(process.env.FLOWS_BENCH_QUERY_CONCURRENCY ?? 4);
 /** Which parts to run (comma-separated): lists, starts, bulk. */
 const PARTS = new Set((process.env.FLOWS_BENCH_QUERY_PARTS ?? 'lists,starts,bulk').split(','));
 
