@@ -177,6 +177,10 @@ export function bodyHints(op: { id: string }, pools: Pools): Hints {
     session_id: (rng) => uuidLike(rng),
     command: (rng) => rng.pick(['stackTrace', 'threads', 'continue', 'scopes', 'evaluate']),
     source: () => '/nowhere/flow.py',
+    // POST /execution/{id}/test: a test file the pattern accepts (the generator knows no regex),
+    // and now and then the name of a case to record again.
+    out: (rng) => (rng.chance(0.5) ? OMIT : `fuzz-tests/${rng.string(6)}.flowtest.yaml`),
+    replace: (rng) => (rng.chance(0.8) ? OMIT : `fuzz case ${rng.string(4)}`),
   };
 }
 
