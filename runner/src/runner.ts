@@ -16,7 +16,7 @@ import type { ReplayHooks } from './engine/recording';
 import type { DebugTargets, ExecutionOwnership, Executions } from './engine/executions';
 import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
-import { startHttpServer, type HttpLimits } from './http/httpServer';
+import { hostPort, isAnyAddress, startHttpServer, type HttpLimits } from './http/httpServer';
 import { openApiDocument } from './http/openapi';
 import { Router } from './http/router';
 import { runsRoutes } from './http/runsRoutes';
@@ -83,6 +83,12 @@ export interface RunnerOptions {
   http?: {
     port: number;
     token?: string;
+    /** The address to listen on (default 127.0.0.1); see `exposure` in http/httpServer.ts. */
+    host?: string;
+    /** Serve HTTPS (and WSS) with this certificate and key (PEM). */
+    tls?: { cert: string | Buffer; key: string | Buffer };
+    /** Host headers to accept besides loopback's (the name clients use: `flows.example.com:8765`). */
+    publicHosts?: string[];
     /** Timeouts and the connection cap; defaults DEFAULT_HTTP_LIMITS (http/httpServer.ts). */
     limits?: Partial<HttpLimits>;
   };
@@ -316,13 +322,20 @@ async function assemble<W extends WorkerPool>(
       hub,
       token,
       port: opts.http.port,
+      host: opts.http.host,
+      tls: opts.http.tls,
+      publicHosts: opts.http.publicHosts,
       limits: opts.http.limits,
       log,
     });
     server = started.server;
     stopKeepingServing = keepServing(log);
     port = started.port;
-    url = `http://127.0.0.1:${port}`;
+    // The address this process itself reaches it at (the lock file, the CLI's own clients).
+    const scheme = opts.http.tls ? 'https' : 'http';
+    const reachable =
+      opts.http.host && !isAnyAddress(opts.http.host) ? hostPort(opts.http.host, port) : `127.0.0.1:${port}`;
+    url = `${scheme}://${reachable}`;
   }
 
   let stopping: Promise<void> | undefined;

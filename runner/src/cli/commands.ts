@@ -7,6 +7,7 @@ import { RunnerApi } from '@flows/runner-client/runnerApi';
 import { flowNameOf } from '../engine/flowFiles';
 import { startRunner, VERSION } from '../runner';
 import { DataDirLock, lockOwner, ownerConnection, type LockContent } from '../store/dataDirLock';
+import { isLoopback } from '../http/httpServer';
 import { checkPostgresUrl, PostgresOpenError } from '../store/postgresConnection';
 import { SqliteStore } from '../store/sqliteStore';
 import { duration, printTree } from './executionTree';
@@ -22,6 +23,8 @@ Usage:
   flows serve [--port N] [--token T] [--flows DIR] [--data DIR] [--database URL]
               [--concurrency N] [--max-waiting N] [--max-memory-mb N] [--max-cpu-seconds N]
               [--python PATH] [--isolation pool|process] [--worker-max-executions N]
+              [--host ADDR] [--tls-cert FILE --tls-key FILE] [--public-host NAME[:PORT]]...
+              [--insecure-behind-proxy]
       Serve the REST + WebSocket API on 127.0.0.1 (port 0 = any free port). Prints one JSON
       line {"event":"ready","url":…} when ready. --concurrency executions run at once (8);
       waiting ones (sleeping, waiting for children or answers) keep their process, and at most
@@ -35,6 +38,10 @@ Usage:
       logs, schedules and records in PostgreSQL instead of the SQLite file in --data (the
       default); the schema is created or upgraded at start. Team mode (several nodes on one
       database) is a preview: see the README.
+      --host ADDR listens there instead of 127.0.0.1. Beyond loopback it needs --tls-cert and
+      --tls-key (PEM files: HTTPS and WSS) or --insecure-behind-proxy (a TLS proxy in front is
+      the only way in). --public-host names the Host clients send (a DNS name, a proxy's), so
+      that the DNS-rebinding check lets them in; the token and Origin checks stay.
   flows run <file.py> [--input JSON] [--try] [--flows DIR] [--data DIR] [--python PATH] [--json]
       Run a flow on an embedded runner and print its execution tree, outputs and logs.
       Exit code 0 only when it SUCCEEDED. --try runs it in development mode. When a serving
@@ -70,6 +77,11 @@ export async function serve(argv: string[]): Promise<number> {
       'worker-max-executions': { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
       database: { type: 'string' },
+      host: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'public-host': { type: 'string', multiple: true },
+      'insecure-behind-proxy': { type: 'boolean' },
     },
   });
   // The option beats the environment; either is checked before anything starts.
@@ -83,6 +95,7 @@ export async function serve(argv: string[]): Promise<number> {
   const port = intOption('port', values.port, 0);
   if (port > 65535) throw new UsageError('--port must be at most 65535');
   const token = values.token ?? process.env.FLOWS_TOKEN;
+  const exposure = servingExposure(values, port);
   // Team mode: set when another node declares this one lost (RunnerOptions.onLost).
   let lost: string | undefined;
   let stopServing: () => void = () => undefined;
@@ -104,7 +117,7 @@ export async function serve(argv: string[]): Promise<number> {
       values['worker-max-executions'] === undefined
         ? undefined
         : intOption('worker-max-executions', values['worker-max-executions'], 0, 1),
-    http: { port, token },
+    http: { port, token, ...exposure },
     onLost: (why) => {
       lost = why;
       stopServing();
@@ -132,6 +145,54 @@ export async function serve(argv: string[]): Promise<number> {
   // Declared lost by another node of the cluster: not a clean stop, so that a supervisor restarts it.
   process.stderr.write(`flows serve: ${lost}; this node stopped\n`);
   return 1;
+}
+
+/**
+ * Where `flows serve` listens, and how it may: loopback by default; beyond it only over TLS
+ * (--tls-cert/--tls-key) or, with --insecure-behind-proxy, when a TLS-terminating proxy in front
+ * of it is the only way in. The token, Origin and Host checks stay in every case.
+ */
+function servingExposure(
+  values: {
+    host?: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    'public-host'?: string[];
+    'insecure-behind-proxy'?: boolean;
+  },
+  port: number,
+): { host?: string; tls?: { cert: Buffer; key: Buffer }; publicHosts?: string[] } {
+  const host = values.host?.trim();
+  if (host !== undefined && !host) throw new UsageError('--host must name an address, like 0.0.0.0');
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
+  const read = (option: string, file: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new UsageError(
+        `--${option} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
+    }
+  };
+  const tls =
+    certFile && keyFile ? { cert: read('tls-cert', certFile), key: read('tls-key', keyFile) } : undefined;
+  if (host && !isLoopback(host) && !tls && !values['insecure-behind-proxy']) {
+    throw new UsageError(
+      `--host ${host} reaches beyond this machine, where the token would cross the network in clear: give --tls-cert and --tls-key, or --insecure-behind-proxy when a TLS proxy in front of the runner is the only way in`,
+    );
+  }
+  // A name clients use (a proxy's, a DNS name): host:port, the port added when left out.
+  const publicHosts = (values['public-host'] ?? []).map((h) => {
+    const name = h.trim().toLowerCase();
+    if (!name || /[\s/@]/.test(name)) throw new UsageError(`--public-host '${h}' is not a host name`);
+    if (/:\d+$/.test(name)) return name;
+    if (port === 0) throw new UsageError(`--public-host ${h}: give its port (host:port) when --port is 0`);
+    return `${name}:${port}`;
+  });
+  return { host, tls, publicHosts };
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -3,6 +3,7 @@
  * has its body size limited and parsed, and ends as JSON — including every error.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES, WS_PATH, jsonTextWithinDepth, type ErrorBody } from '@flows/protocol';
 import { refuse } from './security';
@@ -161,11 +162,26 @@ function send(req: IncomingMessage, res: ServerResponse, result: RouteResult): v
   res.end(text);
 }
 
+/** 0.0.0.0 / :: : every interface. */
+export const isAnyAddress = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '[::]';
+
+/** `host:port`, with an IPv6 address in brackets. */
+export const hostPort = (host: string, port: number): string =>
+  host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+
+/** Whether `host` is this machine only (the default, where the token and Origin checks suffice). */
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 export interface HttpServerOptions {
   router: Router;
   hub: WsHub;
   token: string;
+  /** Default 127.0.0.1. Anything else needs `tls` or `insecureBehindProxy` (see exposure()). */
   host?: string;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Host headers to accept besides loopback's (DNS rebinding: only names this runner goes by). */
+  publicHosts?: string[];
   port: number;
   log: (msg: string) => void;
   /** Defaults: DEFAULT_HTTP_LIMITS. */
@@ -177,6 +193,7 @@ export async function startHttpServer(
 ): Promise<{ server: http.Server; port: number }> {
   let port = 0;
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const publicHosts = (opts.publicHosts ?? []).map((h) => h.toLowerCase());
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     let url: URL | undefined;
     try {
@@ -201,6 +218,7 @@ export async function startHttpServer(
         false,
         matched?.route.auth !== 'handler',
         matched?.route.browsers !== 'route',
+        publicHosts,
       );
       if (refusal)
         throw new HttpError(refusal.status, {
@@ -247,16 +265,21 @@ export async function startHttpServer(
   };
   // The receiving side is limited, the answering side is not (see HttpLimits). Node checks
   // headersTimeout and requestTimeout every connectionsCheckingInterval.
-  const server = http.createServer(
-    {
-      // A quarter of the shorter timeout (0 = none), so they fire at most 25 % late.
-      connectionsCheckingInterval: Math.max(
-        100,
-        Math.min(30_000, ...[limits.headersTimeoutMs, limits.requestTimeoutMs].filter((ms) => ms > 0)) / 4,
-      ),
-    },
-    (req, res) => void handle(req, res),
-  );
+  const serverOptions = {
+    // A quarter of the shorter timeout (0 = none), so they fire at most 25 % late.
+    connectionsCheckingInterval: Math.max(
+      100,
+      Math.min(30_000, ...[limits.headersTimeoutMs, limits.requestTimeoutMs].filter((ms) => ms > 0)) / 4,
+    ),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  // https.Server has every member of http.Server used here (timeouts, upgrade, close).
+  const server = opts.tls
+    ? (https.createServer(
+        { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key },
+        onRequest,
+      ) as unknown as http.Server)
+    : http.createServer(serverOptions, onRequest);
   // With a listener, Node leaves "100 Continue" to us: sent once the route has accepted the caller.
   server.on('checkContinue', (req, res) => void handle(req, res));
   // What Node does without a listener, with a JSON body: answer unless an answer is already on
@@ -284,7 +307,7 @@ export async function startHttpServer(
     opts.log(`refusing connections: ${limits.maxConnections} are open (the limit)`);
   });
   server.on('upgrade', (req, socket, head) => {
-    const refusal = refuse(req, opts.token, port, true);
+    const refusal = refuse(req, opts.token, port, true, true, true, publicHosts);
     const pathname = new URL(req.url ?? '/', 'http://x').pathname;
     if (refusal || pathname !== WS_PATH) {
       const status = refusal?.status ?? 404;
@@ -296,12 +319,15 @@ export async function startHttpServer(
     }
     opts.hub.handleUpgrade(req, socket, head);
   });
-  // Loopback only: the runner runs flows with the user's rights and must not be reachable from
-  // the network.
+  // Loopback by default: the runner runs flows with the user's rights. `flows serve --host`
+  // beyond loopback needs TLS or a proxy that provides it (cli/commands.ts).
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
   });
   port = (server.address() as AddressInfo).port;
+  // Clients that reach it at the address it listens on send that as their Host.
+  if (opts.host && !isAnyAddress(opts.host) && !isLoopback(opts.host))
+    publicHosts.push(hostPort(opts.host.toLowerCase(), port));
   return { server, port };
 }

@@ -24,9 +24,10 @@ export function refuse(
   allowQueryToken: boolean,
   requireToken = true,
   checkOrigin = true,
+  publicHosts: readonly string[] = [],
 ): Refusal | undefined {
   const host = (req.headers.host ?? '').toLowerCase();
-  const allowedHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+  const allowedHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, ...publicHosts];
   if (!allowedHosts.includes(host)) {
     return { status: 403, message: `Host '${host}' is not this runner (expected 127.0.0.1:${port})` };
   }
