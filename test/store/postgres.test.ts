@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { PG_MIGRATIONS } from '../../runner/src/store/postgresMigrations';
-import { COUNT_LIMIT } from '../../runner/src/store/postgresQueries';
+import { COUNT_LIMIT } from '../../runner/src/store/listCursor';
 import { PostgresOpenError } from '../../runner/src/store/postgresConnection';
 import { PostgresStore } from '../../runner/src/store/postgresStore';
 import { usePostgres } from '../support/postgres';

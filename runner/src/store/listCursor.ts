@@ -6,6 +6,33 @@
  */
 import { InvalidCursorError } from './store';
 
+// What every store's lists share besides the cursor: where counting stops, and how a page's
+// size in bytes is estimated (LIST_PAGE_BYTES), so that the stores answer the same pages.
+
+/** Counting stops here: past it `total` is a lower bound (total_capped). */
+export const COUNT_LIMIT = 10_000;
+/**
+ * How long list planning trusts what it found out: that a filter matches at least COUNT_LIMIT
+ * rows (rows are not deleted, so it still does), or that walking a sort's index found no page
+ * for a filter (its matches sit elsewhere in that order). Views are polled; a page asked for
+ * again, or the next page, should not pay to find that out again.
+ */
+export const REMEMBER_MS = 30_000;
+/** The JSON of an item beyond its variable-length fields (keys, numbers, timestamps, ids). */
+export const ITEM_OVERHEAD_BYTES = 700;
+/** The variable-length fields of a listed execution: its size estimate adds their lengths up. */
+export const EXECUTION_SIZED_COLUMNS = [
+  'input_value',
+  'output_value',
+  'script',
+  'message',
+  'name',
+  'flow_name',
+  'parent_execution_id',
+  'schedule_id',
+  'webhook_id',
+] as const;
+
 export type CursorValue = string | number;
 /** What each key value is: text, or a safe integer. */
 export type CursorType = 'text' | 'int';
@@ -39,4 +66,10 @@ export function decodeCursor(cursor: string, sort: string, types: readonly Curso
     throw notOurs();
   }
   return key as CursorValue[];
+}
+
+/** The rows of a page's keys, in the keys' order (a query by key gives them in any order). */
+export function inKeyOrder<R>(keys: readonly number[], rows: readonly R[], keyOf: (row: R) => number): R[] {
+  const byKey = new Map(rows.map((r) => [keyOf(r), r]));
+  return keys.flatMap((k) => byKey.get(k) ?? []);
 }

@@ -6,7 +6,7 @@
  * so one plan is enough here: filter, sort, cut. That is O(rows) a page: fine for tests.
  */
 import type { ExecutionStatus, ListExecutionsQuery, ListRunsQuery } from '@flows/protocol';
-import { decodeCursor, encodeCursor } from './listCursor';
+import { COUNT_LIMIT, decodeCursor, encodeCursor, ITEM_OVERHEAD_BYTES } from './listCursor';
 import {
   EXECUTION_COLUMNS,
   LIST_PAGE_BYTES,
@@ -14,11 +14,6 @@ import {
   type StoredExecution,
   type StoredRun,
 } from './store';
-
-/** SqliteStore's COUNT_LIMIT: a count that reaches it stops, and `total` is a lower bound. */
-const COUNT_LIMIT = 10_000;
-/** SqliteStore's ITEM_OVERHEAD_BYTES: the JSON of an item beyond its variable-length fields. */
-const ITEM_OVERHEAD_BYTES = 700;
 
 type KeyValue = string | number;
 

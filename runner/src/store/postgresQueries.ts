@@ -16,7 +16,15 @@
  * Cursors are SqliteStore's (listCursor.ts): the last item's sort key, ending in seq.
  */
 import type { ExecutionStatus, ListExecutionsQuery, ListRunsQuery, MessageRecord } from '@flows/protocol';
-import { decodeCursor, encodeCursor, type CursorType, type CursorValue } from './listCursor';
+import {
+  COUNT_LIMIT,
+  decodeCursor,
+  encodeCursor,
+  EXECUTION_SIZED_COLUMNS,
+  ITEM_OVERHEAD_BYTES,
+  type CursorType,
+  type CursorValue,
+} from './listCursor';
 import {
   EXECUTION_COLUMNS,
   LIST_PAGE_BYTES,
@@ -26,11 +34,6 @@ import {
   type StoredRecord,
   type StoredRun,
 } from './store';
-
-/** Counting stops here: past it `total` is a lower bound (total_capped), as in SqliteStore. */
-export const COUNT_LIMIT = 10_000;
-/** SqliteStore's ITEM_OVERHEAD_BYTES: the JSON of an item beyond its variable-length fields. */
-const ITEM_OVERHEAD_BYTES = 700;
 
 export type Arg = string | number | boolean | null | readonly string[];
 export type Row = Record<string, unknown>;
@@ -81,17 +84,7 @@ const EXECUTION_LIST: ListTable = {
     priority: { keys: ['priority', 'created_at', 'seq'], types: ['int', 'text', 'int'] },
     name: { keys: ['name', 'created_at', 'seq'], types: ['text', 'text', 'int'] },
   },
-  bytes: sizeOf([
-    'input_value',
-    'output_value',
-    'script',
-    'message',
-    'name',
-    'flow_name',
-    'parent_execution_id',
-    'schedule_id',
-    'webhook_id',
-  ]),
+  bytes: sizeOf(EXECUTION_SIZED_COLUMNS),
   counters: 'execution_counts',
 };
 

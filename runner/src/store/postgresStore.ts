@@ -43,6 +43,7 @@ import {
   redactUrl,
 } from './postgresConnection';
 import { countBulkRows, expectBulkRows, type BulkParents } from './bulkParents';
+import { inKeyOrder, REMEMBER_MS } from './listCursor';
 import { compactCounters, migrate } from './postgresMigrations';
 import {
   EXECUTION_SELECT,
@@ -101,8 +102,6 @@ const COMPACT_MS = 10_000;
 /** How long to wait before connecting again, doubling up to the maximum. */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
-/** How long REMEMBER_MS of SqliteStore: a count that reached COUNT_LIMIT is trusted this long. */
-const REMEMBER_MS = 30_000;
 
 const ENDED = [...ENDED_STATUSES];
 
@@ -653,8 +652,7 @@ export class PostgresStore implements Store {
     const rows = await this.query(`SELECT seq AS row_seq, ${select} FROM executions WHERE seq = ANY($1)`, [
       seqs,
     ]);
-    const bySeq = new Map<number, Row>(rows.map((r) => [Number(r.row_seq), r]));
-    return seqs.flatMap<Row>((s) => bySeq.get(s) ?? []);
+    return inKeyOrder(seqs, rows, (r) => Number(r.row_seq));
   }
 
   async listUnfinished(): Promise<StoredExecution[]> {
@@ -806,12 +804,11 @@ export class PostgresStore implements Store {
     const rows = page.seqs.length
       ? await this.query(`${RUN_LIST_SELECT} WHERE r.seq = ANY($1)`, [page.seqs])
       : [];
-    const bySeq = new Map(rows.map((r) => [Number(r.run_seq), r]));
     return {
-      items: page.seqs.flatMap((s) => {
-        const row = bySeq.get(s);
-        return row ? [{ run: rowToRun(row), execution: rowToExecution(row) }] : [];
-      }),
+      items: inKeyOrder(page.seqs, rows, (r) => Number(r.run_seq)).map((row) => ({
+        run: rowToRun(row),
+        execution: rowToExecution(row),
+      })),
       total: page.total,
       total_capped: page.capped,
       next: page.next,

@@ -29,7 +29,15 @@ import {
   type MessageRecord,
 } from '@flows/protocol';
 import { countBulkRows, expectBulkRows, type BulkParents } from './bulkParents';
-import { decodeCursor, encodeCursor } from './listCursor';
+import {
+  COUNT_LIMIT,
+  decodeCursor,
+  encodeCursor,
+  EXECUTION_SIZED_COLUMNS,
+  inKeyOrder,
+  ITEM_OVERHEAD_BYTES,
+  REMEMBER_MS,
+} from './listCursor';
 import { MIGRATIONS } from './migrations';
 import {
   LIST_PAGE_BYTES,
@@ -113,19 +121,8 @@ const CACHE_KIB = 32 * 1024;
 // the cursor when both are given); a deep offset walks the index, from whichever end is nearer
 // when the total is exact.
 
-/** Counting stops here: past it `total` is a lower bound (total_capped). */
-const COUNT_LIMIT = 10_000;
-/**
- * How long list planning trusts what it found out: that a filter matches at least COUNT_LIMIT
- * rows (rows are not deleted, so it still does), or that walking a sort's index found no page
- * for a filter (its matches sit elsewhere in that order). Views are polled; a page asked for
- * again, or the next page, should not pay to find that out again.
- */
-const REMEMBER_MS = 30_000;
 /** Rows a page walks in its sort's order, checking filters, before it changes plan. */
 const WALK_ROWS = 5_000;
-/** The JSON of an item beyond its variable-length fields (keys, numbers, timestamps, ids). */
-const ITEM_OVERHEAD_BYTES = 700;
 
 /** One sort of a list: the index in its order and the columns of its key (unique together). */
 interface SortSpec {
@@ -193,19 +190,9 @@ const EXECUTION_LIST: ListTable = {
       types: ['text', 'text', 'int'],
     },
   },
-  bytes: `${ITEM_OVERHEAD_BYTES} + ${[
-    'input_value',
-    'output_value',
-    'script',
-    'message',
-    'name',
-    'flow_name',
-    'parent_execution_id',
-    'schedule_id',
-    'webhook_id',
-  ]
-    .map((c) => `coalesce(octet_length(${c}), 0)`)
-    .join(' + ')}`,
+  bytes: `${ITEM_OVERHEAD_BYTES} + ${EXECUTION_SIZED_COLUMNS.map(
+    (c) => `coalesce(octet_length(${c}), 0)`,
+  ).join(' + ')}`,
   counters: 'execution_counts',
 };
 
@@ -1000,11 +987,7 @@ export class SqliteStore implements Store {
       `SELECT seq, id, ${select} FROM executions WHERE seq IN (${placeholders(keys.length)})`,
       keys as number[],
     );
-    const bySeq = new Map(rows.map((r) => [Number(r.seq), r]));
-    return keys.flatMap((k) => {
-      const row = bySeq.get(k);
-      return row ? [row] : [];
-    });
+    return inKeyOrder(keys, rows, (r) => Number(r.seq));
   }
 
   /** Which executions a page holds (their seq), its total and its next cursor. */
@@ -1479,12 +1462,11 @@ export class SqliteStore implements Store {
     const rows = page.keys.length
       ? this.query(`${RUN_LIST_SELECT} WHERE r.rowid IN (${placeholders(page.keys.length)})`, page.keys)
       : [];
-    const byRowid = new Map(rows.map((r) => [Number(r.run_rowid), r]));
     return {
-      items: page.keys.flatMap((k) => {
-        const row = byRowid.get(k);
-        return row ? [{ run: rowToRun(row), execution: rowToExecution(row) }] : [];
-      }),
+      items: inKeyOrder(page.keys, rows, (r) => Number(r.run_rowid)).map((row) => ({
+        run: rowToRun(row),
+        execution: rowToExecution(row),
+      })),
       total: page.total,
       total_capped: page.capped,
       next: page.next,
