@@ -19,6 +19,8 @@ export interface OpenForms {
 }
 
 const FLUSH_MS = 120;
+/** The longest a reveal holds redraws back. */
+const REVEAL_WAIT_MS = 2000;
 /** Running rows whose "running 12 s" is redrawn each second; more than this and they wait. */
 const MAX_TICKING = 200;
 /** Trees up to this size are loaded whole when their top execution is expanded. */
@@ -31,6 +33,12 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   readonly onDidChangeTreeData = this.changes.event;
   private readonly dirty = new Set<Changed>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /**
+   * Reveals in flight. Redraws wait for them: VS Code 1.100's tree registers the rows it fetches
+   * for a reveal and for a redraw separately, and the two overlapping fail with "Element with id
+   * … is already registered" (microsoft/vscode#192055), leaving the run drawn without children.
+   */
+  private revealing = 0;
   private ticker: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
   /** Selected the next time the view is shown (see revealWhenShown). */
@@ -120,10 +128,25 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     if (!this.model.get(rec.id)) return;
     const childless = expand && !this.model.knownToHaveChildren(rec.id) && !isEnded(rec.status);
     if (childless) this.expandOnFirstChild.add(rec.id);
+    await this.revealRow(rec.id, { select: true, focus: false, expand: expand && !childless });
+  }
+
+  /** view.reveal, with redraws held back until it settles (see `revealing`). */
+  private async revealRow(id: string, options: { select: boolean; focus: boolean; expand: boolean }) {
+    this.revealing++;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.view.reveal(rec.id, { select: true, focus: false, expand: expand && !childless });
+      await Promise.race([
+        this.view.reveal(id, options),
+        // A reveal VS Code never answers (the view went away) must not stop the redraws for good.
+        new Promise((resolve) => (timer = setTimeout(resolve, REVEAL_WAIT_MS))),
+      ]);
     } catch {
       // Not drawn yet (the view is hidden); nothing to reveal.
+    } finally {
+      clearTimeout(timer);
+      this.revealing--;
+      if (this.revealing === 0 && this.dirty.size) this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
     }
   }
 
@@ -152,9 +175,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     if (parent && this.expandOnFirstChild.delete(parent) && this.model.get(parent)) {
       // Drawn first, then opened: VS Code asks for the run's children now that it has one.
       this.flush();
-      this.view
-        .reveal(parent, { select: false, focus: false, expand: true })
-        .then(undefined, () => undefined);
+      void this.revealRow(parent, { select: false, focus: false, expand: true });
     } else if (this.expandOnFirstChild.has(rec.id) && isEnded(rec.status)) {
       // Ended without a child: nothing to open.
       this.expandOnFirstChild.delete(rec.id);
@@ -169,7 +190,8 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
   private flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.dirty.size === 0) return;
+    // Drawn when the reveal settles (revealRow marks the view dirty again).
+    if (this.dirty.size === 0 || this.revealing > 0) return;
     const all = this.dirty.has(ROOT);
     const ids = [...this.dirty].filter((c): c is string => c !== ROOT);
     this.dirty.clear();
@@ -184,7 +206,7 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
       this.ticker = setInterval(() => {
         const ids = this.model.activeIds(MAX_TICKING);
         if (ids.length === 0) this.updateTicker();
-        else this.changes.fire(ids);
+        else if (this.revealing === 0) this.changes.fire(ids);
       }, 1000);
     } else if (!running && this.ticker) {
       clearInterval(this.ticker);

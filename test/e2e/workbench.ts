@@ -115,7 +115,16 @@ export class Workbench {
   async answerInput(text?: string): Promise<void> {
     const input = this.quickInput().locator('input');
     await input.waitFor();
-    if (text !== undefined) await input.fill(text);
+    if (text !== undefined) {
+      // The box can be drawn a moment before the extension's own value (the last input) lands
+      // in it and replaces what was typed: type again until the box holds the text.
+      for (let tries = 0; ; tries++) {
+        await input.fill(text);
+        if ((await input.inputValue()) === text) break;
+        if (tries === 20) throw new Error(`the input box would not keep ${JSON.stringify(text)}`);
+        await this.page.waitForTimeout(100);
+      }
+    }
     await this.page.keyboard.press('Enter');
   }
 
