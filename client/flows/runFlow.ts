@@ -149,6 +149,9 @@ export function waitForEnd(
         () => void conn.api.getExecution(rec.id).then(fetched, () => undefined),
       ),
     );
+    // Its end may have been told before anyone listened: the cache has it then.
+    const known = cache.get(rec.id);
+    if (known) seen(known);
     void conn.api.getExecution(rec.id).then(fetched, () => undefined);
   });
 }

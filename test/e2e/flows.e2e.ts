@@ -154,8 +154,20 @@ describe('Flows for VS Code, in code-server', function () {
       // What CI keeps of a failure is its log: say what the runner and the notifications held.
       log(`notifications: ${JSON.stringify(await page.locator('.notification-toast-container').allInnerTexts())}`);
       log(`newest executions: ${await newestExecutions().catch((err: Error) => err.message)}`);
+      for (const file of logFiles(stateDir, /Flows|exthost\.log$/))
+        log(`${path.basename(file)}, its end:\n${fs.readFileSync(file, 'utf8').split('\n').slice(-40).join('\n')}`);
+      await wb.command('Notifications: Show Notifications').catch(() => undefined);
+      log(`notification center: ${JSON.stringify(await page.locator('.notifications-center .monaco-list-row').allInnerTexts())}`);
+      await wb.shot(`FAILED-${name}-notification-center`);
     }
   });
+
+  /** Log files below `dir` whose path matches `pattern`. */
+  function logFiles(dir: string, pattern: RegExp): string[] {
+    return (fs.readdirSync(dir, { recursive: true }) as string[])
+      .map((f) => path.join(dir, f))
+      .filter((f) => f.endsWith('.log') && pattern.test(f));
+  }
 
   /** The window runner's 15 newest executions, one line each (for a failure's log). */
   async function newestExecutions(): Promise<string> {
