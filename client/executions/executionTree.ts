@@ -146,7 +146,8 @@ export class ExecutionTree implements vscode.TreeDataProvider<string>, vscode.Di
     } finally {
       clearTimeout(timer);
       this.revealing--;
-      if (this.revealing === 0 && this.dirty.size) this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+      if (this.revealing === 0 && this.dirty.size)
+        this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
     }
   }
 

@@ -15,6 +15,9 @@ import { statusVerb } from '../executions/statusStyle';
 import { pickFlow } from './flowList';
 import { flowNameOf, isFlowSource, readsInputs } from './flowSource';
 
+/** How long a run goes before its progress notification shows (see follow). */
+const PROGRESS_AFTER_MS = 700;
+
 export type Mode = 'run' | 'try';
 
 export interface FlowFile {
@@ -97,18 +100,33 @@ export async function startFlow(
 /**
  * Follows an execution that was just started (a run, a schedule's run-now): progress in a
  * notification that can cancel it, then its end as a toast (the one a debugged run ends with too).
+ *
+ * The progress notification comes only once the run has taken PROGRESS_AFTER_MS: a run that ends
+ * in 30 ms gets its end toast alone. Besides the flash, VS Code drops toasts past three within
+ * 800 ms (its spam protection) into the notification center, and two quick runs with a progress
+ * and an end notification each lost the second end toast that way (seen in the e2e suite).
  */
 export async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord): Promise<void> {
   const title = `${started.is_productive ? 'Running' : 'Trying'} ${started.name}`;
-  const ended = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
-    (progress, token) => {
-      token.onCancellationRequested(() => {
-        conn.api.act(started.id, 'cancel').catch(() => undefined);
-      });
-      return waitForEnd(ctx, conn, started, (rec) => progress.report({ message: statusVerb(rec.status) }));
-    },
-  );
+  let latest = started;
+  const end = waitForEnd(ctx, conn, started, (rec) => (latest = rec));
+  let timer: NodeJS.Timeout | undefined;
+  const quick = await Promise.race([
+    end.then((rec) => rec),
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PROGRESS_AFTER_MS))),
+  ]).finally(() => clearTimeout(timer));
+  const ended =
+    quick ??
+    (await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      (progress, token) => {
+        token.onCancellationRequested(() => {
+          conn.api.act(started.id, 'cancel').catch(() => undefined);
+        });
+        progress.report({ message: statusVerb(latest.status) });
+        return waitForEnd(ctx, conn, started, (rec) => progress.report({ message: statusVerb(rec.status) }));
+      },
+    ));
   await tellEnded(ctx, ended);
 }
 

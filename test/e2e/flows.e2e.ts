@@ -152,12 +152,18 @@ describe('Flows for VS Code, in code-server', function () {
       const name = this.currentTest.title.replace(/[^\w]+/g, '-').slice(0, 60);
       log(`screenshot of the failure: ${await wb.shot(`FAILED-${name}`)}`);
       // What CI keeps of a failure is its log: say what the runner and the notifications held.
-      log(`notifications: ${JSON.stringify(await page.locator('.notification-toast-container').allInnerTexts())}`);
+      log(
+        `notifications: ${JSON.stringify(await page.locator('.notification-toast-container').allInnerTexts())}`,
+      );
       log(`newest executions: ${await newestExecutions().catch((err: Error) => err.message)}`);
       for (const file of logFiles(stateDir, /Flows|exthost\.log$/))
-        log(`${path.basename(file)}, its end:\n${fs.readFileSync(file, 'utf8').split('\n').slice(-40).join('\n')}`);
+        log(
+          `${path.basename(file)}, its end:\n${fs.readFileSync(file, 'utf8').split('\n').slice(-40).join('\n')}`,
+        );
       await wb.command('Notifications: Show Notifications').catch(() => undefined);
-      log(`notification center: ${JSON.stringify(await page.locator('.notifications-center .monaco-list-row').allInnerTexts())}`);
+      log(
+        `notification center: ${JSON.stringify(await page.locator('.notifications-center .monaco-list-row').allInnerTexts())}`,
+      );
       await wb.shot(`FAILED-${name}-notification-center`);
     }
   });
@@ -171,14 +177,19 @@ describe('Flows for VS Code, in code-server', function () {
 
   /** The window runner's 15 newest executions, one line each (for a failure's log). */
   async function newestExecutions(): Promise<string> {
-    const lock = JSON.parse(fs.readFileSync(path.join(stateDir, 'examples', '.flows', 'runner.lock'), 'utf8'));
+    const lock = JSON.parse(
+      fs.readFileSync(path.join(stateDir, 'examples', '.flows', 'runner.lock'), 'utf8'),
+    );
     const token = fs.readFileSync(lock.token_file, 'utf8').trim();
     const res = await fetch(`${lock.url}/api/latest/execution?limit=15`, {
       headers: { authorization: `Bearer ${token}` },
     });
     const page = (await res.json()) as { items?: Record<string, unknown>[] };
     return (page.items ?? [])
-      .map((e) => `\n        ${e.created_at} ${e.flow_name} ${e.status} ${JSON.stringify(e.message ?? '')} parent=${e.parent_execution_id}`)
+      .map(
+        (e) =>
+          `\n        ${e.created_at} ${e.flow_name} ${e.status} ${JSON.stringify(e.message ?? '')} parent=${e.parent_execution_id}`,
+      )
       .join('');
   }
 
