@@ -65,17 +65,32 @@ export class Workbench {
     return this.editor().locator('.codelens-decoration a', { hasText: title });
   }
 
-  /** The activity bar entry of a view container, by its title. */
+  /** The activity bar entry of a view container, by its title: shows that container. */
   async openViewContainer(title: string): Promise<void> {
     const item = this.page.locator(`.activitybar .action-item a[aria-label^="${title}"]`);
-    // Clicking the entry of the container already shown would hide the side bar.
-    const shown = this.page.locator(`.activitybar .action-item.checked a[aria-label^="${title}"]`);
-    // (force: a badge on the entry, like the debugger's, keeps it from ever counting as "stable")
-    if ((await shown.count()) === 0) await item.click({ force: true });
-    await this.page
-      .locator(`.sidebar .composite.title h2[title^="${title}" i], .sidebar .title-label h2`)
-      .first()
-      .waitFor();
+    const checked = this.page.locator(`.activitybar .action-item.checked a[aria-label^="${title}"]`);
+    const heading = this.page
+      .locator('.sidebar .composite.title h2, .sidebar .title-label h2')
+      .filter({ hasText: new RegExp(`^${title}`, 'i') })
+      .first();
+    // Just after a window reload the activity bar is still filling in as extensions register
+    // their containers, and a click can land on the entry that moved under it (the Testing one,
+    // which then closed the side bar): click, look, and click again until the container shows.
+    for (let attempt = 1; ; attempt++) {
+      if (await heading.isVisible()) return;
+      await item.waitFor();
+      // Clicking the entry of the container shown would hide the side bar; when the side bar is
+      // hidden, clicking its checked entry shows it. (force: a badge on the entry, like the
+      // debugger's, keeps it from ever counting as "stable")
+      const shown = (await checked.count()) > 0 && (await this.page.locator('.sidebar').isVisible());
+      if (!shown) await item.click({ force: true });
+      try {
+        await heading.waitFor({ timeout: attempt < 4 ? 5_000 : 30_000 });
+        return;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+      }
+    }
   }
 
   /** The pane of a view (Executions, Schedules, Variables…). */
