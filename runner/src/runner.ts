@@ -31,6 +31,7 @@ import { Scheduler } from './schedules/scheduler';
 import { DataDirLock } from './store/dataDirLock';
 import { PostgresStore } from './store/postgresStore';
 import type { Store } from './store/store';
+import { statusesBefore } from './engine/lifecycle';
 import { ThreadedStore } from './store/threadedStore';
 import { Webhooks } from './webhooks/webhooks';
 import { PythonWorkers } from './workers/pythonWorkers';
@@ -196,7 +197,11 @@ export async function startRunnerOn<W extends WorkerPool>(
           log,
           onLost: (why) => onLost(why),
         })
-      : await ThreadedStore.open(path.join(dataDir, 'flows.db'), log);
+      : await ThreadedStore.open(path.join(dataDir, 'flows.db'), log).then((s) => {
+          // Its list cache knows that an execution that ended was never in another end before.
+          s.listCache.statusesBefore = statusesBefore;
+          return s;
+        });
   } catch (err) {
     lock.release();
     throw err;

@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 import { WS_PATH, type ServerMessage } from '../../protocol';
 import { Engine } from '../../runner/src/engine/engine';
 import { startRunner } from '../../runner/src/runner';
+import { ListCache } from '../../runner/src/store/listCache';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
 import { figure, ms, percentile, target } from './stats';
 
@@ -154,6 +155,8 @@ interface RunnerReport {
   blocks: Span[];
   /** Engine.createChildren calls (an async run's first slice of children, made in the request). */
   createChildren: Span[];
+  /** Executions lists answered from the list cache (runner/src/store/listCache.ts), and not. */
+  listCache: { hits: number; misses: number };
 }
 
 /** Times `proto[name]` calls into `into` (the bench's runner only: instrumentation, not behaviour). */
@@ -174,15 +177,30 @@ function timeCalls(proto: object, name: string, into: Span[], minMs = 0, count?:
 
 async function serve(): Promise<void> {
   const o = JSON.parse(process.env.QUERIES_BENCH_SERVE!) as { flowsDir: string; dataDir: string };
-  const report: RunnerReport = { blocks: [], createChildren: [] };
+  const report: RunnerReport = { blocks: [], createChildren: [], listCache: { hits: 0, misses: 0 } };
   timeCalls(Engine.prototype, 'createChildren', report.createChildren);
+  const caches = new Set<ListCache>();
+  const list = ListCache.prototype.list;
+  // The list figures measure the store (the cost of a first view, or of one after a write); the
+  // cache answers repeats of a page nothing changed, so it is off while they are measured.
+  let cacheOn = true;
+  ListCache.prototype.list = function (this: ListCache, ...args: Parameters<typeof list>) {
+    caches.add(this);
+    return cacheOn ? list.apply(this, args) : args[1]();
+  };
   let last = performance.now();
   setInterval(() => {
     const now = performance.now();
     if (now - last > 25) report.blocks.push({ at: performance.timeOrigin + last, ms: now - last - 5 });
     last = now;
   }, 5);
-  process.on('message', () => {
+  process.on('message', (m) => {
+    if (m === 'cache on' || m === 'cache off') cacheOn = m === 'cache on';
+    report.listCache = { hits: 0, misses: 0 };
+    for (const c of caches) {
+      report.listCache.hits += c.hits;
+      report.listCache.misses += c.misses;
+    }
     process.send!(report);
     for (const list of [report.blocks, report.createChildren]) list.length = 0;
   });
@@ -217,10 +235,10 @@ async function startServed(flowsDir: string, dataDir: string): Promise<Served> {
 
 let served: Served;
 
-function runnerReport(): Promise<RunnerReport> {
+function runnerReport(say = 'report'): Promise<RunnerReport> {
   return new Promise((resolve) => {
     served.child.once('message', (m) => resolve(m as RunnerReport));
-    served.child.send('report');
+    served.child.send(say);
   });
 }
 
@@ -437,7 +455,9 @@ async function main(): Promise<void> {
     const rn = (q: string) => `/v1/runs?limit=20&${q}`;
     const statuses = ['SUCCEEDED', 'FAILED', 'INVALID', 'STOPPED', 'PARTIAL_SUCCEEDED'];
     if (PARTS.has('lists')) {
+      await runnerReport('cache off');
       await listQueries(ex, rn, cycle, statuses);
+      await runnerReport('cache on');
       // The same baseline again: how much this machine's other work moved the figures meanwhile.
       const again: number[] = [];
       for (let i = 0; i < SAMPLES; i++) again.push((await get(cheap)).ms);
@@ -661,13 +681,17 @@ async function starts(ex: (q: string) => string, rn: (q: string) => string): Pro
     figure(`unloaded (${round})`, `${u.value.toFixed(0)} /s`, cpuNote(u));
     const load = listLoad(loadPaths);
     await new Promise((r) => setTimeout(r, 1000));
+    const before = (await runnerReport()).listCache;
     const c = await measureCpu(() => startRate(watch));
     const l = load.stop();
+    const after = (await runnerReport()).listCache;
+    const hits = after.hits - before.hits;
+    const asked = hits + after.misses - before.misses;
     loadTimes.push(...l.times);
     figure(
       `under ${LOAD_PER_SECOND} list requests/s (${round})`,
       `${c.value.toFixed(0)} /s`,
-      `${pct(c.value / u.value)} of unloaded; ${cpuNote(c)}; ${l.done} answered, ${l.dropped} dropped`,
+      `${pct(c.value / u.value)} of unloaded; ${cpuNote(c)}; ${l.done} answered, ${l.dropped} dropped, ${pct(hits / Math.max(1, asked))} from the list cache`,
     );
     unloaded += u.value;
     loaded += c.value;

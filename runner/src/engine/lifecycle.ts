@@ -47,6 +47,18 @@ export function nextStatuses(from: ExecutionStatus): readonly ExecutionStatus[] 
   return NEXT[from];
 }
 
+const BEFORE = new Map<ExecutionStatus, ReadonlySet<ExecutionStatus>>(
+  (Object.keys(NEXT) as ExecutionStatus[]).map((to) => [
+    to,
+    new Set([to, ...(Object.keys(NEXT) as ExecutionStatus[]).filter((from) => NEXT[from].includes(to))]),
+  ]),
+);
+
+/** The statuses an execution may have had just before `to` (itself included: a change of message). */
+export function statusesBefore(to: ExecutionStatus): ReadonlySet<ExecutionStatus> {
+  return BEFORE.get(to)!;
+}
+
 /** A status change the table does not allow: a bug in whoever made it. */
 export class IllegalTransition extends Error {
   constructor(

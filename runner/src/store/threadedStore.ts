@@ -32,6 +32,7 @@ import {
   type StoredSchedule,
   type StoredWebhook,
 } from './store';
+import { ListCache } from './listCache';
 import type { StoreThreadReply, StoreThreadRequest, WriteMethod } from './storeThreadProtocol';
 
 interface Pending {
@@ -65,6 +66,8 @@ export class ThreadedStore implements Store {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private gone?: Error;
+  /** Pages of the executions list kept until a write that could change them (listCache.ts). */
+  readonly listCache = new ListCache();
 
   private constructor(
     private readonly worker: Worker,
@@ -207,6 +210,7 @@ export class ThreadedStore implements Store {
   putExecution(rec: StoredExecution, changed?: readonly ExecutionField[]): void {
     // A copy as it is now, as SqliteStore keeps one: the engine goes on changing its record.
     this.write('putExecution', changed ? [{ ...rec }, changed] : [{ ...rec }]);
+    this.listCache.written(rec, changed);
   }
   appendLog(line: LogLine): void {
     this.write('appendLog', [line]);
@@ -223,6 +227,12 @@ export class ThreadedStore implements Store {
   }
   insertExecutions(recs: StoredExecution[]): void {
     this.write('insertExecutions', [recs]);
+    const bulk = this.listCache.inserted(recs);
+    // durable(): bulk rows are written in slices of their own, after the commit that queued them.
+    this.durable().then(
+      () => this.listCache.landed(bulk),
+      () => this.listCache.landed(bulk, false),
+    );
   }
   expectBulk(parentId: string, rows: number): void {
     this.write('expectBulk', [parentId, rows]);
@@ -255,7 +265,7 @@ export class ThreadedStore implements Store {
     return this.call('listExecutions', q);
   }
   listExecutionsJson(q: ListExecutionsQuery): Promise<ListPage<{ id: string; json: string }>> {
-    return this.call('listExecutionsJson', q);
+    return this.listCache.list(q, () => this.call('listExecutionsJson', q));
   }
   listUnfinished(): Promise<StoredExecution[]> {
     return this.call('listUnfinished');
