@@ -10,3 +10,4 @@ export * from './runs';
 export * from './limits';
 export * from './languageServer';
 export * from './testing';
+export * from './flows';

@@ -1,9 +1,10 @@
 /** The flows of the workspace: every `.py` file in the flows folder, by flow name. */
 import * as vscode from 'vscode';
+import { NOT_FLOW_FOLDERS } from '@flows/protocol';
 import { UserError } from '../log';
 import { flowNameOf } from './flowSource';
 
-const EXCLUDE = '**/{.flows,.git,node_modules,.venv,venv,__pycache__}/**';
+const EXCLUDE = `**/{${NOT_FLOW_FOLDERS.join(',')}}/**`;
 
 export async function listFlows(folder: string, max = 500): Promise<{ name: string; uri: vscode.Uri }[]> {
   const files = await vscode.workspace.findFiles(

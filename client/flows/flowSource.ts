@@ -4,20 +4,10 @@
  * decide where CodeLenses go and whether to ask for input, so a line scan is enough.
  */
 import * as path from 'node:path';
+import { FLOW_HANDLER as HANDLER } from '@flows/protocol';
 
-/** `def handler(system, this)` or `def handler(system, this, inputs)`, at the start of a line. */
-const HANDLER = /^(?:async\s+)?def\s+handler\s*\(([^)]*)\)?/m;
-
-/** The 0-based line of `def handler(`, or -1 when the file is not a flow. */
-export function handlerLine(text: string): number {
-  const m = HANDLER.exec(text);
-  if (!m) return -1;
-  return text.slice(0, m.index).split('\n').length - 1;
-}
-
-export function isFlowSource(text: string): boolean {
-  return handlerLine(text) >= 0;
-}
+// What makes a file a flow is the protocol's (`flows deploy` finds the flows of a folder so too).
+export { handlerLine, isFlowSource } from '@flows/protocol';
 
 /**
  * Whether the flow reads its input, so Run should ask for one: it takes `inputs`, reads
