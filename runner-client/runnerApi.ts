@@ -6,8 +6,13 @@
 import { z } from 'zod';
 import {
   CreatedTest,
+  DeployedFlow,
+  DeployResult,
   ErrorBody,
   ExecutionList,
+  FlowDetail,
+  FlowInfo,
+  FlowList,
   ExecutionRecord,
   LogList,
   MessageList,
@@ -54,6 +59,9 @@ export interface ListExecutions {
 }
 
 export type ExecutionAction = 'cancel' | 'pause' | 'resume' | 'start';
+
+/** A flow name in a path: it may hold `/` (a flow in a subfolder), kept as the separator it is. */
+const flowPath = (name: string) => `/api/latest/flow/${name.split('/').map(encodeURIComponent).join('/')}`;
 
 export class RunnerApi {
   constructor(
@@ -165,6 +173,31 @@ export class RunnerApi {
       MessageRecord,
       body,
     );
+  }
+
+  /** The flow records the runner has (team mode), names and hashes, without sources. */
+  async listFlows(): Promise<FlowInfo[]> {
+    return (await this.request('GET', '/api/latest/flow', FlowList)).items;
+  }
+
+  /** Deploy flows in one transaction; those whose source the runner has already are left as they are. */
+  deployFlows(
+    flows: ReadonlyArray<{ name: string; source: string }>,
+    signal?: AbortSignal,
+  ): Promise<DeployResult> {
+    return this.request('POST', '/api/latest/flows/deploy', DeployResult, { flows }, signal);
+  }
+
+  deployFlow(name: string, source: string): Promise<DeployedFlow> {
+    return this.request('PUT', flowPath(name), DeployedFlow, { source });
+  }
+
+  getFlow(name: string): Promise<FlowDetail> {
+    return this.request('GET', flowPath(name), FlowDetail);
+  }
+
+  deleteFlow(name: string): Promise<FlowInfo> {
+    return this.request('DELETE', flowPath(name), FlowInfo);
   }
 
   async listSchedules(): Promise<ScheduleRecord[]> {
