@@ -23,11 +23,13 @@ import {
   type RunWithExecution,
   type Store,
   type StoredExecution,
+  type StoredFlow,
   type StoredRecord,
   type StoredRun,
   type StoredSchedule,
   type StoredWebhook,
 } from '../../runner/src/store/store';
+import { flowHash } from '../../runner-client/flowDeploy';
 import { BAD_CURSORS, executionRecord } from '../support/records';
 
 export interface OpenedStore {
@@ -883,6 +885,100 @@ export function storeContract(
         assert.deepEqual(ids(await s.listMessages({ open: true })), ['m2']);
         assert.deepEqual((await s.getMessage('m1'))!.response, ['yes']);
       });
+    });
+
+    describe('flow records', () => {
+      const flow = (name: string, source: string, over: Partial<StoredFlow> = {}): StoredFlow => ({
+        name,
+        source,
+        hash: flowHash(source),
+        updated_at: ts(1),
+        deployed_by: 'ann',
+        ...over,
+      });
+
+      it('deploys flows, reads them back, and lists them by name without sources', async () => {
+        const v0 = await s.flowsVersion();
+        const big = `# ${'é'.repeat(400_000)}\ndef handler(system, this):\n    return 1\n`;
+        const written = await s.putFlows([
+          flow('b', 'def handler(system, this):\n    return "b"\n'),
+          flow('checks/fraud-score', big, { deployed_by: null }),
+          flow('a', 'def handler(system, this): pass\n'),
+          flow('é', 'x = 1\n'),
+          flow('Z', 'y = 2\n'),
+        ]);
+        assert.deepEqual(written, ['b', 'checks/fraud-score', 'a', 'é', 'Z'], 'the names written, as given');
+        assert.notEqual(await s.flowsVersion(), v0, 'a deploy that writes moves the version');
+        assert.deepEqual(
+          await s.getFlow('checks/fraud-score'),
+          flow('checks/fraud-score', big, { deployed_by: null }),
+        );
+        assert.equal(await s.getFlow('checks'), undefined);
+        assert.equal(await s.getFlow('nope'), undefined);
+        const list = await s.listFlows();
+        // Byte order of UTF-8, as every list of the stores.
+        assert.deepEqual(
+          list.map((f) => f.name),
+          ['Z', 'a', 'b', 'checks/fraud-score', 'é'],
+        );
+        const { source: _source, ...info } = flow('checks/fraud-score', big, { deployed_by: null });
+        assert.deepEqual(list[3], { ...info, size: Buffer.byteLength(big, 'utf8') });
+        assert.equal(list[3].size, 800_000 + big.length - 400_000, 'size in UTF-8 bytes');
+        assert.ok(!('source' in list[0]), 'lists carry no source');
+      });
+
+      it('leaves a flow whose hash is unchanged as it is, and writes a changed one', async () => {
+        await s.putFlows([flow('a', 'one\n'), flow('b', 'two\n')]);
+        const v1 = await s.flowsVersion();
+        const same = await s.putFlows([flow('a', 'one\n', { updated_at: ts(9), deployed_by: 'bob' })]);
+        assert.deepEqual(same, []);
+        assert.equal(await s.flowsVersion(), v1, 'nothing written, the version stays');
+        assert.deepEqual(await s.getFlow('a'), flow('a', 'one\n'), 'updated_at and deployed_by as they were');
+        const changed = await s.putFlows([
+          flow('a', 'one\n', { updated_at: ts(9) }),
+          flow('b', 'TWO\n', { updated_at: ts(9), deployed_by: 'bob' }),
+          flow('c', 'three\n', { updated_at: ts(9) }),
+        ]);
+        assert.deepEqual(changed, ['b', 'c']);
+        assert.notEqual(await s.flowsVersion(), v1);
+        assert.deepEqual(await s.getFlow('b'), flow('b', 'TWO\n', { updated_at: ts(9), deployed_by: 'bob' }));
+        assert.deepEqual(await s.putFlows([]), []);
+      });
+
+      it('deletes a flow, and moves the version only when there was one', async () => {
+        await s.putFlows([flow('a', 'one\n'), flow('sub/b', 'two\n')]);
+        const v1 = await s.flowsVersion();
+        assert.equal(await s.deleteFlow('sub/b'), true);
+        const v2 = await s.flowsVersion();
+        assert.notEqual(v2, v1);
+        assert.equal(await s.deleteFlow('sub/b'), false);
+        assert.equal(await s.deleteFlow('sub'), false);
+        assert.equal(await s.flowsVersion(), v2);
+        assert.equal(await s.getFlow('sub/b'), undefined);
+        assert.deepEqual(
+          (await s.listFlows()).map((f) => f.name),
+          ['a'],
+        );
+        // Deployed again after its delete: written, as a new flow.
+        assert.deepEqual(await s.putFlows([flow('sub/b', 'two\n')]), ['sub/b']);
+      });
+
+      if (opts.restarts) {
+        it('keeps flow records and their version across a restart', async () => {
+          await s.putFlows([flow('a', 'one\n'), flow('b/c', 'two\n', { deployed_by: null })]);
+          const version = await s.flowsVersion();
+          s = await opened.reopen!();
+          assert.equal(await s.flowsVersion(), version);
+          assert.deepEqual(await s.getFlow('b/c'), flow('b/c', 'two\n', { deployed_by: null }));
+          assert.deepEqual(
+            (await s.listFlows()).map((f) => [f.name, f.hash]),
+            [
+              ['a', flowHash('one\n')],
+              ['b/c', flowHash('two\n')],
+            ],
+          );
+        });
+      }
     });
 
     describe('schedules and webhooks', () => {

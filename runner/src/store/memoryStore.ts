@@ -31,12 +31,14 @@ import {
   type RunRow,
 } from './memoryQueries';
 import type {
+  FlowSummary,
   ListPage,
   RecordingEntry,
   RecordLookup,
   RunWithExecution,
   Store,
   StoredExecution,
+  StoredFlow,
   StoredRecord,
   StoredRun,
   StoredSchedule,
@@ -51,6 +53,9 @@ export class MemoryStore implements Store {
   private readonly logs = new Map<string, LogLine[]>();
   private readonly recordings = new Map<string, RecordingEntry[]>();
   private readonly records = new Map<string, StoredRecord>();
+  /** Flow records by name, and how many changes they have had (flowsVersion). */
+  private readonly flows = new Map<string, StoredFlow>();
+  private flowsChanges = 0;
   /** A replaced message is a new row in SQLite (INSERT OR REPLACE): it moves to the end. */
   private readonly messages = new Map<string, MessageRecord>();
   /** Without their inputs, as JSON; created_at is the first put's, which the list sorts by. */
@@ -190,6 +195,39 @@ export class MemoryStore implements Store {
       .filter((r) => r.type === type && (opts.includeArchived || !r.archived))
       .sort((a, b) => compareText(a.name, b.name))
       .map(copyRecord);
+  }
+
+  async putFlows(flows: readonly StoredFlow[]): Promise<string[]> {
+    const written = flows.filter((f) => this.flows.get(f.name)?.hash !== f.hash).map((f) => f.name);
+    for (const f of flows) {
+      if (!written.includes(f.name)) continue;
+      // Only the stored fields, as a table keeps them.
+      const { name, source, hash, updated_at, deployed_by } = f;
+      this.flows.set(name, { name, source, hash, updated_at, deployed_by: deployed_by ?? null });
+    }
+    if (written.length) this.flowsChanges++;
+    return written;
+  }
+
+  async getFlow(name: string): Promise<StoredFlow | undefined> {
+    const f = this.flows.get(name);
+    return f && { ...f };
+  }
+
+  async listFlows(): Promise<FlowSummary[]> {
+    return [...this.flows.values()]
+      .sort((a, b) => compareText(a.name, b.name))
+      .map(({ source, ...f }) => ({ ...f, size: Buffer.byteLength(source, 'utf8') }));
+  }
+
+  async deleteFlow(name: string): Promise<boolean> {
+    if (!this.flows.delete(name)) return false;
+    this.flowsChanges++;
+    return true;
+  }
+
+  async flowsVersion(): Promise<number> {
+    return this.flowsChanges;
   }
 
   private findRecord(type: string, by: RecordLookup, key: string): StoredRecord | undefined {

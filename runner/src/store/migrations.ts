@@ -226,4 +226,19 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (execution_id, seq)
   ) WITHOUT ROWID;
   `,
+  // Flow records (team mode): flows deployed by name, with their source and its SHA-256, and a
+  // count of their changes that a runner compares to see whether they changed (store.ts
+  // StoredFlow, flowsVersion). A rowid table: sources may be a megabyte.
+  `
+  CREATE TABLE flows (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    deployed_by TEXT
+  );
+  CREATE TABLE flows_version (version INTEGER NOT NULL);
+  INSERT INTO flows_version (version) VALUES (0);
+  `,
 ];

@@ -252,6 +252,21 @@ export const PG_MIGRATIONS: readonly string[] = [
     lost_at timestamptz
   );
   `,
+  // Flow records (team mode): flows deployed by name, so no node needs a copy of anyone's
+  // folder (store.ts StoredFlow); flows_version counts their changes, one row every deploy that
+  // writes moves, which nodes compare to see another node's deploy (postgresFlows.ts).
+  `
+  CREATE TABLE flows (
+    name ${T} PRIMARY KEY,
+    source text NOT NULL,
+    hash ${T} NOT NULL,
+    size bigint NOT NULL,
+    updated_at ${T} NOT NULL,
+    deployed_by ${T}
+  );
+  CREATE TABLE flows_version (version bigint NOT NULL);
+  INSERT INTO flows_version (version) VALUES (0);
+  `,
 ];
 
 /**

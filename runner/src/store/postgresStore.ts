@@ -77,14 +77,17 @@ import {
   REAP_MS,
   registerNode,
 } from './postgresNodes';
+import * as flowRecords from './postgresFlows';
 import { PendingWrites, recoverBulkInserts, writeBatch, type BulkPart } from './postgresWrites';
 import type {
+  FlowSummary,
   ListPage,
   RecordingEntry,
   RecordLookup,
   RunWithExecution,
   Store,
   StoredExecution,
+  StoredFlow,
   StoredRecord,
   StoredRun,
   StoredSchedule,
@@ -729,6 +732,28 @@ export class PostgresStore implements Store {
       [type],
     );
     return rows.map(rowToRecord);
+  }
+
+  // Flow records (postgresFlows.ts): transactions of their own, apart from the group commits.
+
+  putFlows(flows: readonly StoredFlow[]): Promise<string[]> {
+    return flowRecords.putFlows(this.pool, flows);
+  }
+
+  getFlow(name: string): Promise<StoredFlow | undefined> {
+    return flowRecords.getFlow(this.pool, name);
+  }
+
+  listFlows(): Promise<FlowSummary[]> {
+    return flowRecords.listFlows(this.pool);
+  }
+
+  deleteFlow(name: string): Promise<boolean> {
+    return flowRecords.deleteFlow(this.pool, name);
+  }
+
+  flowsVersion(): Promise<number> {
+    return flowRecords.flowsVersion(this.pool);
   }
 
   async getMessage(id: string): Promise<MessageRecord | undefined> {

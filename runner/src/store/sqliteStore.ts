@@ -41,6 +41,7 @@ import {
 import { MIGRATIONS } from './migrations';
 import {
   LIST_PAGE_BYTES,
+  type FlowSummary,
   type ListPage,
   type RecordingEntry,
   type RecordingKind,
@@ -50,6 +51,7 @@ import {
   type Store,
   type StoredRecord,
   type StoredExecution,
+  type StoredFlow,
   type StoredRun,
   type StoredSchedule,
   type StoredWebhook,
@@ -1360,6 +1362,68 @@ export class SqliteStore implements Store {
       type,
     ) as Row[];
     return rows.map(rowToRecord);
+  }
+
+  /**
+   * One transaction of its own, not a group commit's: a deploy is all or nothing, and answered
+   * once committed. What is queued is committed first (reads do the same).
+   */
+  async putFlows(flows: readonly StoredFlow[]): Promise<string[]> {
+    this.flushForRead();
+    const written: string[] = [];
+    this.db.exec('BEGIN');
+    try {
+      for (const f of flows) {
+        const row = this.db.get('SELECT hash FROM flows WHERE name = ?', f.name) as Row | null;
+        if (row?.hash === f.hash) continue;
+        this.db.run(
+          `INSERT INTO flows (name, source, hash, size, updated_at, deployed_by) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET source = excluded.source, hash = excluded.hash, size = excluded.size,
+             updated_at = excluded.updated_at, deployed_by = excluded.deployed_by`,
+          [f.name, f.source, f.hash, Buffer.byteLength(f.source, 'utf8'), f.updated_at, f.deployed_by],
+        );
+        written.push(f.name);
+      }
+      if (written.length) this.db.run('UPDATE flows_version SET version = version + 1');
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    return written;
+  }
+
+  async getFlow(name: string): Promise<StoredFlow | undefined> {
+    const row = this.db.get(
+      'SELECT name, source, hash, updated_at, deployed_by FROM flows WHERE name = ?',
+      name,
+    ) as Row | null;
+    return row ? (row as unknown as StoredFlow) : undefined;
+  }
+
+  async listFlows(): Promise<FlowSummary[]> {
+    const rows = this.db.all(
+      'SELECT name, hash, size, updated_at, deployed_by FROM flows ORDER BY name',
+    ) as Row[];
+    return rows.map((r) => ({ ...(r as unknown as FlowSummary), size: Number(r.size) }));
+  }
+
+  async deleteFlow(name: string): Promise<boolean> {
+    this.flushForRead();
+    this.db.exec('BEGIN');
+    try {
+      const gone = this.db.run('DELETE FROM flows WHERE name = ?', name).changes > 0;
+      if (gone) this.db.run('UPDATE flows_version SET version = version + 1');
+      this.db.exec('COMMIT');
+      return gone;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async flowsVersion(): Promise<number> {
+    return Number((this.db.get('SELECT version FROM flows_version') as Row | null)?.version ?? 0);
   }
 
   async getMessage(id: string): Promise<MessageRecord | undefined> {

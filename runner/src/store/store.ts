@@ -97,6 +97,23 @@ export interface StoredRecord {
 export type RecordLookup = 'name' | 'id';
 
 /**
+ * A flow record (team mode): a flow deployed to the runner by name, as the platform keeps flows,
+ * so no runner node needs a copy of anyone's folder (flows/deployedFlows.ts). `hash` is the
+ * SHA-256 of the source's UTF-8 bytes (hex); a deploy of the same source changes nothing.
+ */
+export interface StoredFlow {
+  name: string;
+  source: string;
+  hash: string;
+  updated_at: string;
+  /** The user whose token deployed it, when known. */
+  deployed_by: string | null;
+}
+
+/** A flow record without its source (lists); `size` is the source's length in UTF-8 bytes. */
+export type FlowSummary = Omit<StoredFlow, 'source'> & { size: number };
+
+/**
  * One thing an execution took from outside its input, in the order it did: the value of a
  * setting or a file it read (null: it did not exist), or a sleep. With the execution's children
  * (connector calls, child flows, with inputs and outputs) and its forms (messages, with answers)
@@ -185,6 +202,23 @@ export interface Store {
   deleteRecord(type: string, by: RecordLookup, key: string): Promise<boolean>;
   /** Sorted by name. */
   listRecords(type: string, opts?: { includeArchived?: boolean }): Promise<StoredRecord[]>;
+
+  /**
+   * Deploys flow records in one transaction, committed when it resolves (apart from the group
+   * commits): all of them, or none when it fails. A flow whose stored hash equals the new one is
+   * left as it is (its updated_at and deployed_by too). Resolves with the names it wrote.
+   */
+  putFlows(flows: readonly StoredFlow[]): Promise<string[]>;
+  getFlow(name: string): Promise<StoredFlow | undefined>;
+  /** Sorted by name (byte order of UTF-8), without sources. */
+  listFlows(): Promise<FlowSummary[]>;
+  /** Committed when it resolves; false when there was no such flow. */
+  deleteFlow(name: string): Promise<boolean>;
+  /**
+   * A number that changes with every change putFlows or deleteFlow commits: how a runner sharing
+   * the store with others sees that their deploys changed the flows without reading them all.
+   */
+  flowsVersion(): Promise<number>;
 
   /** Keep what an execution read (see RecordingEntry). */
   appendRecording(entry: RecordingEntry): void;

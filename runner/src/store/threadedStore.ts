@@ -21,12 +21,14 @@ import type {
 import {
   InvalidCursorError,
   type ExecutionField,
+  type FlowSummary,
   type ListPage,
   type RecordingEntry,
   type RecordLookup,
   type RunWithExecution,
   type Store,
   type StoredExecution,
+  type StoredFlow,
   type StoredRecord,
   type StoredRun,
   type StoredSchedule,
@@ -290,6 +292,21 @@ export class ThreadedStore implements Store {
   }
   listRecords(type: string, opts?: { includeArchived?: boolean }): Promise<StoredRecord[]> {
     return this.call('listRecords', type, opts);
+  }
+  putFlows(flows: readonly StoredFlow[]): Promise<string[]> {
+    return this.call('putFlows', flows);
+  }
+  getFlow(name: string): Promise<StoredFlow | undefined> {
+    return this.call('getFlow', name);
+  }
+  listFlows(): Promise<FlowSummary[]> {
+    return this.call('listFlows');
+  }
+  deleteFlow(name: string): Promise<boolean> {
+    return this.call('deleteFlow', name);
+  }
+  flowsVersion(): Promise<number> {
+    return this.call('flowsVersion');
   }
   getMessage(id: string): Promise<MessageRecord | undefined> {
     return this.call('getMessage', id);
