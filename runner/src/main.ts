@@ -1,8 +1,9 @@
 /** Entry point of dist/runner.js: the `flows` CLI. */
 import { list, run, serve, USAGE, UsageError } from './cli/commands';
+import { deploy } from './cli/deployCommand';
 import { test, TestUsageError } from './cli/testCommand';
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { serve, run, list, test };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { serve, run, list, test, deploy };
 
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);

@@ -10,12 +10,14 @@ import type { WorkerIsolation, WorkerLimits } from '@flows/protocol';
 import { DebugRelay } from './debug/debugRelay';
 import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';
+import { DeployedFlows, flowCacheDir } from './flows/deployedFlows';
 import { Engine } from './engine/engine';
 import type { RecordOwner, ViewType } from './engine/records';
 import type { ReplayHooks } from './engine/recording';
 import type { DebugTargets, ExecutionOwnership, Executions } from './engine/executions';
 import { automationPaths } from './http/automationOpenapi';
 import { executionRoutes } from './http/executionRoutes';
+import { flowPaths, flowRoutes } from './http/flowRoutes';
 import { hostPort, isAnyAddress, startHttpServer, type HttpLimits } from './http/httpServer';
 import { openApiDocument } from './http/openapi';
 import { Router } from './http/router';
@@ -218,11 +220,19 @@ export async function startRunnerOn<W extends WorkerPool>(
   const debugSessions = new DebugSessions();
   // Webhooks and schedules own their records, and are made after the engine (they need it).
   const recordOwners: Partial<Record<ViewType, RecordOwner>> = {};
+  // Flow records: deployed flows resolve before the flows folder's (flows/deployedFlows.ts).
+  const flows = new DeployedFlows({
+    store,
+    cacheDir: flowCacheDir(dataDir),
+    shared: store instanceof PostgresStore,
+    log,
+  });
   const engine = new Engine({
     store,
     workers,
     flowsDir,
     filesDir,
+    flows,
     concurrency: opts.concurrency ?? 8,
     maxWaiting: opts.maxWaiting,
     limits: opts.limits,
@@ -233,7 +243,16 @@ export async function startRunnerOn<W extends WorkerPool>(
     virtualClock: opts.virtualClock,
   });
   try {
-    const runner = await assemble(opts, { log, dataDir, lock, store, engine, debugSessions, recordOwners });
+    const runner = await assemble(opts, {
+      log,
+      dataDir,
+      lock,
+      store,
+      engine,
+      debugSessions,
+      recordOwners,
+      flows,
+    });
     // A node declared lost can commit nothing more: it stops (its executions were failed or
     // handed on by the node that declared it lost).
     onLost = (why) =>
@@ -244,6 +263,7 @@ export async function startRunnerOn<W extends WorkerPool>(
     return runner;
   } catch (err) {
     // A runner that cannot start (a port in use, say) leaves nothing behind: no workers, no lock.
+    flows.stop();
     await engine.shutdown().catch(() => undefined);
     await store.close().catch(() => undefined);
     lock.release();
@@ -261,9 +281,12 @@ async function assemble<W extends WorkerPool>(
     engine: Engine<W>;
     debugSessions: DebugSessions;
     recordOwners: Partial<Record<ViewType, RecordOwner>>;
+    flows: DeployedFlows;
   },
 ): Promise<Runner<W>> {
-  const { log, dataDir, lock, store, engine, debugSessions, recordOwners } = parts;
+  const { log, dataDir, lock, store, engine, debugSessions, recordOwners, flows } = parts;
+  // Before anything is restored: a restored execution's flow may be a deployed one.
+  await flows.load();
   // Services get the executions service (the engine's narrow side) and their part of the store.
   const executions: Executions & ExecutionOwnership & DebugTargets = engine;
   const restored = await engine.restore();
@@ -310,7 +333,7 @@ async function assemble<W extends WorkerPool>(
       pattern: '/api/openapi.json',
       handler: () => ({
         status: 200,
-        body: openApiDocument(VERSION, { ...automationPaths(), ...testPaths() }),
+        body: openApiDocument(VERSION, { ...automationPaths(), ...testPaths(), ...flowPaths() }),
       }),
     });
     router.add(...webhookRoutes(executions, webhooks), ...runsRoutes(runs));
@@ -322,6 +345,8 @@ async function assemble<W extends WorkerPool>(
         wsHub.publish('schedules', { type: 'schedule', event, schedule }),
       );
     }
+    // Deploys, and (once any request that may start a flow has seen other nodes' deploys) the rest.
+    router.add(...flowRoutes(flows)).beforeChanges(() => executions.refreshFlows());
     const started = await startHttpServer({
       router,
       hub,
@@ -358,6 +383,7 @@ async function assemble<W extends WorkerPool>(
     stop: () =>
       (stopping ??= (async () => {
         scheduler?.stop();
+        flows.stop();
         hub?.close();
         if (server) {
           server.closeAllConnections();

@@ -168,7 +168,16 @@ export class World {
       }
     } else if (template === '/api/latest/message/{id}/response' && pathParams.id === p.message.open) {
       await this.openForm();
+    } else if (template === '/api/latest/flows/deploy' && method === 'POST') {
+      // A deployed flow would shadow the folder's of that name for the cases after it.
+      for (const name of [...body.deployed, ...body.unchanged]) await this.deleteFlow(name);
+    } else if (template === '/api/latest/flow/{name}' && method === 'PUT') {
+      await this.deleteFlow(body.flow.name);
     }
+  }
+
+  private async deleteFlow(name: string): Promise<void> {
+    await this.must('DELETE', `/api/latest/flow/${name.split('/').map(encodeURIComponent).join('/')}`);
   }
 
   /** What a fuzzed request may find at the end: stop what the pools keep waiting on purpose. */

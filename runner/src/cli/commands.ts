@@ -1,4 +1,4 @@
-/** The `flows` CLI commands: serve, run, list. */
+/** The `flows` CLI commands: serve, run, list (deploy: deployCommand.ts; test: testCommand.ts). */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +48,13 @@ Usage:
       runner (flows serve, the extension's) owns the data folder, the flow runs on that one.
   flows list [--flows DIR] [--data DIR] [--limit N] [--status S] [--json]
       Recent executions, newest first.
+  flows deploy [FOLDER] --url URL --token TOKEN [--json]
+      Deploy the flows of FOLDER (default: the current folder) to the runner at URL as flow
+      records, in one transaction: every .py file with def handler, by its path without .py
+      (checks/fraud-score), outside .flows, .git, node_modules, venvs and __pycache__. Only
+      flows whose source the runner does not have already are sent. From then on the runner
+      (every node of a team runner) runs the deployed source of those names. $FLOWS_URL and
+      $FLOWS_TOKEN stand in for the options.
 ${TEST_USAGE}
 
 Defaults: --flows is the current folder (for run: the flow file's folder), --data is <flows>/.flows.`;

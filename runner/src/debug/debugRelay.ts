@@ -49,6 +49,8 @@ export class DebugRelay {
     try {
       switch (msg.type) {
         case 'debug.launch': {
+          // Team mode: a flow deployed through another node just before is seen here.
+          await this.executions.refreshFlows();
           const rec = this.executions.create({
             type: 'FLOW',
             flow_name: msg.flow_name,

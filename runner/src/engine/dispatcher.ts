@@ -49,6 +49,11 @@ export interface DispatchHost {
   pausedBeforeStart(a: Active): void;
   /** The debugger settings of an execution about to start (null: none). */
   debugConfig(a: Active): unknown;
+  /**
+   * Work to finish before its process may start (a deployed flow's source fetched into a file):
+   * awaited together with the commit of its RUNNING. A rejection ends it FAILED with its message.
+   */
+  beforeSpawn?(a: Active): Promise<void> | undefined;
   message(a: Active, msg: WorkerMessage): void;
   /** Its process is gone before it reported an end; `why` is the FAILED message. */
   processGone(a: Active, why: string): void;
@@ -162,11 +167,20 @@ export class Dispatcher implements ExecutionPort {
     a.hasProcess = true;
     this.launching++;
     this.opts.host.starting(a);
+    // Started now, so it runs while the commit is on its way; its failure is a reason, not a throw.
+    const prepared = this.opts.host.beforeSpawn?.(a)?.then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
     // Its own RUNNING row, not a 100,000-row insert that may be under way (Store.committed()).
     this.opts.store.committed().then(
-      () => {
+      async () => {
+        const problem = prepared && (await prepared);
         this.launching--;
-        this.spawnWhenDurable(a);
+        if (problem === undefined) return this.spawnWhenDurable(a);
+        if (!this.opts.table.holds(a) || !a.hasProcess) return;
+        a.hasProcess = false;
+        this.opts.host.startFailed(a, problem);
       },
       (err: unknown) => {
         this.launching--;

@@ -41,8 +41,9 @@ import type {
   VirtualPatch,
 } from './executions';
 import { ExecutionTable, publicRecord, type Active } from './executionTable';
+import type { DeployedFlows } from '../flows/deployedFlows';
 import { resolveFlow, type FlowLookup } from './flowFiles';
-import { prepareJob } from './jobs';
+import { prepareJob, type JobFolders } from './jobs';
 import type { IllegalTransitionPolicy } from './lifecycle';
 import { Locks } from './locks';
 import { longTimeout } from './longTimer';
@@ -67,6 +68,8 @@ export interface EngineOptions<W extends WorkerPool = WorkerPool> {
   workers: W;
   flowsDir: string;
   filesDir: string;
+  /** Flow records (team mode): names resolve to a deployed flow first, then the flows folder. */
+  flows?: DeployedFlows;
   /** How many executions may be RUNNING at once (BLOCKED and PAUSED ones do not count). */
   concurrency: number;
   /** Worker processes allowed beyond `concurrency` for waiting executions (dispatcher.ts). */
@@ -165,8 +168,19 @@ export class Engine<W extends WorkerPool = WorkerPool>
     return this.opts.store.durable();
   }
 
+  /** A deployed flow of that name first (deployedFlows.ts), else the flows folder's file. */
   resolveFlow(name: string): FlowLookup {
-    return resolveFlow(this.opts.flowsDir, name);
+    const flows = this.opts.flows;
+    const deployed = flows?.resolve(name);
+    if (deployed) return deployed;
+    const found = resolveFlow(this.opts.flowsDir, name);
+    if (found.ok || !flows?.inUse) return found;
+    return { ok: false, reason: `${found.reason}, and no flow of that name is deployed` };
+  }
+
+  /** Team mode: resolves once another node's deploys made so far are seen here (deployedFlows.ts). */
+  refreshFlows(): Promise<void> {
+    return this.opts.flows?.refresh() ?? Promise.resolve();
   }
 
   /**
@@ -214,6 +228,8 @@ export class Engine<W extends WorkerPool = WorkerPool>
    * no node owns) run here, as restored queued ones do. Returns how many it took.
    */
   async adopt(recs: readonly StoredExecution[]): Promise<number> {
+    // Made through another node, maybe just after a deploy there: resolved as the records are now.
+    await this.refreshFlows();
     let n = 0;
     for (const rec of recs) {
       if (this.table.has(rec.id) || rec.virtual || rec.status !== 'QUEUED') continue;
@@ -366,12 +382,47 @@ export class Engine<W extends WorkerPool = WorkerPool>
 
   /** Work out what the worker will run; a flow that cannot be found makes it INVALID. */
   private prepare(a: Active, connection?: Record<string, unknown>): void {
-    prepareJob(a, this.opts, connection);
+    prepareJob(a, this.jobFolders, connection);
     if (a.job && this.opts.virtualClock) {
       a.job.virtual_clock = true;
       const start = this.opts.replay?.clockOf?.(a.rec);
       if (start !== undefined) a.job.virtual_now = start;
     }
+  }
+
+  /** What prepareJob needs: the folders, and how a flow name is resolved here. */
+  private get jobFolders(): JobFolders {
+    return (this.folders ??= {
+      flowsDir: this.opts.flowsDir,
+      filesDir: this.opts.filesDir,
+      resolveFlow: (name) => this.resolveFlow(name),
+    });
+  }
+  private folders?: JobFolders;
+
+  /**
+   * Just before a flow's process starts: the file it runs, as the flow records are now. A flow
+   * deployed (again) since the execution was made runs as deployed, its source fetched into this
+   * node's cache when new here; one whose record was deleted runs from the flows folder, or
+   * fails when the folder has no such flow either. Nothing to do for a folder's flow that no
+   * record names (undefined: no wait at all).
+   */
+  private beforeSpawn(a: Active): Promise<void> | undefined {
+    const flows = this.opts.flows;
+    const job = a.job;
+    if (!flows || job?.kind !== 'flow' || !job.flow_path) return undefined;
+    const name = a.rec.flow_name ?? '';
+    if (!flows.has(name) && !flows.isCacheFile(job.flow_path)) return undefined;
+    return (async () => {
+      const deployed = await flows.fileToRun(name);
+      if (deployed) {
+        job.flow_path = deployed;
+        return;
+      }
+      const found = resolveFlow(this.opts.flowsDir, name);
+      if (!found.ok) throw new Error(`its flow was deleted before it started: ${found.reason}`);
+      job.flow_path = found.path;
+    })();
   }
 
   // ---- operations -----------------------------------------------------------------------
@@ -539,6 +590,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
       // Development-mode executions in a debug session start with their debugger on; everything
       // else runs with no debugger code at all.
       debugConfig: (a) => (a.rec.is_productive ? null : (this.opts.debugConfigFor?.(a.rec) ?? null)),
+      beforeSpawn: (a) => this.beforeSpawn(a),
       message: (a, msg) => this.workerMessages.handle(a, msg),
       processGone: (a, why) => this.changes.finish(a, 'FAILED', { message: why }),
     };

@@ -87,8 +87,13 @@ export interface Executions extends EngineEventSource {
   durable(): Promise<void>;
   /** The names of the records of one kind (settings, connections, files) flows keep. */
   recordNames(type: 'setting' | 'connection' | 'file'): Promise<string[]>;
-  /** Where a flow name points, or why it cannot run. */
+  /** Where a flow name points (a deployed flow first, then the flows folder), or why it cannot run. */
   resolveFlow(name: string): FlowLookup;
+  /**
+   * Resolves once flows deployed through other nodes so far are seen here (team mode; at once
+   * otherwise): await it before making an execution a request asked for.
+   */
+  refreshFlows(): Promise<void>;
 }
 
 /**

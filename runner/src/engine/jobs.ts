@@ -5,11 +5,13 @@
  */
 import { resolveConnector } from './connectors';
 import type { Active } from './executionTable';
-import { resolveFlow } from './flowFiles';
+import { resolveFlow, type FlowLookup } from './flowFiles';
 
 export interface JobFolders {
   flowsDir: string;
   filesDir: string;
+  /** Where a flow name points: deployed flows first (engine.ts); default the flows folder alone. */
+  resolveFlow?: (name: string) => FlowLookup;
 }
 
 /** Sets `a.job`, or `a.invalidReason` when there is nothing to run. */
@@ -22,7 +24,8 @@ export function prepareJob(a: Active, dirs: JobFolders, connection?: Record<stri
     debug: null,
   };
   if (r.type === 'FLOW') {
-    const found = resolveFlow(dirs.flowsDir, r.flow_name ?? '');
+    const name = r.flow_name ?? '';
+    const found = dirs.resolveFlow ? dirs.resolveFlow(name) : resolveFlow(dirs.flowsDir, name);
     if (!found.ok) a.invalidReason = found.reason;
     else a.job = { ...base, kind: 'flow', flow_path: found.path };
   } else if (r.type === 'SCRIPT') {

@@ -93,6 +93,23 @@ export class Router {
   }
 
   /**
+   * `first` runs ahead of the handler of every route added so far that may change something (any
+   * method but GET): team mode awaits there the flows other nodes deployed (a request that starts
+   * a flow must see a deploy made through another node just before it).
+   */
+  beforeChanges(first: () => Promise<void>): this {
+    for (const route of this.routes) {
+      if (route.method === 'GET') continue;
+      const handler = route.handler;
+      route.handler = async (ctx) => {
+        await first();
+        return handler(ctx);
+      };
+    }
+    return this;
+  }
+
+  /**
    * The route for a request, and its decoded `:name` parameters. A parameter that is not valid
    * percent-encoding does not throw here: `badParam` carries the 400, so the caller can first
    * apply the route's authentication (a caller without the token learns nothing).
