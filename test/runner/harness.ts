@@ -12,6 +12,7 @@ import { isEnded, ServerMessage, WS_PATH, type ExecutionRecord, type WorkerLimit
 import type { HttpLimits } from '../../runner/src/http/httpServer';
 import { startRunner, type Runner } from '../../runner/src/runner';
 import type { Clock } from '../../runner/src/schedules/clock';
+import { until } from '../support/until';
 
 export const FIXTURE_FLOWS = path.resolve(__dirname, '../fixtures/flows');
 
@@ -195,6 +196,29 @@ export interface ServedRunner {
   ready: { url: string; token_file: string };
   token: string;
   api(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
+
+/** Execution `id` as a `flows serve` process's REST API shows it. */
+export async function servedExecution(s: ServedRunner, id: string): Promise<any> {
+  return (await s.api('GET', `/api/latest/execution/${id}`)).body;
+}
+
+/** Waits (up to `ms`) until a `flows serve` process's REST API shows execution `id` in `status`. */
+export function servedStatusIs(s: ServedRunner, id: string, status: string, ms?: number): Promise<any> {
+  return until(
+    () => servedExecution(s, id),
+    (e) => e.status === status,
+    `${id} to be ${status}`,
+    ms,
+  );
+}
+
+/** Sends `signal` to a `flows serve` process and waits for its exit (nothing if it is gone). */
+export async function endServed(s: ServedRunner, signal: NodeJS.Signals): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill(signal);
+  await exited;
 }
 
 /** Starts `flows serve --port 0 …args` as its own process and waits for its ready line. */

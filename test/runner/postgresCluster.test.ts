@@ -7,37 +7,23 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { LEASE_MS, REAP_MS } from '../../runner/src/store/postgresNodes';
-import { usePostgres } from '../support/postgres';
+import { ownerOf, sql, usePostgres } from '../support/postgres';
 import { until } from '../support/until';
-import { FIXTURE_FLOWS, serveRunner, tempDir, type ServedRunner } from './harness';
+import {
+  FIXTURE_FLOWS,
+  endServed,
+  serveRunner,
+  servedExecution,
+  servedStatusIs,
+  tempDir,
+  type ServedRunner,
+} from './harness';
 
 interface Node {
   name: string;
   data: string;
   s: ServedRunner;
-}
-
-async function sql(
-  url: string,
-  text: string,
-  values: unknown[] = [],
-): Promise<Array<Record<string, unknown>>> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(text, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function end(s: ServedRunner, signal: NodeJS.Signals): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill(signal);
-  await exited;
 }
 
 describe('flows serve: several nodes on one PostgreSQL database', function () {
@@ -61,7 +47,7 @@ describe('flows serve: several nodes on one PostgreSQL database', function () {
     return { name: `${os.hostname()}:${path.resolve(data)}`, data, s };
   }
   afterEach(async () => {
-    await Promise.all(started.splice(0).map((s) => end(s, 'SIGKILL')));
+    await Promise.all(started.splice(0).map((s) => endServed(s, 'SIGKILL')));
   });
 
   const create = async (n: Node, seconds: number) => {
@@ -72,16 +58,8 @@ describe('flows serve: several nodes on one PostgreSQL database', function () {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.id as string;
   };
-  const get = async (n: Node, id: string) => (await n.s.api('GET', `/api/latest/execution/${id}`)).body;
-  const statusIs = (n: Node, id: string, status: string, ms?: number) =>
-    until(
-      () => get(n, id),
-      (e) => e.status === status,
-      `${id} to be ${status}`,
-      ms,
-    );
-  const ownerOf = async (url: string, id: string) =>
-    (await sql(url, 'SELECT owner FROM executions WHERE id = $1', [id]))[0]?.owner;
+  const get = (n: Node, id: string) => servedExecution(n.s, id);
+  const statusIs = (n: Node, id: string, status: string, ms?: number) => servedStatusIs(n.s, id, status, ms);
 
   it('restarts each node without touching the other’s executions', async () => {
     const url = await server().createDatabase();
@@ -95,7 +73,7 @@ describe('flows serve: several nodes on one PostgreSQL database', function () {
     assert.equal((await get(b, b2)).status, 'QUEUED');
 
     // a restarts at once after a kill -9 (within the lease: nobody declared it lost).
-    await end(a.s, 'SIGKILL');
+    await endServed(a.s, 'SIGKILL');
     a = await node(url, a.data);
     const a1Now = await statusIs(a, a1, 'FAILED');
     assert.match(a1Now.message, /runner restarted/);
@@ -106,7 +84,7 @@ describe('flows serve: several nodes on one PostgreSQL database', function () {
     // b restarts the same way, while a runs something of its own.
     const a2 = await create(a, 120);
     await statusIs(a, a2, 'RUNNING');
-    await end(b.s, 'SIGKILL');
+    await endServed(b.s, 'SIGKILL');
     b = await node(url, b.data);
     const b1Now = await statusIs(b, b1, 'FAILED');
     assert.match(b1Now.message, /runner restarted/);
@@ -126,7 +104,7 @@ describe('flows serve: several nodes on one PostgreSQL database', function () {
     assert.equal((await get(a, queued)).status, 'QUEUED');
     assert.equal(await ownerOf(url, queued), a.name);
 
-    await end(a.s, 'SIGKILL');
+    await endServed(a.s, 'SIGKILL');
     const killedAt = Date.now();
     // Seen from the other node's REST API. Bound: the lease, plus a round of looking for lost
     // nodes, plus the last heartbeat's age at the kill (≤ HEARTBEAT_MS ≤ REAP_MS) and slack.

@@ -180,3 +180,23 @@ export function usePostgres(): () => PostgresServer {
   });
   return () => server!;
 }
+
+/** One statement on a connection of its own (a test's look at, or change to, the database). */
+export async function sql(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<Array<Record<string, any>>> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** The node that owns execution `id` (null: none), straight from the database. */
+export async function ownerOf(url: string, id: string): Promise<string | null | undefined> {
+  return (await sql(url, 'SELECT owner FROM executions WHERE id = $1', [id]))[0]?.owner;
+}
