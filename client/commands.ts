@@ -13,6 +13,7 @@ import { flowFileOf, readsInputs } from './flows/flowSource';
 import { flowFile, runFlowFile, startFlow } from './flows/runFlow';
 import { guarded, log, UserError } from './log';
 import { selectInterpreter } from './runner/pythonInterpreter';
+import { deployFolder } from './runner/deployFlows';
 import { connectTeamRunner, disconnectTeamRunner } from './runner/teamRunnerCommands';
 import type { TeamRunner } from './runner/teamRunner';
 import type { ExecutionAction } from '@flows/runner-client/runnerApi';
@@ -75,6 +76,7 @@ export const commands: Record<string, Factory> = {
   'flows.selectInterpreter': () => () => selectInterpreter(),
   'flows.connectTeamRunner': (ctx) => (given?: Partial<TeamRunner>) => connectTeamRunner(ctx, given),
   'flows.disconnectTeamRunner': (ctx) => () => disconnectTeamRunner(ctx),
+  'flows.deployFolder': (ctx) => () => deployFolder(ctx),
   'flows.answerForm': (ctx) => () => ctx.messages.pickAndAnswer(),
 
   // Executions view

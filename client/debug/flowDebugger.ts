@@ -10,6 +10,7 @@ import type { Ctx } from '../ctx';
 import { tellEnded } from '../executions/endToast';
 import { showError, UserError } from '../log';
 import { flowNameOf, isFlowSource, readsInputs } from '../flows/flowSource';
+import { deployBeforeRun } from '../runner/deployFlows';
 import { createDebugAdapter } from './debugAdapterFactory';
 
 export function registerFlowDebugger(ctx: Ctx): vscode.Disposable[] {
@@ -128,7 +129,11 @@ class FlowDebugConfigurationProvider implements vscode.DebugConfigurationProvide
     }
     // No runner named in launch.json: the adapter gets the one this window manages (started now),
     // through its constructor rather than the configuration, so the token stays out of it.
-    if (!resolved.runnerUrl) await this.ctx.runner.ensure();
+    if (!resolved.runnerUrl) {
+      const conn = await this.ctx.runner.ensure();
+      // A launch on a team runner runs the deployed flow: this folder's changed flows go first.
+      if (config.request === 'launch') await deployBeforeRun(this.ctx, conn);
+    }
     return resolved;
   }
 }

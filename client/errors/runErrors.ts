@@ -9,7 +9,7 @@ import type { ExecutionRecord } from '@flows/protocol';
 import { reasonFirst } from '../executions/messageText';
 import { flowFileOf, handlerLine } from '../flows/flowSource';
 import type { RunnerService } from '../runner/runnerService';
-import { errorLocation, TRACEBACK_FRAME, type ErrorLocation } from './traceback';
+import { errorLocation, localFile, TRACEBACK_FRAME, type ErrorLocation } from './traceback';
 
 /** Failed executions whose location is remembered (a Go to Error on an old row reads the log again). */
 const REMEMBERED = 500;
@@ -29,7 +29,10 @@ export class RunErrors implements vscode.Disposable {
     this.disposables = [
       this.diagnostics,
       runner.executions.onDidChange(({ event, record }) => void this.onExecution(event, record)),
-      vscode.languages.registerDocumentLinkProvider({ language: 'flows-log' }, { provideDocumentLinks }),
+      vscode.languages.registerDocumentLinkProvider(
+        { language: 'flows-log' },
+        { provideDocumentLinks: (doc) => provideDocumentLinks(doc, this.flowsFolder()) },
+      ),
     ];
   }
 
@@ -54,7 +57,9 @@ export class RunErrors implements vscode.Disposable {
     const conn = this.runner.connection;
     if (!conn || rec.status !== 'FAILED') return undefined;
     const lines = await conn.api.getLog(rec.id).catch(() => []);
-    const where = errorLocation(lines.filter((l) => l.stream === 'stderr').map((l) => l.text)) ?? null;
+    const found = errorLocation(lines.filter((l) => l.stream === 'stderr').map((l) => l.text));
+    // A team runner's deployed flow runs from its cache: the line is this folder's file's.
+    const where = found ? { ...found, file: localFile(found.file, this.flowsFolder()) } : null;
     this.located.set(rec.id, where);
     for (const old of this.located.keys()) {
       if (this.located.size <= REMEMBERED) break;
@@ -131,8 +136,11 @@ async function showLine(uri: vscode.Uri, line: number, preview: boolean): Promis
   editor.revealRange(editor.selection, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
 }
 
-/** `File "/flows/order.py", line 12` in the log channel opens that line. */
-function provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
+/** `File "/flows/order.py", line 12` in the log channel opens that line (a deployed flow's in the folder). */
+function provideDocumentLinks(
+  doc: vscode.TextDocument,
+  flowsFolder: string | undefined,
+): vscode.DocumentLink[] {
   const links: vscode.DocumentLink[] = [];
   for (let i = 0; i < doc.lineCount; i++) {
     const text = doc.lineAt(i).text;
@@ -140,8 +148,9 @@ function provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
     if (!m || m[1].startsWith('<')) continue;
     const start = m.index + 'File '.length;
     const range = new vscode.Range(i, start, i, m.index + m[0].length);
-    const link = new vscode.DocumentLink(range, vscode.Uri.file(m[1]).with({ fragment: `L${m[2]}` }));
-    link.tooltip = `Open ${m[1]} at line ${m[2]}`;
+    const file = localFile(m[1], flowsFolder);
+    const link = new vscode.DocumentLink(range, vscode.Uri.file(file).with({ fragment: `L${m[2]}` }));
+    link.tooltip = `Open ${file} at line ${m[2]}`;
     links.push(link);
   }
   return links;

@@ -4,6 +4,7 @@
  * `File "…", line N` of the last traceback is the deepest line of the flow's code. Free of
  * `vscode`, so it is unit-tested in plain Node.
  */
+import * as path from 'node:path';
 
 export interface ErrorLocation {
   /** Absolute path of the file, as Python named it. */
@@ -34,4 +35,20 @@ export function errorLocation(lines: readonly string[]): ErrorLocation | undefin
     if (m && !m[1].startsWith('<')) found = { file: m[1], line: Number(m[2]) };
   }
   return found;
+}
+
+/**
+ * A deployed flow's file on a runner (team mode): `<data>/flow-cache/<SHA-256>/<name>.py`
+ * (runner/src/flows/deployedFlows.ts), the flow `<name>` as deployed from a folder.
+ */
+const CACHED_FLOW = /[\\/]flow-cache[\\/][0-9a-f]{64}[\\/](.+\.py)$/;
+
+/**
+ * The file of this workspace a runner's path stands for: a deployed flow's cache file is that
+ * flow's file in the flows folder (the folder it was deployed from); any other path is itself.
+ */
+export function localFile(file: string, flowsFolder: string | undefined): string {
+  const m = CACHED_FLOW.exec(file);
+  if (!m || !flowsFolder) return file;
+  return path.join(flowsFolder, ...m[1].split(/[\\/]/));
 }

@@ -8,6 +8,7 @@ import { isEnded, type ExecutionRecord } from '@flows/protocol';
 import type { Ctx } from '../ctx';
 import { readConfig } from '../config';
 import { openSettings, showError, UserError } from '../log';
+import { deployBeforeRun } from '../runner/deployFlows';
 import type { RunnerConnection } from '../runner/runnerService';
 import { debugFlow } from '../debug/flowDebugger';
 import { tellEnded } from '../executions/endToast';
@@ -87,6 +88,8 @@ export async function startFlow(
   mode: Mode,
 ): Promise<ExecutionRecord> {
   const conn = await ctx.runner.ensure();
+  // A team runner runs deployed flows: this folder's changed ones go first (deployFlows.ts).
+  await deployBeforeRun(ctx, conn);
   const rec = await conn.api.createExecution({
     flow_name: flowName,
     input_value: input,

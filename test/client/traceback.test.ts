@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { errorLocation } from '../../client/errors/traceback';
+import { errorLocation, localFile } from '../../client/errors/traceback';
 
 describe('client errorLocation (Go to Error, diagnostics at the failing line)', () => {
   it('names the deepest frame of the last traceback', () => {
@@ -34,5 +34,16 @@ describe('client errorLocation (Go to Error, diagnostics at the failing line)', 
   it('finds nothing in a log without a traceback', () => {
     assert.equal(errorLocation(['a line', 'File "x.py", line 3 was mentioned']), undefined);
     assert.equal(errorLocation([]), undefined);
+  });
+
+  it('maps a team runner’s cached copy of a deployed flow to the flow in the flows folder', () => {
+    const hash = 'ab'.repeat(32);
+    assert.equal(
+      localFile(`/srv/flows/n1/flow-cache/${hash}/checks/fraud-score.py`, '/home/me/flows'),
+      '/home/me/flows/checks/fraud-score.py',
+    );
+    assert.equal(localFile('/home/me/flows/order.py', '/home/me/flows'), '/home/me/flows/order.py');
+    assert.equal(localFile(`/x/flow-cache/${hash}/a.py`, undefined), `/x/flow-cache/${hash}/a.py`);
+    assert.equal(localFile('/x/flow-cache/not-a-hash/a.py', '/w'), '/x/flow-cache/not-a-hash/a.py');
   });
 });
