@@ -12,6 +12,7 @@ import { DebugSessions } from './debug/debugSessions';
 import { Batches } from './engine/batches';
 import { DeployedFlows, flowCacheDir } from './flows/deployedFlows';
 import { Engine } from './engine/engine';
+import { publicRecord } from './engine/executionTable';
 import type { RecordOwner, ViewType } from './engine/records';
 import type { ReplayHooks } from './engine/recording';
 import type { DebugTargets, ExecutionOwnership, Executions } from './engine/executions';
@@ -198,6 +199,8 @@ export async function startRunnerOn<W extends WorkerPool>(
           node: `${os.hostname()}:${dataDir}`,
           log,
           onLost: (why) => onLost(why),
+          // Off only to test the polling that stands in for missed notifications.
+          listen: process.env.FLOWS_POSTGRES_LISTEN !== '0',
         })
       : await ThreadedStore.open(path.join(dataDir, 'flows.db'), log).then((s) => {
           // Its list cache knows that an execution that ended was never in another end before.
@@ -241,6 +244,7 @@ export async function startRunnerOn<W extends WorkerPool>(
     recordOwners: (type) => recordOwners[type],
     replay: opts.replay,
     virtualClock: opts.virtualClock,
+    cluster: store instanceof PostgresStore ? store.cluster : undefined,
   });
   try {
     const runner = await assemble(opts, {
@@ -295,12 +299,19 @@ async function assemble<W extends WorkerPool>(
       `restored: ${restored.requeued} queued execution(s) will run, ${restored.failed} were running and ended FAILED`,
     );
   }
-  // Team mode: each cluster round, free slots claim queued executions no node owns.
-  if (store instanceof PostgresStore) {
-    store.startClaiming({ freeSlots: () => engine.freeSlots(), adopt: (recs) => engine.adopt(recs) });
-  }
   const batches = new Batches({ executions, store });
   await batches.restore(restored.virtual);
+  // Team mode: each cluster round, free slots claim queued executions no node owns, and trees a
+  // lost node left (an async run is taken up as after a restart); requests of other nodes for
+  // executions of this one are done here.
+  if (store instanceof PostgresStore) {
+    store.startClaiming({
+      freeSlots: () => engine.freeSlots(),
+      adopt: (recs) => engine.adopt(recs),
+      takeUp: async (recs) => batches.restore((await engine.takeUp(recs)).virtual),
+    });
+    store.cluster.serve({ act: (op, id, reason) => engine.actHere(op, id, reason) });
+  }
   const scheduler =
     (opts.schedules ?? !!opts.http)
       ? new Scheduler({ executions, batches, store, clock: opts.clock ?? systemClock, log })
@@ -328,6 +339,15 @@ async function assemble<W extends WorkerPool>(
       log,
       debug: new DebugRelay({ executions, sessions: debugSessions, log }),
     });
+    // Team mode: what other nodes' executions do is announced here too.
+    if (store instanceof PostgresStore) {
+      const wsHub = hub;
+      store.cluster.watch({
+        wanted: () => wsHub.wants('executions'),
+        changed: (event, rec) =>
+          wsHub.publish('executions', { type: 'execution', event, record: publicRecord(rec) }),
+      });
+    }
     const router = new Router().add(...executionRoutes(executions), {
       method: 'GET',
       pattern: '/api/openapi.json',

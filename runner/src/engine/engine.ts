@@ -13,18 +13,20 @@
  */
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type {
-  CreateExecutionBody,
-  ExecutionRecord,
-  ExecutionStatus,
-  ListExecutionsQuery,
-  LogLine,
-  MessageRecord,
-  WorkerLimits,
+import {
+  isEnded,
+  type CreateExecutionBody,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  type ListExecutionsQuery,
+  type LogLine,
+  type MessageRecord,
+  type WorkerLimits,
 } from '@flows/protocol';
 import type { ListPage, Store, StoredExecution } from '../store/store';
 import type { WorkerPool } from '../workers/workerPool';
 import { Changes } from './changes';
+import { refusalOf, refusedOf, type Cluster, type ControlOp, type Refused } from './cluster';
 import { storedConnection } from './connectors';
 import { Control } from './control';
 import { createChildren } from './bulkChildren';
@@ -90,6 +92,11 @@ export interface EngineOptions<W extends WorkerPool = WorkerPool> {
   replay?: ReplayHooks;
   /** Sleeps of flows take no time (WorkerJob.virtual_clock); for replay mode. */
   virtualClock?: boolean;
+  /**
+   * Team mode: the cluster this runner is a node of (cluster.ts). Waits on, and cancel / pause /
+   * resume / start of, executions another node holds go through it; none: a single node.
+   */
+  cluster?: Cluster;
 }
 
 const now = () => new Date().toISOString();
@@ -143,7 +150,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
       now: (rec) => opts.replay?.now?.(rec) ?? Date.now(),
     });
     this.logs = new ExecutionLog(store, this);
-    this.forms = new Messages(store, this);
+    this.forms = new Messages(store, this, opts.cluster);
     this.workerMessages = new WorkerMessages({
       events: this,
       logs: this.logs,
@@ -192,13 +199,25 @@ export class Engine<W extends WorkerPool = WorkerPool>
    * executions stay as they are, for their owners (scheduler, batches) to take up again.
    */
   async restore(): Promise<{ requeued: number; failed: number; virtual: ExecutionRecord[] }> {
-    let requeued = 0;
-    let failed = 0;
-    const virtual: ExecutionRecord[] = [];
     const store = this.opts.store;
     // Team mode: only this node's own executions and unowned ones (Store.claimUnfinished).
     const unfinished = store.claimUnfinished ? await store.claimUnfinished() : await store.listUnfinished();
+    return this.takeUp(unfinished);
+  }
+
+  /**
+   * Hold unfinished executions read from the store, oldest first, as restore() does: at start,
+   * and in team mode for the trees of a lost node that this node claimed (an async run and its
+   * children) while it runs. Returns the virtual ones, for their owners to take up again.
+   */
+  async takeUp(
+    unfinished: readonly StoredExecution[],
+  ): Promise<{ requeued: number; failed: number; virtual: ExecutionRecord[] }> {
+    let requeued = 0;
+    let failed = 0;
+    const virtual: ExecutionRecord[] = [];
     for (const rec of unfinished) {
+      if (this.table.has(rec.id)) continue;
       const a = this.track(rec);
       if (rec.virtual) {
         virtual.push(publicRecord(rec));
@@ -435,6 +454,10 @@ export class Engine<W extends WorkerPool = WorkerPool>
   }
 
   async cancel(id: string, reason = 'cancelled'): Promise<ExecutionRecord> {
+    return (await this.elsewhere('cancel', id, reason)) ?? this.cancelHere(id, reason);
+  }
+
+  private async cancelHere(id: string, reason = 'cancelled'): Promise<ExecutionRecord> {
     const a = this.table.get(id);
     if (!a) {
       const rec = await this.get(id);
@@ -456,6 +479,38 @@ export class Engine<W extends WorkerPool = WorkerPool>
     this.control.resumeTree(a);
     this.port.pump();
     return publicRecord(a.rec);
+  }
+
+  /**
+   * Team mode: `op` on an execution this node does not hold, done by the node that does (or, when
+   * no node does, in the database), as the record is after it; undefined when it is this node's
+   * to do (it holds it, the execution has ended, or there is no cluster). Throws the owner's
+   * refusal, or Unavailable when the owner did not answer in time.
+   */
+  async elsewhere(op: ControlOp, id: string, reason?: string): Promise<ExecutionRecord | undefined> {
+    const cluster = this.opts.cluster;
+    if (!cluster || this.table.has(id)) return undefined;
+    const out = await cluster.control(op, id, reason);
+    if ('done' in out) return publicRecord(out.done);
+    if ('refused' in out) throw refusalOf(out);
+    return undefined;
+  }
+
+  /**
+   * Team mode: `op` asked of this node by another one (the owner of the execution is this node):
+   * done as if asked here, never passed on again, and answered once its change is committed.
+   */
+  async actHere(op: ControlOp, id: string, reason?: string): Promise<Refused | undefined> {
+    try {
+      if (op === 'cancel') await this.cancelHere(id, reason);
+      else if (op === 'pause') this.pause(id);
+      else if (op === 'resume') this.resume(id);
+      else this.start(id);
+      await this.durable();
+      return undefined;
+    } catch (err) {
+      return refusedOf(err);
+    }
   }
 
   private mustBeActive(id: string, what: string): Active {
@@ -498,6 +553,10 @@ export class Engine<W extends WorkerPool = WorkerPool>
     if (a) return new Promise((resolve) => a.endWaiters.push(resolve));
     const rec = await this.get(id);
     if (!rec) throw new NotFound(`no execution ${id}`);
+    // Team mode: not ended, and not held here: another node runs it (or will), and its end
+    // comes through the cluster.
+    const cluster = this.opts.cluster;
+    if (cluster && !isEnded(rec.status)) return publicRecord(await cluster.waitForEnd(id));
     return rec;
   }
 
@@ -604,14 +663,14 @@ export class Engine<W extends WorkerPool = WorkerPool>
     return {
       connection: (rec) => storedConnection(this.opts.store, rec),
       create: (spec, parent) => this.createBelow(spec, parent),
-      start: (id) => this.start(id),
+      start: async (id) => (await this.elsewhere('start', id)) ?? this.start(id),
       get: (id) => this.get(id),
       list: (q) => this.list(q),
       waitForEnd: (id) => this.waitForEnd(id),
       active: (id) => this.table.get(id),
       update: (a, fields) => this.changes.update(a, fields),
       cancel: (id) => this.cancel(id),
-      pause: (id) => this.pause(id),
+      pause: async (id) => (await this.elsewhere('pause', id)) ?? this.pause(id),
       awaiting: (ids, delta) => this.port.awaiting(ids, delta),
       block: (a, message) => this.control.block(a, message),
       unblock: unblockIfActive,

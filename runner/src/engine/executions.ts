@@ -16,11 +16,14 @@ import type {
   WorkerIsolation,
 } from '@flows/protocol';
 import type { ListPage, StoredExecution } from '../store/store';
+import type { ControlOp } from './cluster';
 import type { EngineEventSource } from './events';
 import type { FlowLookup } from './flowFiles';
 
 /** Replay mode (tests made from runs) is set up through these: see recording.ts. */
 export type { ReplayedEnd, ReplayedRecord, ReplayHooks } from './recording';
+/** Team mode: what the engine asks of the cluster of nodes, and their answers (cluster.ts). */
+export type { Cluster, ControlOp, ControlOutcome, RefusalKind, Refused } from './cluster';
 
 /** A new execution, from the REST API, the CLI, a service or a running flow. */
 export interface NewExecution {
@@ -70,6 +73,12 @@ export interface Executions extends EngineEventSource {
   cancel(id: string, reason?: string): Promise<ExecutionRecord>;
   pause(id: string): ExecutionRecord;
   resume(id: string): ExecutionRecord;
+  /**
+   * Team mode (cluster.ts): `op` on an execution another node holds, done by that node, as the
+   * record is after it; undefined when it is this node's to do (then call the method of `op`).
+   * Throws the owner's refusal, or Unavailable when it did not answer in time.
+   */
+  elsewhere?(op: ControlOp, id: string, reason?: string): Promise<ExecutionRecord | undefined>;
 
   get(id: string): Promise<ExecutionRecord | undefined>;
   /** A page of executions, with those that have not ended as the engine holds them now. */

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import type { MessageRecord } from '@flows/protocol';
 import type { Store } from '../store/store';
+import type { Cluster } from './cluster';
 import { Conflict, NotFound } from './errors';
 import type { EngineEventSink } from './events';
 
@@ -21,6 +22,8 @@ export class Messages {
   constructor(
     private readonly store: Pick<Store, 'putMessage' | 'getMessage' | 'listMessages'>,
     private readonly events: EngineEventSink,
+    /** Team mode: an answer may be given through another node (cluster.ts). */
+    private readonly cluster?: Pick<Cluster, 'waitForAnswer'>,
   ) {}
 
   create(executionId: string, p: NewMessage): MessageRecord {
@@ -65,15 +68,18 @@ export class Messages {
       const list = this.waiters.get(id) ?? [];
       list.push(resolve);
       this.waiters.set(id, list);
-      // An answer that came between the caller's check and now has told no one: the store has
-      // it (answer() writes it before it wakes waiters, and reads see earlier writes).
-      void this.store.getMessage(id).then((msg) => {
+      const elsewhere = (msg: MessageRecord | undefined) => {
         if (!msg?.responded_at) return;
         const left = (this.waiters.get(id) ?? []).filter((w) => w !== resolve);
         if (left.length) this.waiters.set(id, left);
         else this.waiters.delete(id);
         resolve(msg);
-      });
+      };
+      // An answer that came between the caller's check and now has told no one: the store has
+      // it (answer() writes it before it wakes waiters, and reads see earlier writes).
+      void this.store.getMessage(id).then(elsewhere);
+      // Team mode: or one given through another node.
+      void this.cluster?.waitForAnswer(id).then(elsewhere);
     });
   }
 }

@@ -29,13 +29,14 @@ export interface CallContext extends WaitPort {
     rec: Pick<StoredExecution, 'type' | 'connector_name'>,
   ): Promise<Record<string, unknown> | undefined>;
   create(spec: NewExecution, parent: Active): ExecutionRecord;
-  start(id: string): ExecutionRecord;
+  /** Start (and pause, below) an execution, asking its owner when another node holds it (cluster.ts). */
+  start(id: string): Promise<ExecutionRecord>;
   list(q: ListExecutionsQuery): Promise<ListPage<ExecutionRecord>>;
   /** The execution if it has not ended. */
   active(id: string): Active | undefined;
   update(a: Active, fields: Partial<StoredExecution>): void;
   cancel(id: string): Promise<ExecutionRecord>;
-  pause(id: string): ExecutionRecord;
+  pause(id: string): Promise<ExecutionRecord>;
   readonly locks: Locks;
   readonly messages: Messages;
   readonly records: Records;

@@ -57,6 +57,10 @@ export function executionRoutes(executions: Executions): Route[] {
       pattern: `${base}/execution/:id/${op}`,
       handler: async ({ params }) => {
         await existing(executions, params.id);
+        // Team mode: an execution another node holds is acted on there, and answered as it is
+        // after (or 503 naming the node when it did not act in time).
+        const remote = await executions.elsewhere?.(op, params.id);
+        if (remote) return { status: 200, body: remote };
         const rec =
           op === 'cancel'
             ? await executions.cancel(params.id)

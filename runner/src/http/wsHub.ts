@@ -236,6 +236,12 @@ export class WsHub {
     c.ws.terminate();
   }
 
+  /** Whether a client is subscribed to `topic` (team mode reads other nodes' changes only then). */
+  wants(topic: string): boolean {
+    for (const c of this.clients) if (c.topics.has(topic)) return true;
+    return false;
+  }
+
   /** Send an event of `topic` to the clients subscribed to it (schedules, from the scheduler). */
   publish(topic: string, msg: ServerMessage): void {
     this.broadcast(topic, msg);

@@ -233,7 +233,8 @@ export class Runs {
     const found = await this.mustFind(uid);
     const status = (await this.executions.get(uid))!.status;
     if (status === 'PAUSED') {
-      this.executions.resume(uid);
+      // Team mode: a run another node holds is resumed there (engine/cluster.ts).
+      if (!(await this.executions.elsewhere?.('resume', uid))) this.executions.resume(uid);
       return this.get(uid);
     }
     if (status !== 'STOPPED') {
@@ -263,7 +264,7 @@ export class Runs {
 
   async pause(uid: string): Promise<RunDetail> {
     await this.mustFind(uid);
-    this.executions.pause(uid);
+    if (!(await this.executions.elsewhere?.('pause', uid))) this.executions.pause(uid);
     return this.get(uid);
   }
 

@@ -24,7 +24,9 @@
  */
 import crypto from 'node:crypto';
 import type { ClientBase } from 'pg';
-import { ENDED_STATUSES } from '@flows/protocol';
+import { ENDED_STATUSES, isEnded, type ExecutionStatus } from '@flows/protocol';
+import type { ControlOp, ControlOutcome } from '../engine/executions';
+import { notifyChanges, type ExecutionChange } from './postgresNotify';
 import { EXECUTION_SELECT, rowToExecution, type Row } from './postgresQueries';
 import { failBulkInserts } from './postgresWrites';
 import type { StoredExecution } from './store';
@@ -41,7 +43,7 @@ const ENDED = [...ENDED_STATUSES];
  * `status NOT IN (…ended)` as literal SQL (our own constants), so the planner can use the partial
  * index executions_owner_unfinished, which a parameter would hide from it.
  */
-const UNFINISHED = `status NOT IN (${ENDED.map((s) => `'${s}'`).join(', ')})`;
+export const UNFINISHED = `status NOT IN (${ENDED.map((s) => `'${s}'`).join(', ')})`;
 
 /** This node's commits are refused: another node declared it lost (it stalled past the lease). */
 export class NodeLostError extends Error {}
@@ -113,6 +115,14 @@ export async function claimUnfinished(client: ClientBase, name: string): Promise
       [name],
     )
   ).rows as Row[];
+  return oldestFirst(rows);
+}
+
+/**
+ * Claimed rows (RETURNING claim_created and claim_seq) oldest first: parents before their
+ * children, as a restore takes them up.
+ */
+function oldestFirst(rows: Row[]): StoredExecution[] {
   rows.sort(
     (a, b) =>
       String(a.claim_created).localeCompare(String(b.claim_created)) ||
@@ -204,20 +214,28 @@ async function reapNode(client: ClientBase, name: string): Promise<ReapedNode> {
   await failBulkInserts(client, name);
   const ts = new Date().toISOString();
   // Started (or may have started): RUNNING, BLOCKED, and PAUSED from one of them. At most once.
-  const failed = await client.query<{ id: string }>(
+  const failed = await client.query<{ id: string; status: string }>(
     `UPDATE executions SET status = 'FAILED', message = $2, ended_at = $3, updated_at = $3, paused_from = NULL
      WHERE owner = $1 AND ${UNFINISHED} AND NOT virtual
        AND (status IN ('RUNNING', 'BLOCKED')
          OR (status = 'PAUSED' AND paused_from IN ('RUNNING', 'BLOCKED')))
-     RETURNING id`,
+     RETURNING id, status`,
     [name, `node ${name} lost`, ts],
   );
   // Not started children of what just failed: their parent will never wait for them again.
-  const stopped = await client.query(
+  const stopped = await client.query<{ id: string; status: string }>(
     `UPDATE executions SET status = 'STOPPED', message = $2, ended_at = $3, updated_at = $3, paused_from = NULL,
        owner = NULL
-     WHERE owner = $1 AND ${UNFINISHED} AND parent_execution_id = ANY($4)`,
+     WHERE owner = $1 AND ${UNFINISHED} AND parent_execution_id = ANY($4)
+     RETURNING id, status`,
     [name, `its parent ended: node ${name} lost`, ts, failed.rows.map((r) => r.id)],
+  );
+  // No engine announces these ends: every node does (its WebSocket clients, and waits on them
+  // in other nodes' flows).
+  await notifyChanges(
+    client,
+    '',
+    [...failed.rows, ...stopped.rows].map((r) => ({ id: r.id, status: r.status, created: false })),
   );
   // Never started (queued, scheduled, created, paused before starting) and virtual ones: any
   // node may take them on.
@@ -232,3 +250,137 @@ async function reapNode(client: ClientBase, name: string): Promise<ReapedNode> {
     released: released.rowCount ?? 0,
   };
 }
+
+/**
+ * Trees of executions no node owns that claimQueued leaves (released by reapNode): an async run
+ * with its children, and single ones that are not plainly queued (scheduled, created, paused
+ * before starting). A tree goes whole to one node: the node of a parent holds its children, so
+ * that cancel and pause cascade there. A schedule's tree is its scheduler's, taken up by a node's
+ * start (claimUnfinished). Up to `maxTrees` trees, each in a transaction of its own that holds
+ * the row of the tree's top (two nodes never split a tree) and is fenced as a commit is (a node
+ * declared lost claims nothing).
+ */
+export async function claimReleasedTrees(
+  client: ClientBase,
+  name: string,
+  instance: string,
+  maxTrees: number,
+): Promise<StoredExecution[]> {
+  const out: StoredExecution[] = [];
+  const skipped: string[] = [];
+  for (let n = 0; n < maxTrees; n++) {
+    const top = (
+      await client.query<{ top: string }>(
+        `SELECT e.top_execution_id AS top FROM executions e
+         WHERE e.owner IS NULL AND e.${UNFINISHED}
+           AND NOT (e.status = 'QUEUED' AND e.parent_execution_id IS NULL AND NOT e.virtual)
+           AND e.top_execution_id <> ALL($1)
+           AND NOT EXISTS (SELECT 1 FROM executions t WHERE t.id = e.top_execution_id AND t.type = 'SCHEDULE')
+         LIMIT 1`,
+        [skipped],
+      )
+    ).rows[0]?.top;
+    if (!top) break;
+    await client.query('BEGIN');
+    try {
+      await fence(client, name, instance);
+      const locked = await client.query('SELECT 1 FROM executions WHERE id = $1 FOR UPDATE SKIP LOCKED', [
+        top,
+      ]);
+      if (locked.rowCount !== 1) {
+        // Another node is claiming it.
+        skipped.push(top);
+        await client.query('COMMIT');
+        continue;
+      }
+      const rows = (
+        await client.query(
+          `UPDATE executions SET owner = $1
+           WHERE top_execution_id = $2 AND owner IS NULL AND ${UNFINISHED}
+           RETURNING created_at AS claim_created, seq AS claim_seq, ${EXECUTION_SELECT}`,
+          [name, top],
+        )
+      ).rows as Row[];
+      await client.query('COMMIT');
+      out.push(...oldestFirst(rows));
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+  return out;
+}
+
+/** The execution `$1` and every execution below it, with its depth (0 for `$1`). */
+const TREE = `WITH RECURSIVE tree(id, depth) AS (
+    SELECT id, 0 FROM executions WHERE id = $1
+    UNION ALL SELECT e.id, tree.depth + 1 FROM executions e JOIN tree ON e.parent_execution_id = tree.id)`;
+
+/**
+ * `op` on an execution no node owns (a lost node's, released and not yet claimed), done in the
+ * database as its engine would have done it (control.ts): cancel and pause cascade to the unowned
+ * executions below it, resume brings each back to where it was paused from, start queues a
+ * created one (the node that claims it holds it until its scheduled_for). Its row is locked
+ * first, so no node claims it meanwhile; the changes are announced to every node, this one
+ * included (no engine announced them). Undefined when a node owns it after all (ask that node).
+ */
+export async function actUnowned(
+  client: ClientBase,
+  op: ControlOp,
+  id: string,
+  reason = 'cancelled',
+): Promise<ControlOutcome | undefined> {
+  await client.query('BEGIN');
+  try {
+    const row = (
+      await client.query<{ owner: string | null; status: ExecutionStatus }>(
+        'SELECT owner, status FROM executions WHERE id = $1 FOR UPDATE',
+        [id],
+      )
+    ).rows[0];
+    let out: ControlOutcome | undefined;
+    if (!row || isEnded(row.status)) out = { here: true };
+    else if (row.owner !== null) out = undefined;
+    else if (op === 'start' && row.status !== 'CREATED')
+      out = { refused: 'conflict', message: `execution ${id} is ${row.status}, not CREATED` };
+    else {
+      const ts = new Date().toISOString();
+      const changed = (
+        await client.query<ExecutionChange>(
+          op === 'start'
+            ? `UPDATE executions x SET status = 'QUEUED', updated_at = $2 WHERE id = $1
+               RETURNING x.id, x.status, false AS created`
+            : `${TREE} UPDATE executions x SET ${UNOWNED_SET[op]}
+               FROM tree WHERE x.id = tree.id AND x.owner IS NULL AND x.${UNFINISHED} ${UNOWNED_WHERE[op]}
+               RETURNING x.id, x.status, false AS created`,
+          op === 'cancel'
+            ? [id, ts, reason, reason === 'cancelled' ? 'parent cancelled' : 'parent stopped']
+            : [id, ts],
+        )
+      ).rows;
+      await notifyChanges(client, '', changed);
+      const rec = (await client.query(`SELECT ${EXECUTION_SELECT} FROM executions WHERE id = $1`, [id]))
+        .rows[0] as Row;
+      out = { done: rowToExecution(rec) };
+    }
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** What actUnowned sets, as Control's stopTree, pauseTree and resumeTree do ($2: now). */
+const UNOWNED_SET: Record<Exclude<ControlOp, 'start'>, string> = {
+  cancel: `status = 'STOPPED', ended_at = $2, updated_at = $2, paused_from = NULL,
+    message = CASE tree.depth WHEN 0 THEN $3 WHEN 1 THEN $4 ELSE 'parent stopped' END`,
+  pause: `paused_from = x.status, status = 'PAUSED', updated_at = $2`,
+  resume: `status = coalesce(x.paused_from, CASE WHEN x.virtual THEN 'RUNNING' ELSE 'QUEUED' END),
+    paused_from = NULL, updated_at = $2`,
+};
+const UNOWNED_WHERE: Record<Exclude<ControlOp, 'start'>, string> = {
+  cancel: '',
+  pause: `AND x.status <> 'PAUSED'`,
+  resume: `AND x.status = 'PAUSED'`,
+};

@@ -19,7 +19,10 @@
  *
  * - Several nodes may share the database (postgresNodes.ts): this node registers at open, renews
  *   its heartbeat, owns the executions it writes, restores only its own and unowned ones
- *   (claimUnfinished), looks for lost nodes and, given free slots, claims unowned queued work.
+ *   (claimUnfinished), looks for lost nodes and, given free slots, claims unowned queued work
+ *   and released trees. Each commit tells the other nodes which executions it wrote (NOTIFY,
+ *   postgresNotify.ts), and `cluster` (postgresCluster.ts) listens to them: waits on, events
+ *   of, and requests for executions of other nodes.
  *
  * Lists are in postgresQueries.ts, the schema in postgresMigrations.ts.
  */
@@ -64,8 +67,10 @@ import {
   type Row,
   type Sql,
 } from './postgresQueries';
+import { PostgresCluster } from './postgresCluster';
 import {
   claimQueued,
+  claimReleasedTrees,
   claimUnfinished,
   fence,
   heartbeat,
@@ -78,6 +83,7 @@ import {
   registerNode,
 } from './postgresNodes';
 import * as flowRecords from './postgresFlows';
+import { notifyChanges } from './postgresNotify';
 import { PendingWrites, recoverBulkInserts, writeBatch, type BulkPart } from './postgresWrites';
 import type {
   FlowSummary,
@@ -120,6 +126,12 @@ export interface PostgresStoreOptions {
    * failed or handed on, and its commits are refused from now on. The runner should stop.
    */
   onLost?: (why: string) => void;
+  /**
+   * Listen for the other nodes (LISTEN/NOTIFY; default true). Off, waits on other nodes'
+   * executions and answers to requests are only polled, and their events are not seen: for
+   * tests of that fallback (`FLOWS_POSTGRES_LISTEN=0`).
+   */
+  listen?: boolean;
 }
 
 /** What the store asks of the engine to claim queued work of the cluster (startClaiming). */
@@ -128,6 +140,12 @@ export interface ClaimHost {
   freeSlots(): number;
   /** Claimed QUEUED executions, now this node's, to run. */
   adopt(recs: StoredExecution[]): Promise<unknown>;
+  /**
+   * Claimed trees a lost node left (an async run with its children; scheduled, created or
+   * paused ones), now this node's, parents first: to hold as a restore does. Without it, they
+   * wait for a node's start (claimUnfinished).
+   */
+  takeUp?(recs: StoredExecution[]): Promise<unknown>;
 }
 
 interface Batch {
@@ -174,6 +192,9 @@ export class PostgresStore implements Store {
   private lost = false;
   private readonly onLost?: (why: string) => void;
 
+  /** The other nodes: waits on their executions, their events, requests to them. */
+  readonly cluster: PostgresCluster;
+
   /** The connection that commits (null until open() connects it). */
   private writer!: pg.Client;
   /** The writer said its connection is gone (a commit on it would fail too). */
@@ -185,6 +206,7 @@ export class PostgresStore implements Store {
     readonly node: string,
     log: ((msg: string) => void) | undefined,
     onLost?: (why: string) => void,
+    listen = true,
   ) {
     this.log = log ?? (() => undefined);
     this.onLost = onLost;
@@ -197,6 +219,14 @@ export class PostgresStore implements Store {
     // An idle connection that the server drops is replaced at its next use; without a
     // listener its error would end the process.
     this.pool.on('error', (err) => this.log(`PostgreSQL read connection lost: ${err.message}`));
+    this.cluster = new PostgresCluster({
+      url,
+      node,
+      instance: this.instance,
+      pool: this.pool,
+      listen,
+      log: this.log,
+    });
   }
 
   /**
@@ -207,10 +237,11 @@ export class PostgresStore implements Store {
     const bad = checkPostgresUrl(url);
     if (bad) throw new PostgresOpenError(`the database URL ${bad}`);
     const where = redactUrl(url);
-    const store = new PostgresStore(url, opts.node ?? os.hostname(), opts.log, opts.onLost);
+    const store = new PostgresStore(url, opts.node ?? os.hostname(), opts.log, opts.onLost, opts.listen);
     try {
       await store.connectWriter();
     } catch (err) {
+      await store.cluster.close();
       await store.pool.end();
       throw new PostgresOpenError(`cannot connect to PostgreSQL at ${where}: ${describeError(err)}`);
     }
@@ -224,11 +255,14 @@ export class PostgresStore implements Store {
       await store.reap(store.writer);
     } catch (err) {
       store.closed = true;
+      await store.cluster.close();
       await Promise.allSettled([store.writer.end(), store.pool.end()]);
       throw new PostgresOpenError(
         `cannot prepare the PostgreSQL database at ${where}: ${describeError(err)}`,
       );
     }
+    // Before the engine restores: a wait of a restored flow must not miss an end.
+    await store.cluster.start();
     store.heartbeatTimer = setInterval(() => void store.beat(), HEARTBEAT_MS);
     store.heartbeatTimer.unref();
     store.scheduleClusterRound();
@@ -308,6 +342,11 @@ export class PostgresStore implements Store {
     if (!host || free <= 0 || this.closed || this.lost) return;
     const recs = await this.withClient((c) => claimQueued(c, this.node, free));
     if (recs.length) await host.adopt(recs);
+    // What a lost node left that is not plainly queued, a tree per free slot.
+    const left = host.freeSlots();
+    if (!host.takeUp || left <= 0 || this.closed || this.lost) return;
+    const trees = await this.withClient((c) => claimReleasedTrees(c, this.node, this.instance, left));
+    if (trees.length) await host.takeUp(trees);
   }
 
   /**
@@ -494,7 +533,10 @@ export class PostgresStore implements Store {
     try {
       // First: a node declared lost commits nothing more, and is not declared lost meanwhile.
       await fence(client, this.node, this.instance);
-      await writeBatch(client, batch.writes, batch.bulk, this.node);
+      const written = await writeBatch(client, batch.writes, batch.bulk, this.node);
+      // Delivered at the commit, and only if it commits.
+      const answered = [...batch.writes.messages.values()].filter((m) => m.responded_at).map((m) => m.id);
+      await notifyChanges(client, this.instance, written, answered);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -848,6 +890,7 @@ export class PostgresStore implements Store {
     clearTimeout(this.clusterTimer);
     await this.clusterRound;
     while (this.hasWork() || this.pumping) await this.pump();
+    await this.cluster.close();
     for (const w of this.waiters.splice(0)) w.resolve();
     // Gone for good or back soon: either way another node may release what is left at once.
     if (!this.lost) {

@@ -7,6 +7,7 @@
  */
 import type { ClientBase } from 'pg';
 import { ENDED_STATUSES, type LogLine, type MessageRecord } from '@flows/protocol';
+import type { ExecutionChange } from './postgresNotify';
 import { toJson } from './postgresQueries';
 import {
   EXECUTION_COLUMNS,
@@ -71,7 +72,8 @@ const EXECUTION_UPSERT = `${EXECUTION_INSERT} ON CONFLICT (id) DO UPDATE SET ${E
   .map((c) => `${c} = excluded.${c}`)
   .join(', ')}, owner = excluded.owner
   WHERE executions.owner IS NULL OR executions.owner = excluded.owner
-    OR executions.status IN (${[...ENDED_STATUSES].map((x) => `'${x}'`).join(', ')})`;
+    OR executions.status IN (${[...ENDED_STATUSES].map((x) => `'${x}'`).join(', ')})
+  RETURNING id, status, xmax = 0 AS created`;
 /** A bulk row never overwrites one that an upsert wrote first: the upsert is newer. */
 const EXECUTION_INSERT_NEW = `${EXECUTION_INSERT} ON CONFLICT (id) DO NOTHING`;
 
@@ -226,14 +228,17 @@ export interface BulkPart {
 /**
  * The statements of one group commit, inside the caller's transaction. Bulk rows first: an
  * upsert of the same row in this commit is newer, and must win. Runs after executions: a run
- * reads its top execution's status.
+ * reads its top execution's status. Returns the executions it upserted (not the bulk rows,
+ * which nobody announces either: bulkChildren.ts), for the commit to tell the other nodes.
+ * `created` is PostgreSQL's word for it: a row inserted by this transaction has no xmax.
  */
 export async function writeBatch(
   client: ClientBase,
   w: PendingWrites,
   bulk: BulkPart,
   node: string,
-): Promise<void> {
+): Promise<ExecutionChange[]> {
+  let written: ExecutionChange[] = [];
   const q = (sql: string, values: unknown[]) => client.query(sql, values);
   if (bulk.mark.length) {
     const at = new Date().toISOString();
@@ -253,7 +258,8 @@ export async function writeBatch(
   if (bulk.unmark.length) await q('DELETE FROM bulk_inserts WHERE parent_id = ANY($1)', [bulk.unmark]);
   if (w.executions.size) {
     const recs = [...w.executions.values()];
-    const res = await q(EXECUTION_UPSERT, executionArrays(recs, node));
+    const res = await client.query<ExecutionChange>(EXECUTION_UPSERT, executionArrays(recs, node));
+    written = res.rows;
     if ((res.rowCount ?? 0) < recs.length) {
       const refused = await client.query<{ id: string }>(
         'SELECT id FROM executions WHERE id = ANY($1) AND owner IS DISTINCT FROM $2 ORDER BY id',
@@ -311,6 +317,7 @@ export async function writeBatch(
     ]);
   }
   await writeDocuments(q, w);
+  return written;
 }
 
 async function writeDocuments(
