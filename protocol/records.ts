@@ -53,6 +53,13 @@ export const ExecutionRecord = z
     started_at: Timestamp.nullable(),
     ended_at: Timestamp.nullable(),
     updated_at: Timestamp,
+    started_by: z
+      .string()
+      .nullable()
+      .optional()
+      .describe(
+        'who started it: the user name of the token used ("local" for the runner\'s own token), "schedule <name>" or "webhook <name>"; children inherit their parent\'s. null for executions stored before runners recorded it',
+      ),
     has_children: z
       .boolean()
       .optional()

@@ -339,6 +339,7 @@ export function storeContract(
           paused_from: 'RUNNING',
           status: 'PAUSED',
           virtual: true,
+          started_by: 'ann',
         });
         s.putExecution(rec);
         assert.deepEqual(await s.getExecution('a'), rec);
@@ -1033,6 +1034,66 @@ export function storeContract(
           (await s.listWebhooks()).map((w) => w.id),
           ['w2'],
         );
+      });
+    });
+
+    describe('schedule firings and users’ tokens', () => {
+      it('gives each slot of a schedule to one claim, and never a slot before one claimed', async () => {
+        const [t1, t2, t3] = [ts(60), ts(120), ts(180)].map((t) => Date.parse(t));
+        assert.equal(await s.claimFiring('s1', t1), true);
+        assert.equal(await s.claimFiring('s1', t1), false, 'the same slot again');
+        assert.equal(await s.claimFiring('s2', t1), true, 'another schedule’s slot is its own');
+        assert.equal(await s.claimFiring('s1', t3), true);
+        assert.equal(await s.claimFiring('s1', t2), false, 'a slot older than one claimed (a stale view)');
+        const together = await Promise.all([1, 2, 3, 4].map(() => s.claimFiring('s3', t1)));
+        assert.deepEqual(together.filter(Boolean).length, 1, 'of claims made at once, one gets the slot');
+        // A deleted schedule's claims go with it (a schedule is never made again with its id).
+        s.deleteSchedule('s1');
+        await s.flush();
+        assert.equal(await s.claimFiring('s1', t1), true);
+      });
+
+      it('keeps one token hash per user, finds it by hash, notes its use, and forgets it when revoked', async () => {
+        const h = (c: string) => c.repeat(64);
+        assert.equal(await s.createUserToken({ name: 'bob', hash: h('b'), created_at: ts(2) }), true);
+        assert.equal(await s.createUserToken({ name: 'ann', hash: h('a'), created_at: ts(1) }), true);
+        assert.equal(
+          await s.createUserToken({ name: 'ann', hash: h('c'), created_at: ts(3) }),
+          false,
+          'one token per user',
+        );
+        assert.deepEqual(await s.listUserTokens(), [
+          { name: 'ann', created_at: ts(1), last_used_at: null },
+          { name: 'bob', created_at: ts(2), last_used_at: null },
+        ]);
+        assert.deepEqual(await s.findUserToken(h('a')), {
+          name: 'ann',
+          hash: h('a'),
+          created_at: ts(1),
+          last_used_at: null,
+        });
+        assert.equal(await s.findUserToken(h('c')), undefined, 'the refused token was not kept');
+        await s.touchUserToken('ann', ts(5));
+        assert.equal((await s.findUserToken(h('a')))?.last_used_at, ts(5));
+        assert.equal(await s.revokeUserToken('ann'), true);
+        assert.equal(await s.revokeUserToken('ann'), false);
+        assert.equal(await s.findUserToken(h('a')), undefined);
+        await s.touchUserToken('ann', ts(6)); // revoked meanwhile: nothing to note
+        assert.deepEqual(
+          (await s.listUserTokens()).map((t) => t.name),
+          ['bob'],
+        );
+        assert.equal(await s.createUserToken({ name: 'ann', hash: h('d'), created_at: ts(7) }), true);
+      });
+
+      it('keeps claimed slots and tokens across a restart', async function () {
+        if (!opts.restarts || !opened.reopen) this.skip();
+        const slot = Date.parse(ts(60));
+        assert.equal(await s.claimFiring('s1', slot), true);
+        assert.equal(await s.createUserToken({ name: 'ann', hash: 'a'.repeat(64), created_at: ts(1) }), true);
+        s = await opened.reopen!();
+        assert.equal(await s.claimFiring('s1', slot), false, 'a slot claimed before the restart stays taken');
+        assert.equal((await s.findUserToken('a'.repeat(64)))?.name, 'ann');
       });
     });
 

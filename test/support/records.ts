@@ -2,7 +2,9 @@
 import type { ExecutionRecord } from '../../protocol';
 
 /** A RUNNING top-level FLOW execution, created now; `over` sets the rest. */
-export function executionRecord(over: Partial<ExecutionRecord> & { id: string }): ExecutionRecord {
+export function executionRecord(
+  over: Partial<ExecutionRecord> & { id: string },
+): ExecutionRecord & { started_by: string | null } {
   const ts = new Date().toISOString();
   return {
     name: over.flow_name ?? 'flow',
@@ -27,8 +29,9 @@ export function executionRecord(over: Partial<ExecutionRecord> & { id: string })
     started_at: ts,
     ended_at: null,
     updated_at: ts,
+    started_by: null,
     ...over,
-  };
+  } as ExecutionRecord & { started_by: string | null };
 }
 
 /** `after` cursors no store made, for a list sorted by -priority (one was made for another sort). */

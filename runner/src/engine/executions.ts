@@ -48,6 +48,11 @@ export interface NewExecution {
    * memory only: after a restart a queued execution runs wherever the runner's setting says.
    */
   isolation?: WorkerIsolation;
+  /**
+   * Who starts it (ExecutionRecord.started_by): the user of the API token, `schedule <name>`,
+   * `webhook <name>`. Default: the parent's, else "local" (the runner's own token, the CLI).
+   */
+  started_by?: string;
   /** The line of the flow that made this child (replay mode reports calls that differ there). */
   caller?: { file: string; line: number } | null;
 }

@@ -45,6 +45,8 @@ export function newRecord(
     started_at: null,
     ended_at: null,
     updated_at: ts,
+    // Who asked for it: a child runs on behalf of whoever started its parent (executions.ts).
+    started_by: spec.started_by ?? parent?.started_by ?? 'local',
     paused_from: null,
   };
 }
@@ -88,6 +90,7 @@ export function childRecord(
     started_at: null,
     ended_at: reason || !live ? ts : null,
     updated_at: ts,
+    started_by: parent.started_by,
     paused_from: null,
   };
 }

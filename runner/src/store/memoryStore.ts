@@ -43,6 +43,8 @@ import type {
   StoredRun,
   StoredSchedule,
   StoredWebhook,
+  StoredUserToken,
+  UserTokenInfo,
 } from './store';
 
 export class MemoryStore implements Store {
@@ -68,6 +70,9 @@ export class MemoryStore implements Store {
   private readonly webhooks = new Map<string, string>();
   private readonly runs = new Map<string, RunRow>();
   private rowid = 0;
+  /** Each schedule's last claimed slot (claimFiring). */
+  private readonly firings = new Map<string, number>();
+  private readonly userTokens = new Map<string, StoredUserToken>();
 
   putExecution(rec: StoredExecution): void {
     const old = this.executions.get(rec.id);
@@ -301,6 +306,7 @@ export class MemoryStore implements Store {
   deleteSchedule(id: string): void {
     this.schedules.delete(id);
     this.scheduleInputs.delete(id);
+    this.firings.delete(id);
   }
 
   async listSchedules(): Promise<StoredSchedule[]> {
@@ -369,6 +375,40 @@ export class MemoryStore implements Store {
         return e ? [{ run: { ...r.run }, execution: { ...e.rec } }] : [];
       }),
     };
+  }
+
+  async claimFiring(scheduleId: string, slot: number): Promise<boolean> {
+    if ((this.firings.get(scheduleId) ?? -Infinity) >= slot) return false;
+    this.firings.set(scheduleId, slot);
+    return true;
+  }
+
+  async createUserToken(t: Omit<StoredUserToken, 'last_used_at'>): Promise<boolean> {
+    // As SQLite's constraints: one token per name, and no two names with the same hash.
+    if (this.userTokens.has(t.name) || [...this.userTokens.values()].some((u) => u.hash === t.hash))
+      return false;
+    this.userTokens.set(t.name, { ...t, last_used_at: null });
+    return true;
+  }
+
+  async revokeUserToken(name: string): Promise<boolean> {
+    return this.userTokens.delete(name);
+  }
+
+  async listUserTokens(): Promise<UserTokenInfo[]> {
+    return [...this.userTokens.values()]
+      .sort((a, b) => compareText(a.name, b.name))
+      .map(({ hash: _hash, ...info }) => ({ ...info }));
+  }
+
+  async findUserToken(hash: string): Promise<StoredUserToken | undefined> {
+    const t = [...this.userTokens.values()].find((u) => u.hash === hash);
+    return t && { ...t };
+  }
+
+  async touchUserToken(name: string, at: string): Promise<void> {
+    const t = this.userTokens.get(name);
+    if (t) t.last_used_at = at;
   }
 
   async flush(): Promise<void> {}

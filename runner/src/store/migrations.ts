@@ -241,4 +241,22 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE flows_version (version INTEGER NOT NULL);
   INSERT INTO flows_version (version) VALUES (0);
   `,
+  // Team mode (issue 18): who started each execution; users' API tokens, kept as SHA-256
+  // hashes only (http/userTokens.ts); and the last claimed firing of each schedule, so that of
+  // several runners on one database one fires a slot (store.ts claimFiring). SQLite has one
+  // runner, but keeps the same tables so that every store answers alike.
+  `
+  ALTER TABLE executions ADD COLUMN started_by TEXT;
+  CREATE TABLE user_tokens (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+  );
+  CREATE TABLE schedule_firings (
+    schedule_id TEXT PRIMARY KEY,
+    slot INTEGER NOT NULL,
+    fired_at TEXT NOT NULL
+  );
+  `,
 ];

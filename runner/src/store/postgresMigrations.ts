@@ -267,6 +267,24 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE flows_version (version bigint NOT NULL);
   INSERT INTO flows_version (version) VALUES (0);
   `,
+  // Team mode: who started each execution; users' API tokens, as SHA-256 hashes only
+  // (http/userTokens.ts); and each schedule's last claimed firing, a high-water mark (store.ts
+  // claimFiring): the node that moves it fires the slot, every other node finds it moved.
+  `
+  ALTER TABLE executions ADD COLUMN started_by ${T};
+  CREATE TABLE user_tokens (
+    name ${T} PRIMARY KEY,
+    hash ${T} NOT NULL UNIQUE,
+    created_at ${T} NOT NULL,
+    last_used_at ${T}
+  );
+  CREATE TABLE schedule_firings (
+    schedule_id ${T} PRIMARY KEY,
+    slot bigint NOT NULL,
+    node ${T},
+    fired_at timestamptz NOT NULL
+  );
+  `,
 ];
 
 /**

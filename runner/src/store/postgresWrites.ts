@@ -326,8 +326,10 @@ async function writeDocuments(
 ): Promise<void> {
   const deleted = (m: Map<string, unknown>) => [...m].filter(([, v]) => v === null).map(([id]) => id);
   const schedules = [...w.schedules].flatMap(([id, s]) => (s ? [{ id, ...s }] : []));
-  if (deleted(w.schedules).length)
+  if (deleted(w.schedules).length) {
     await q('DELETE FROM schedules WHERE id = ANY($1)', [deleted(w.schedules)]);
+    await q('DELETE FROM schedule_firings WHERE schedule_id = ANY($1)', [deleted(w.schedules)]);
+  }
   if (schedules.length) {
     await q(SCHEDULE_UPSERT, [
       schedules.map((s) => s.id),

@@ -55,6 +55,8 @@ import {
   type StoredRun,
   type StoredSchedule,
   type StoredWebhook,
+  type StoredUserToken,
+  type UserTokenInfo,
   EXECUTION_COLUMNS,
 } from './store';
 
@@ -726,8 +728,10 @@ export class SqliteStore implements Store {
 
   private writeDocuments(): void {
     for (const [id, s] of this.pendingSchedules) {
-      if (!s) this.db.run('DELETE FROM schedules WHERE id = ?', id);
-      else
+      if (!s) {
+        this.db.run('DELETE FROM schedules WHERE id = ?', id);
+        this.db.run('DELETE FROM schedule_firings WHERE schedule_id = ?', id);
+      } else
         this.db.run(
           'INSERT INTO schedules (id, data, created_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data',
           [id, s.data, s.created_at],
@@ -1535,6 +1539,56 @@ export class SqliteStore implements Store {
       total_capped: page.capped,
       next: page.next,
     };
+  }
+
+  // One runner has this file (dataDirLock.ts), so each of these is a statement of its own, at
+  // once: a slot's claim or a token's change need not wait for the next group commit.
+
+  async claimFiring(scheduleId: string, slot: number): Promise<boolean> {
+    const res = this.db.run(
+      `INSERT INTO schedule_firings (schedule_id, slot, fired_at) VALUES (?, ?, ?)
+       ON CONFLICT(schedule_id) DO UPDATE SET slot = excluded.slot, fired_at = excluded.fired_at
+       WHERE excluded.slot > schedule_firings.slot`,
+      [scheduleId, slot, new Date().toISOString()],
+    );
+    return res.changes > 0;
+  }
+
+  async createUserToken(t: Omit<StoredUserToken, 'last_used_at'>): Promise<boolean> {
+    const res = this.db.run(
+      'INSERT INTO user_tokens (name, hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      [t.name, t.hash, t.created_at],
+    );
+    return res.changes > 0;
+  }
+
+  async revokeUserToken(name: string): Promise<boolean> {
+    return this.db.run('DELETE FROM user_tokens WHERE name = ?', name).changes > 0;
+  }
+
+  async listUserTokens(): Promise<UserTokenInfo[]> {
+    const rows = this.db.all('SELECT name, created_at, last_used_at FROM user_tokens ORDER BY name') as Row[];
+    return rows.map((r) => ({
+      name: String(r.name),
+      created_at: String(r.created_at),
+      last_used_at: (r.last_used_at as string | null) ?? null,
+    }));
+  }
+
+  async findUserToken(hash: string): Promise<StoredUserToken | undefined> {
+    const r = this.db.get('SELECT * FROM user_tokens WHERE hash = ?', hash) as Row | null;
+    return r
+      ? {
+          name: String(r.name),
+          hash: String(r.hash),
+          created_at: String(r.created_at),
+          last_used_at: (r.last_used_at as string | null) ?? null,
+        }
+      : undefined;
+  }
+
+  async touchUserToken(name: string, at: string): Promise<void> {
+    this.db.run('UPDATE user_tokens SET last_used_at = ? WHERE name = ?', [at, name]);
   }
 
   async close(): Promise<void> {

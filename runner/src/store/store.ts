@@ -23,6 +23,8 @@ export interface StoredExecution extends ExecutionRecord {
   paused_from: ExecutionRecord['status'] | null;
   /** Has no Python process of its own (a SCHEDULE execution, an async run's parent). */
   virtual?: boolean;
+  /** Always stored (null only for rows written before it existed): see ExecutionRecord. */
+  started_by: string | null;
 }
 
 /** A stored field of an execution (a column of the executions table). */
@@ -56,6 +58,7 @@ export const EXECUTION_COLUMNS = [
   'started_at',
   'ended_at',
   'updated_at',
+  'started_by',
   'paused_from',
   'virtual',
 ] as const satisfies ReadonlyArray<keyof StoredExecution>;
@@ -134,6 +137,23 @@ export interface RecordingEntry {
   ts: string;
 }
 export type RecordingKind = 'setting' | 'file' | 'sleep';
+
+/**
+ * A user's API token (`flows token create NAME`), as kept: never the token itself, only its
+ * SHA-256 (http/userTokens.ts says why that hash, and how a request is matched to it).
+ */
+export interface StoredUserToken {
+  /** The user's name, unique: one token per user. */
+  name: string;
+  /** SHA-256 of the token, lower-case hex. */
+  hash: string;
+  created_at: string;
+  /** When a request last came with it (kept at most about once a minute), null: never. */
+  last_used_at: string | null;
+}
+
+/** What `flows token list` shows of a token: everything but its hash. */
+export type UserTokenInfo = Omit<StoredUserToken, 'hash'>;
 
 export interface RunWithExecution {
   run: StoredRun;
@@ -268,6 +288,39 @@ export interface Store {
    * output_value (a list of runs shows neither, and they may be megabytes each).
    */
   listRuns(q: ListRunsQuery): Promise<ListPage<RunWithExecution>>;
+
+  /**
+   * Claims the firing of schedule `scheduleId` due at `slot` (ms since the epoch) for this
+   * runner: true for the one caller that gets it, false when a firing of that schedule at this
+   * slot or a later one was claimed already (by this runner or another node on the same
+   * database). Committed when it resolves, apart from the group commits: the scheduler claims a
+   * slot before it creates the run (scheduler.ts says why). A store only one runner uses may
+   * keep the claims in memory.
+   */
+  claimFiring(scheduleId: string, slot: number): Promise<boolean>;
+  /**
+   * Where several runners share the store (PostgreSQL): of the SCHEDULE executions `ids`, those
+   * no runner holds (a lost node's), now this runner's, with their unfinished children that no
+   * runner holds, parents first (`claimed`); and the ids another runner holds (`held`). Ended or
+   * missing ids are in neither. Optional: in a store only one runner uses, every unfinished
+   * execution is that runner's.
+   */
+  claimSchedules?(ids: readonly string[]): Promise<{ claimed: StoredExecution[]; held: string[] }>;
+
+  /**
+   * Users' API tokens. Each is written (or removed) when the call resolves, apart from the group
+   * commits: another node must refuse a revoked token at its next lookup.
+   * createUserToken: false (and nothing written) when the name has a token already.
+   */
+  createUserToken(token: Omit<StoredUserToken, 'last_used_at'>): Promise<boolean>;
+  /** False when the name has no token. */
+  revokeUserToken(name: string): Promise<boolean>;
+  /** Sorted by name; no hashes. */
+  listUserTokens(): Promise<UserTokenInfo[]>;
+  /** The token whose hash is `hash`, if a user has it. */
+  findUserToken(hash: string): Promise<StoredUserToken | undefined>;
+  /** Notes a use of the token (for `flows token list`); nothing when it was revoked meanwhile. */
+  touchUserToken(name: string, at: string): Promise<void>;
 
   /** Write everything queued so far; resolves when it is durable (bulk inserts included). */
   flush(): Promise<void>;

@@ -33,6 +33,8 @@ import {
   type StoredRun,
   type StoredSchedule,
   type StoredWebhook,
+  type StoredUserToken,
+  type UserTokenInfo,
 } from './store';
 import { ListCache } from './listCache';
 import type { StoreThreadReply, StoreThreadRequest, WriteMethod } from './storeThreadProtocol';
@@ -335,6 +337,24 @@ export class ThreadedStore implements Store {
   }
   listRuns(q: ListRunsQuery): Promise<ListPage<RunWithExecution>> {
     return this.call('listRuns', q);
+  }
+  claimFiring(scheduleId: string, slot: number): Promise<boolean> {
+    return this.call('claimFiring', scheduleId, slot);
+  }
+  createUserToken(token: Omit<StoredUserToken, 'last_used_at'>): Promise<boolean> {
+    return this.call('createUserToken', token);
+  }
+  revokeUserToken(name: string): Promise<boolean> {
+    return this.call('revokeUserToken', name);
+  }
+  listUserTokens(): Promise<UserTokenInfo[]> {
+    return this.call('listUserTokens');
+  }
+  findUserToken(hash: string): Promise<StoredUserToken | undefined> {
+    return this.call('findUserToken', hash);
+  }
+  touchUserToken(name: string, at: string): Promise<void> {
+    return this.call('touchUserToken', name, at);
   }
   /** The query plans of a list (SqliteStore.explain), for tests. */
   explain(list: 'executions' | 'runs', q: ListExecutionsQuery | ListRunsQuery): Promise<string[]> {
