@@ -11,3 +11,4 @@ export * from './limits';
 export * from './languageServer';
 export * from './testing';
 export * from './flows';
+export * from './tokens';

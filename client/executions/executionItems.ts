@@ -79,6 +79,9 @@ function tooltip(rec: ExecutionRecord): vscode.MarkdownString {
     ['parent', rec.parent_execution_id],
     ['top', rec.top_execution_id !== rec.id ? rec.top_execution_id : null],
     ['schedule', rec.schedule_id],
+    // A team runner's executions are everybody's: whose is this one (on a runner of one's
+    // own, "local" every time, it would say nothing).
+    ['started by', rec.started_by !== 'local' ? rec.started_by : null],
     ['priority', rec.priority ? String(rec.priority) : null],
     ['scheduled for', rec.scheduled_for && localTime(rec.scheduled_for)],
     ['created', localTime(rec.created_at)],

@@ -2,8 +2,16 @@
 import { list, run, serve, USAGE, UsageError } from './cli/commands';
 import { deploy } from './cli/deployCommand';
 import { test, TestUsageError } from './cli/testCommand';
+import { token, TokenUsageError } from './cli/tokenCommand';
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { serve, run, list, test, deploy };
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  serve,
+  run,
+  list,
+  test,
+  deploy,
+  token,
+};
 
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
@@ -31,6 +39,7 @@ main().then(
     const usage =
       err instanceof UsageError ||
       err instanceof TestUsageError ||
+      err instanceof TokenUsageError ||
       (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     // How to name another Python depends on who started us: an editor says it its own way
     // (the extension sets FLOWS_FROM_EDITOR and offers "Select Python Interpreter").

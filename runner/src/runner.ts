@@ -25,6 +25,8 @@ import { Router } from './http/router';
 import { runsRoutes } from './http/runsRoutes';
 import { scheduleRoutes } from './http/scheduleRoutes';
 import { testPaths, testRoutes } from './http/testRoutes';
+import { tokenPaths, tokenRoutes } from './http/tokenRoutes';
+import { TokenCheck } from './http/userTokens';
 import { newToken } from './http/security';
 import { webhookRoutes } from './http/webhookRoutes';
 import { WsHub } from './http/wsHub';
@@ -353,11 +355,17 @@ async function assemble<W extends WorkerPool>(
       pattern: '/api/openapi.json',
       handler: () => ({
         status: 200,
-        body: openApiDocument(VERSION, { ...automationPaths(), ...testPaths(), ...flowPaths() }),
+        body: openApiDocument(VERSION, {
+          ...automationPaths(),
+          ...testPaths(),
+          ...flowPaths(),
+          ...tokenPaths(),
+        }),
       }),
     });
     router.add(...webhookRoutes(executions, webhooks), ...runsRoutes(runs));
     router.add(...testRoutes(executions, store, path.resolve(opts.flowsDir)));
+    router.add(...tokenRoutes(store));
     if (scheduler) {
       router.add(...scheduleRoutes(scheduler));
       const wsHub = hub;
@@ -367,10 +375,13 @@ async function assemble<W extends WorkerPool>(
     }
     // Deploys, and (once any request that may start a flow has seen other nodes' deploys) the rest.
     router.add(...flowRoutes(flows)).beforeChanges(() => executions.refreshFlows());
+    // The runner's own token is "local"; users' tokens are looked up in the store (userTokens.ts).
+    const tokens = new TokenCheck(store, token, log);
     const started = await startHttpServer({
       router,
       hub,
       token,
+      userOf: (given) => tokens.userOf(given),
       port: opts.http.port,
       host: opts.http.host,
       tls: opts.http.tls,

@@ -14,6 +14,7 @@ import { duration, printTree } from './executionTree';
 import { INTERRUPTED, interruptSignal, onAbort } from './interrupt';
 import { runOnRunner } from './remoteRun';
 import { TEST_USAGE } from './testCommand';
+import { TOKEN_USAGE } from './tokenCommand';
 
 export class UsageError extends Error {}
 
@@ -30,7 +31,8 @@ Usage:
       waiting ones (sleeping, waiting for children or answers) keep their process, and at most
       --max-waiting (64) such processes live beyond that before new executions wait.
       --max-memory-mb and --max-cpu-seconds limit each process of an execution (POSIX). The token comes from --token, $FLOWS_TOKEN, or
-      is generated; it is written to <data>/runner.token (mode 0600).
+      is generated; it is written to <data>/runner.token (mode 0600). Its user is "local";
+      each person can have a token of their own (flows token, below).
       Executions run in warm worker processes, reused one after another (--isolation pool,
       the default; each is replaced after --worker-max-executions executions, 1000), or each
       in a fresh process (--isolation process; so do flows with a '# flows: isolated' line).
@@ -55,6 +57,7 @@ Usage:
       flows whose source the runner does not have already are sent. From then on the runner
       (every node of a team runner) runs the deployed source of those names. $FLOWS_URL and
       $FLOWS_TOKEN stand in for the options.
+${TOKEN_USAGE}
 ${TEST_USAGE}
 
 Defaults: --flows is the current folder (for run: the flow file's folder), --data is <flows>/.flows.`;

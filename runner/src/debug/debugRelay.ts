@@ -42,8 +42,11 @@ export class DebugRelay {
     });
   }
 
-  /** Handle one debug.* message from a client; `owner` identifies its connection. */
-  async handle(msg: DebugRequest, send: Send, owner: object): Promise<void> {
+  /**
+   * Handle one debug.* message from a client; `owner` identifies its connection, `user` is who
+   * it connected as (an execution it launches records them as started_by).
+   */
+  async handle(msg: DebugRequest, send: Send, owner: object, user?: string): Promise<void> {
     const reply = (success: boolean, body?: unknown, message?: string) =>
       send({ type: 'debug.response', request_id: msg.request_id, success, body, message });
     try {
@@ -57,6 +60,7 @@ export class DebugRelay {
             input_value: msg.input_value,
             is_productive: false,
             start: false,
+            started_by: user,
           });
           const session = this.sessions.open(rec.id, msg.config, send, owner);
           send({

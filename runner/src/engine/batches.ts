@@ -37,6 +37,8 @@ export interface BatchSpec {
   priority?: number;
   max_runtime_minutes?: number;
   schedule_id?: string | null;
+  /** NewExecution.started_by of the run's parent; its children inherit it. */
+  started_by?: string;
 }
 
 /** Why an input cannot run: the flow's keyword inputs must be a JSON object. */
@@ -79,6 +81,7 @@ export class Batches {
         priority: spec.priority,
         max_runtime_minutes: spec.max_runtime_minutes,
         schedule_id: spec.schedule_id,
+        started_by: spec.started_by,
       },
       { status: 'QUEUED', message: `${inputs.length} input${inputs.length === 1 ? '' : 's'}` },
       parentId,

@@ -291,7 +291,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
     );
   }
 
-  createFromApi(body: CreateExecutionBody): ExecutionRecord {
+  createFromApi(body: CreateExecutionBody, startedBy?: string): ExecutionRecord {
     return this.create({
       type: body.script !== undefined ? 'SCRIPT' : 'FLOW',
       flow_name: body.flow_name,
@@ -312,6 +312,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
     const depth = parent ? parent.depth + 1 : 1;
     if (depth > MAX_EXECUTION_DEPTH) {
       throw new Invalid(
+      started_by: startedBy,
         `executions nest at most ${MAX_EXECUTION_DEPTH} levels deep; this one would be level ${depth}`,
       );
     }

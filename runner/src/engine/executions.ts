@@ -71,7 +71,8 @@ export type VirtualPatch = Partial<Pick<StoredExecution, 'status' | 'message' | 
 export interface Executions extends EngineEventSource {
   /** Create an execution; `parentId` is an active execution it runs below. */
   create(spec: NewExecution, parentId?: string): ExecutionRecord;
-  createFromApi(body: CreateExecutionBody): ExecutionRecord;
+  /** `startedBy`: the user of the request's token (NewExecution.started_by). */
+  createFromApi(body: CreateExecutionBody, startedBy?: string): ExecutionRecord;
   /** Start an execution that was created with start=false. */
   start(id: string): ExecutionRecord;
   /** Stop an execution and everything below it; an ended one is answered as it is. */

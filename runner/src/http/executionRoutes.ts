@@ -27,8 +27,8 @@ export function executionRoutes(executions: Executions): Route[] {
       method: 'POST',
       pattern: `${base}/execution`,
       maxBody: 2 * 1024 * 1024,
-      handler: async ({ body }) => {
-        const rec = executions.createFromApi(validate(CreateExecutionBody, body, 'body'));
+      handler: async ({ body, user }) => {
+        const rec = executions.createFromApi(validate(CreateExecutionBody, body, 'body'), user);
         // Acknowledged means stored: the 201 waits for the group commit that holds it.
         await executions.durable();
         return { status: 201, body: rec };

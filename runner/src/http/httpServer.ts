@@ -6,7 +6,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES, WS_PATH, jsonTextWithinDepth, type ErrorBody } from '@flows/protocol';
-import { refuse } from './security';
+import type { Duplex } from 'node:stream';
+import { admit, givenToken, type UserOf } from './security';
+import { CACHE_MS, LOCAL_USER, sameSecret } from './userTokens';
 import { refusalAnswer } from './refusals';
 import type { Router, RouteResult } from './router';
 import { HttpError, checkDepth } from './validation';
@@ -176,7 +178,13 @@ export const isLoopback = (host: string): boolean =>
 export interface HttpServerOptions {
   router: Router;
   hub: WsHub;
+  /** The runner's own token (its user is "local"). */
   token: string;
+  /**
+   * Who a token belongs to, the runner's own included (userTokens.ts TokenCheck); default: the
+   * runner's own token only.
+   */
+  userOf?: UserOf;
   /** Default 127.0.0.1. Anything else needs `tls` or `insecureBehindProxy` (see exposure()). */
   host?: string;
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -194,6 +202,8 @@ export async function startHttpServer(
   let port = 0;
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const publicHosts = (opts.publicHosts ?? []).map((h) => h.toLowerCase());
+  const userOf: UserOf =
+    opts.userOf ?? (async (given) => (sameSecret(given, opts.token) ? LOCAL_USER : undefined));
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     let url: URL | undefined;
     try {
@@ -211,26 +221,29 @@ export async function startHttpServer(
       }
       // Authentication comes before "no such endpoint", so a caller without the token learns
       // nothing about the routes.
-      const refusal = refuse(
+      const admitted = await admit(
         req,
-        opts.token,
+        userOf,
         port,
         false,
         matched?.route.auth !== 'handler',
         matched?.route.browsers !== 'route',
         publicHosts,
       );
+      const refusal = admitted.refusal;
       if (refusal)
         throw new HttpError(refusal.status, {
-          error: refusal.status === 401 ? 'unauthorized' : 'forbidden',
+          error:
+            refusal.status === 401 ? 'unauthorized' : refusal.status === 503 ? 'unavailable' : 'forbidden',
           message: refusal.message,
         });
       if (!matched) throw unmatched;
       const { route, params, badParam } = matched;
       if (badParam) throw badParam;
       const query = Object.fromEntries(url.searchParams);
+      const user = admitted.user;
       // Not a byte of the body is read before the route has accepted the caller and its size.
-      const pre = route.beforeBody ? await route.beforeBody({ req, params, query, url }) : undefined;
+      const pre = route.beforeBody ? await route.beforeBody({ req, params, query, url, user }) : undefined;
       const maxBody = route.maxBody ?? DEFAULT_MAX_BODY;
       checkDeclaredSize(req, maxBody);
       if (/100-continue/i.test(req.headers.expect ?? '')) res.writeContinue();
@@ -249,7 +262,7 @@ export async function startHttpServer(
         // Counting brackets in the text is cheap; the walk that names the spot only when needed.
         if (!jsonTextWithinDepth(rawBody)) checkDepth(body);
       }
-      send(req, res, await route.handler({ req, params, query, body, rawBody, url, pre }));
+      send(req, res, await route.handler({ req, params, query, body, rawBody, url, pre, user }));
     } catch (thrown) {
       // A service's refusal is answered as its kind says (refusals.ts); anything else is a bug.
       const err = refusalAnswer(thrown) ?? thrown;
@@ -307,18 +320,43 @@ export async function startHttpServer(
     opts.log(`refusing connections: ${limits.maxConnections} are open (the limit)`);
   });
   server.on('upgrade', (req, socket, head) => {
-    const refusal = refuse(req, opts.token, port, true, true, true, publicHosts);
-    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
-    if (refusal || pathname !== WS_PATH) {
-      const status = refusal?.status ?? 404;
-      const reason = refusal?.message ?? `no WebSocket at ${pathname}; use ${WS_PATH}`;
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`,
-      );
-      return;
-    }
-    opts.hub.handleUpgrade(req, socket, head);
+    void admit(req, userOf, port, true, true, true, publicHosts).then((admitted) => {
+      // Gone while its token was looked up: nothing to answer.
+      if (socket.destroyed) return;
+      const refusal = admitted.refusal;
+      const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+      if (refusal || pathname !== WS_PATH) {
+        const status = refusal?.status ?? 404;
+        const reason = refusal?.message ?? `no WebSocket at ${pathname}; use ${WS_PATH}`;
+        socket.end(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`,
+        );
+        return;
+      }
+      const user = admitted.user ?? LOCAL_USER;
+      opts.hub.handleUpgrade(req, socket, head, user);
+      if (user !== LOCAL_USER) {
+        const token = givenToken(req);
+        userSockets.set(socket, token);
+        socket.once('close', () => userSockets.delete(socket));
+      }
+    });
   });
+  // A WebSocket stays open for hours: its user's token is looked up again every CACHE_MS, and
+  // once revoked the connection is cut, as a new request with it would be refused.
+  const userSockets = new Map<Duplex, string>();
+  const recheck = setInterval(() => {
+    for (const [socket, token] of userSockets) {
+      userOf(token).then(
+        (still) => {
+          if (still === undefined) socket.destroy();
+        },
+        () => undefined, // the database is away: not a revocation
+      );
+    }
+  }, CACHE_MS);
+  recheck.unref();
+  server.once('close', () => clearInterval(recheck));
   // Loopback by default: the runner runs flows with the user's rights. `flows serve --host`
   // beyond loopback needs TLS or a proxy that provides it (cli/commands.ts).
   await new Promise<void>((resolve, reject) => {

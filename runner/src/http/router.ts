@@ -11,6 +11,11 @@ export interface RequestHead {
   params: Record<string, string>;
   query: Record<string, string>;
   url: URL;
+  /**
+   * Who sent it: the user its token belongs to ("local" for the runner's own token);
+   * undefined on routes that authenticate their callers themselves (a webhook's call).
+   */
+  user?: string;
 }
 
 export interface RouteContext extends RequestHead {

@@ -17,7 +17,7 @@ export function runsRoutes(runs: Runs): Route[] {
       method: 'POST',
       pattern: '/v1/actions/*',
       maxBody: ASYNC_MAX_BODY,
-      handler: async ({ params, body }) => {
+      handler: async ({ params, body, user }) => {
         const m = /^(.+)\/run\/(live|async|schedule)$/.exec(params.rest ?? '');
         if (!m) {
           throw new HttpError(404, {
@@ -29,13 +29,13 @@ export function runsRoutes(runs: Runs): Route[] {
         if (mode === 'live') {
           return {
             status: 200,
-            body: await runs.live(action, validate(LiveRunBody, body ?? {}, 'body')),
+            body: await runs.live(action, validate(LiveRunBody, body ?? {}, 'body'), user),
           };
         }
         if (mode === 'async') {
           return {
             status: 202,
-            body: await runs.async(action, validate(AsyncRunBody, body, 'body')),
+            body: await runs.async(action, validate(AsyncRunBody, body, 'body'), user),
           };
         }
         return {

@@ -1,49 +1,70 @@
 /**
  * The runner's front door. It listens on loopback only, but loopback is reachable from every
  * browser tab on the machine, so: a bearer token on every request, no browser Origins (a page
- * cannot forge that header away), and a Host check against DNS rebinding.
+ * cannot forge that header away), and a Host check against DNS rebinding. The token is the
+ * runner's own or a user's (userTokens.ts); which one says who the caller is.
  */
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export const newToken = (): string => crypto.randomBytes(24).toString('base64url');
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && crypto.timingSafeEqual(a, b);
-}
+export type Refusal = { status: 401 | 403 | 503; message: string };
 
-export type Refusal = { status: 401 | 403; message: string };
+/** The user a token belongs to, or undefined when it is nobody's (userTokens.ts TokenCheck). */
+export type UserOf = (token: string) => Promise<string | undefined>;
 
-/** Why a request must be refused, or undefined when it may go on. */
-export function refuse(
+/**
+ * Why a request must be refused, or who sent it: `user` is the name its token belongs to
+ * ("local" for the runner's own), undefined when the route needs no token (`requireToken`
+ * false: it authenticates its callers itself).
+ */
+export async function admit(
   req: IncomingMessage,
-  token: string,
+  userOf: UserOf,
   port: number,
   allowQueryToken: boolean,
   requireToken = true,
   checkOrigin = true,
   publicHosts: readonly string[] = [],
-): Refusal | undefined {
+): Promise<{ refusal: Refusal } | { refusal?: undefined; user: string | undefined }> {
   const host = (req.headers.host ?? '').toLowerCase();
   const allowedHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, ...publicHosts];
   if (!allowedHosts.includes(host)) {
-    return { status: 403, message: `Host '${host}' is not this runner (expected 127.0.0.1:${port})` };
+    return {
+      refusal: { status: 403, message: `Host '${host}' is not this runner (expected 127.0.0.1:${port})` },
+    };
   }
   const origin = req.headers.origin;
   if (origin !== undefined && checkOrigin) {
-    return { status: 403, message: `requests from browser pages (Origin: ${origin}) are not accepted` };
+    return {
+      refusal: { status: 403, message: `requests from browser pages (Origin: ${origin}) are not accepted` },
+    };
   }
-  if (!requireToken) return undefined;
+  if (!requireToken) return { user: undefined };
+  const given = givenToken(req, allowQueryToken);
+  if (!given)
+    return { refusal: { status: 401, message: 'missing token: send "Authorization: Bearer <token>"' } };
+  let user: string | undefined;
+  try {
+    user = await userOf(given);
+  } catch (err) {
+    // The users' tokens are in the database: without it, nobody can be told apart.
+    return {
+      refusal: { status: 503, message: `cannot check the token now: ${(err as Error).message}` },
+    };
+  }
+  // The same answer for a token that never was and one that was revoked: neither tells which.
+  if (user === undefined) return { refusal: { status: 401, message: 'wrong token' } };
+  return { user };
+}
+
+/** The token a request carries: its bearer token, else (`allowQueryToken`) `?token=`; '' for none. */
+export function givenToken(req: IncomingMessage, allowQueryToken = true): string {
   const auth = req.headers.authorization ?? '';
-  let given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-  if (!given && allowQueryToken) {
-    given = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
-  }
-  if (!given) return { status: 401, message: 'missing token: send "Authorization: Bearer <token>"' };
-  if (!sameToken(given, token)) return { status: 401, message: 'wrong token' };
-  return undefined;
+  const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+  if (given || !allowQueryToken) return given;
+  return new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
 }
 
 const header = (req: IncomingMessage, name: string): string | undefined => {

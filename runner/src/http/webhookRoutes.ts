@@ -195,6 +195,8 @@ export function webhookRoutes(executions: Executions, webhooks: Webhooks): Route
           flow_name: w.flow_name,
           input_value: callInput(req, url, params.rest ?? '', rawBody),
           webhook_id: w.id,
+          // A program called it with the webhook's key, not a user's token.
+          started_by: `webhook ${w.name}`,
           is_productive: w.is_productive,
           priority: w.priority,
           max_runtime_minutes: w.max_runtime_minutes,

@@ -32,6 +32,8 @@ interface Client {
   peer: string;
   topics: Set<string>;
   executionIds?: Set<string>;
+  /** The user of the token it connected with (what it starts records them: started_by). */
+  user: string;
 }
 
 export class WsHub {
@@ -60,17 +62,19 @@ export class WsHub {
     events.on('message', (event, message) => this.broadcast('messages', { type: 'message', event, message }));
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req, socket));
+  /** `user`: who the token of the upgrade request belongs to (security.ts admit). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req, socket, user));
   }
 
-  private attach(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+  private attach(ws: WebSocket, req: IncomingMessage, socket: Duplex, user: string): void {
     const client: Client = {
       ws,
       socket,
       corked: false,
       peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       topics: new Set(),
+      user,
     };
     this.clients.add(client);
     ws.on('close', () => {
@@ -122,7 +126,7 @@ export class WsHub {
         this.send(client, { type: 'pong', id: msg.id });
       } else if (this.debug) {
         this.debug
-          .handle(msg, (m) => this.send(client, m), client)
+          .handle(msg, (m) => this.send(client, m), client, client.user)
           .catch((err: Error) =>
             this.send(client, { type: 'error', message: `${msg.type}: ${err.message}` }),
           );

@@ -101,10 +101,11 @@ export class Runs {
     if (run.callback) this.callbacks.set(run.id, run.callback);
   }
 
-  /** Run one input and answer when it has ended. */
-  async live(action: string, body: LiveRunBody): Promise<RunDetail> {
+  /** Run one input and answer when it has ended; `startedBy`: NewExecution.started_by. */
+  async live(action: string, body: LiveRunBody, startedBy?: string): Promise<RunDetail> {
     const rec = this.executions.create({
       type: 'FLOW',
+      started_by: startedBy,
       flow_name: action,
       name: body.name,
       input_value: body.input,
@@ -128,10 +129,11 @@ export class Runs {
   }
 
   /** Start one run over all inputs; answered when every child row is durable. */
-  async async(action: string, body: AsyncRunBody): Promise<Run> {
+  async async(action: string, body: AsyncRunBody, startedBy?: string): Promise<Run> {
     const { rec, created } = this.opts.batches.start(
       {
         flow_name: action,
+        started_by: startedBy,
         name: body.name,
         is_productive: body.is_productive,
         priority: body.priority,
