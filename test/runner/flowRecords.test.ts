@@ -70,6 +70,7 @@ describe('flow records: deployed flows on a runner with an empty flows folder', 
         ['parent', flowHash(PARENT), PARENT.length],
       ],
     );
+    assert.equal(listed[0].deployed_by, 'local', 'the runner’s own token');
   });
 
   it('runs the new source once a changed flow is deployed again, and leaves an unchanged one', async () => {
