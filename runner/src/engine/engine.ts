@@ -304,6 +304,7 @@ export class Engine<W extends WorkerPool = WorkerPool>
       scheduled_for: body.scheduled_for,
       start: body.start,
       isolation: body.isolation,
+      started_by: startedBy,
     });
   }
 
@@ -312,7 +313,6 @@ export class Engine<W extends WorkerPool = WorkerPool>
     const depth = parent ? parent.depth + 1 : 1;
     if (depth > MAX_EXECUTION_DEPTH) {
       throw new Invalid(
-      started_by: startedBy,
         `executions nest at most ${MAX_EXECUTION_DEPTH} levels deep; this one would be level ${depth}`,
       );
     }
