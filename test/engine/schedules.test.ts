@@ -7,6 +7,8 @@ import { CreateScheduleBody } from '../../protocol';
 import { Batches } from '../../runner/src/engine/batches';
 import { Invalid } from '../../runner/src/engine/errors';
 import { Scheduler } from '../../runner/src/schedules/scheduler';
+import { MemoryStore } from '../../runner/src/store/memoryStore';
+import { until } from '../support/until';
 import { ManualClock } from '../runner/manualClock';
 import { testEngines, type TestEngine } from './testEngine';
 
@@ -47,6 +49,73 @@ describe('engine: schedules on the executions service', () => {
     assert.equal(ended.message, 'ran 2 times (max_iterations)');
     assert.equal(scheduler.get(schedule.id).enabled, false);
     assert.equal((await t.list({ parent_execution_id: top })).length, 2);
+  });
+
+  it('fires a slot only when its claim in the store succeeds, and claims again after a failed claim', async () => {
+    const store = new MemoryStore();
+    let failNext = false;
+    // Another node, as the store sees it: it claims slots too; and a database that goes away once.
+    const claimFiring = store.claimFiring.bind(store);
+    store.claimFiring = async (id, slot) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('connection refused');
+      }
+      return claimFiring(id, slot);
+    };
+    const t = make({ flows: ['tick'], store });
+    const clock = new ManualClock(T0);
+    const logs: string[] = [];
+    const scheduler = new Scheduler({
+      executions: t.engine,
+      batches: new Batches({ executions: t.engine, store }),
+      store,
+      clock,
+      log: (m) => logs.push(m),
+    });
+    const schedule = scheduler.create(
+      CreateScheduleBody.parse({ kind: 'interval', interval: 1, unit: 'minutes', flow_name: 'tick' }),
+    );
+    const top = schedule.execution_id!;
+    const runs = async () => (await t.list({ parent_execution_id: top })).length;
+
+    // The first slot was fired by another node: nothing runs here, and the schedule is not written.
+    assert.equal(await store.claimFiring(schedule.id, T0 + 60_000), true);
+    clock.advance(60_000);
+    const line = (
+      await until(
+        async () => (await store.getLog(top, 0, 100)).map((l) => l.text),
+        (lines) => lines.some((l) => l.includes('was started by another runner node')),
+        'the lost claim',
+      )
+    ).find((l) => l.includes('another runner node'));
+    assert.equal(
+      line,
+      `the run due at ${new Date(T0 + 60_000).toISOString()} was started by another runner node`,
+    );
+    assert.equal(await runs(), 0);
+    assert.equal(scheduler.get(schedule.id).iterations, 0);
+    assert.equal(scheduler.get(schedule.id).next_fire_at, new Date(T0 + 120_000).toISOString());
+
+    // The next claim fails: the slot stays due and is claimed again a second later, once.
+    failNext = true;
+    clock.advance(60_000);
+    await until(
+      async () => logs.join('\n'),
+      (l) => /claiming its run due at .* failed/.test(l),
+      'the failed claim',
+    );
+    assert.equal(await runs(), 0);
+    clock.advance(1_000);
+    const run = await t.seen((r) => r.parent_execution_id === top && r.status === 'SUCCEEDED');
+    assert.equal(run.started_by, `schedule ${schedule.name}`);
+    assert.equal(scheduler.get(schedule.id).iterations, 1);
+    assert.equal(await runs(), 1);
+    assert.deepEqual(
+      (await store.getLog(run.id, 0, 1)).map((l) => l.text),
+      [`run of schedule ${schedule.name} due at ${new Date(T0 + 120_000).toISOString()}`],
+    );
+    scheduler.stop();
   });
 
   it('refuses a schedule of a flow that does not exist, naming flow_name', () => {

@@ -11,14 +11,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
 import { until } from '../support/until';
-import { FIXTURE_FLOWS, runCli, serveRunner, tempDir, type ServedRunner } from './harness';
-
-async function stop(s: ServedRunner): Promise<void> {
-  if (s.child.exitCode !== null) return;
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await exited;
-}
+import { endServed, FIXTURE_FLOWS, runCli, serveRunner, tempDir, type ServedRunner } from './harness';
 
 /** A request with `token` (the harness's api() uses the runner's own). */
 async function as(
@@ -54,7 +47,7 @@ describe('flows token and started_by (SQLite)', function () {
   this.timeout(180_000);
   let s: ServedRunner | undefined;
   afterEach(async () => {
-    if (s) await stop(s);
+    if (s) await endServed(s, 'SIGTERM');
     s = undefined;
   });
 
@@ -94,7 +87,7 @@ describe('flows token and started_by (SQLite)', function () {
     assert.equal(live.status, 200, JSON.stringify(live.body));
     assert.equal((await runner.api('GET', `/api/latest/execution/${live.body.uid}`)).body.started_by, 'ann');
 
-    // A webhook's call says so.
+    // A webhook's call and a schedule's firing say so; "run now" is the user's who asked.
     const hook = await runner.api('POST', '/api/latest/webhook', {
       name: 'orders',
       flow_name: 'webhook-echo',
@@ -108,6 +101,31 @@ describe('flows token and started_by (SQLite)', function () {
       (await runner.api('GET', `/api/latest/execution/${called.execution_id}`)).body.started_by,
       'webhook orders',
     );
+    const sched = await as(runner, token, 'POST', '/api/latest/schedule', {
+      name: 'nightly',
+      flow_name: 'child-echo',
+      kind: 'interval',
+      interval: 1,
+      unit: 'seconds',
+      input_value: { n: 3 },
+      max_iterations: 1,
+    });
+    assert.equal(sched.status, 201, JSON.stringify(sched.body));
+    const fired = await until(
+      async () =>
+        (await runner.api('GET', `/api/latest/execution?parent_execution_id=${sched.body.execution_id}`)).body
+          .items,
+      (items: Array<{ started_by: string }>) => items.length === 1,
+      'the firing',
+    );
+    assert.equal(fired[0].started_by, 'schedule nightly');
+    assert.equal(
+      (await runner.api('GET', `/api/latest/execution/${sched.body.execution_id}`)).body.started_by,
+      'schedule nightly',
+    );
+    const now = await as(runner, token, 'POST', `/api/latest/schedule/${sched.body.id}/run`);
+    assert.equal(now.status, 201, JSON.stringify(now.body));
+    assert.equal(now.body.started_by, 'ann');
     assert.equal(await wsWith(runner, token), 'hello');
     // One that stays open, to see what a revocation does to it.
     const open = new WebSocket(`${runner.ready.url.replace(/^http/, 'ws')}/api/ws`, {
@@ -153,7 +171,7 @@ describe('flows token and started_by (SQLite)', function () {
     // What the file keeps: the SHA-256 of a token, never the token (read once the runner is gone).
     const again = await runCli(['token', 'create', 'bob', '--data', data]);
     const bobToken = again.stdout.trim();
-    await stop(runner);
+    await endServed(runner, 'SIGTERM');
     s = undefined;
     const files = fs.readdirSync(data).filter((f) => f.startsWith('flows.db'));
     const bytes = Buffer.concat(files.map((f) => fs.readFileSync(path.join(data, f))));

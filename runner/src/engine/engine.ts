@@ -244,14 +244,22 @@ export class Engine<W extends WorkerPool = WorkerPool>
 
   /**
    * Team mode: queued executions this node claimed from the shared store (a lost node's, or any
-   * no node owns) run here, as restored queued ones do. Returns how many it took.
+   * no node owns) run here, as restored queued ones do; virtual ones (a lost node's schedule's
+   * SCHEDULE execution) are held here from now on, for their owner to take up. Parents before
+   * their children. Returns how many it took.
    */
   async adopt(recs: readonly StoredExecution[]): Promise<number> {
     // Made through another node, maybe just after a deploy there: resolved as the records are now.
     await this.refreshFlows();
     let n = 0;
     for (const rec of recs) {
-      if (this.table.has(rec.id) || rec.virtual || rec.status !== 'QUEUED') continue;
+      if (this.table.has(rec.id) || isEnded(rec.status)) continue;
+      if (rec.virtual) {
+        this.track(rec);
+        n++;
+        continue;
+      }
+      if (rec.status !== 'QUEUED') continue;
       const a = this.track(rec);
       this.prepare(a, await storedConnection(this.opts.store, rec));
       n++;

@@ -130,6 +130,11 @@ export interface ExecutionOwnership {
   ): Promise<{ invalid: number }>;
   /** Queue executions that ended STOPPED again; a virtual one becomes `virtualStatus`. */
   reopen(stored: readonly StoredExecution[], virtualStatus: ExecutionStatus): number;
+  /**
+   * Team mode: hold executions this node claimed in the shared store (Engine.adopt): queued ones
+   * run here, virtual ones wait for their owner (the scheduler) to take them up.
+   */
+  adopt(recs: readonly StoredExecution[]): Promise<number>;
   /** The record of an execution that has not ended (read-only), else undefined. */
   activeRecord(id: string): Readonly<StoredExecution> | undefined;
   /** The children of `id` that have not ended. */

@@ -62,9 +62,9 @@ export function scheduleRoutes(scheduler: Scheduler): Route[] {
     {
       method: 'POST',
       pattern: `${base}/:id/run`,
-      handler: async ({ params }) => ({
+      handler: async ({ params, user }) => ({
         status: 201,
-        body: await durable(() => scheduler.runNow(params.id)),
+        body: await durable(() => scheduler.runNow(params.id, user)),
       }),
     },
   ];

@@ -12,6 +12,21 @@
  * Missed firings are not made up one by one: when a timer fires late, or the runner starts
  * after being down past a fire time, the schedule runs once and its next time is the first one
  * after now.
+ *
+ * Each firing is claimed in the store first (Store.claimFiring: the slot moves the schedule's
+ * high-water mark), and only the runner whose claim moved it starts the run. One runner alone
+ * always gets its claims; where several nodes share a PostgreSQL database this is what keeps a
+ * slot from firing twice, whatever each node believes about the schedule. The claim is its own
+ * commit, before the run's: a node that dies between the two loses that firing (at most once,
+ * as the cluster's other executions: postgresNodes.ts), never runs it twice. Made in the run's
+ * commit instead, a lost claim would have to take back a run the engine holds already.
+ *
+ * Team mode (Store.claimSchedules): a schedule is fired by the node that holds its SCHEDULE
+ * execution. Every node knows every schedule (it reads them again every SYNC_MS, so its list
+ * and GET answers follow the other nodes' within that), but changes and "run now" go through the
+ * holding node; elsewhere they are refused (Conflict, naming why). When the holding node is lost,
+ * the reaper releases the SCHEDULE execution (postgresNodes.ts) and the next node to look claims
+ * it, takes the schedule up here, and makes up a missed slot once, as after a restart.
  */
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -28,17 +43,37 @@ import type { Batches } from '../engine/batches';
 import { Conflict, Invalid, NotFound } from '../engine/errors';
 import type { ExecutionOwnership, Executions } from '../engine/executions';
 import type { Store, StoredExecution, StoredSchedule } from '../store/store';
+import { LOCAL_USER } from '../http/userTokens';
 import type { Clock } from './clock';
 import { compileTiming, upcoming, type Timing, type TimingSpec } from './timing';
 
 export interface SchedulerOptions {
   executions: Executions & ExecutionOwnership;
   batches: Batches;
-  /** Where schedules are kept, and the run each SCHEDULE execution is (the runs API). */
-  store: Pick<Store, 'listSchedules' | 'putSchedule' | 'putScheduleInputs' | 'deleteSchedule' | 'putRun'>;
+  /**
+   * Where schedules are kept, the run each SCHEDULE execution is (the runs API), the claims of
+   * firings, and (team mode) of the schedules of lost nodes.
+   */
+  store: Pick<
+    Store,
+    | 'listSchedules'
+    | 'putSchedule'
+    | 'putScheduleInputs'
+    | 'deleteSchedule'
+    | 'putRun'
+    | 'claimFiring'
+    | 'claimSchedules'
+  >;
   clock: Clock;
   log: (msg: string) => void;
+  /** Team mode: how often to read the other nodes' schedules (default SYNC_MS). */
+  syncMs?: number;
 }
+
+/** Team mode: how often a node reads the schedules again (others' changes, lost nodes' schedules). */
+export const SYNC_MS = 2_000;
+/** A claim that failed (the database was away) is tried again after this long. */
+const CLAIM_RETRY_MS = 1_000;
 
 export interface SchedulerEvents {
   schedule: [event: 'created' | 'updated' | 'deleted', schedule: ScheduleRecord];
@@ -53,6 +88,12 @@ interface Entry {
   running: Set<string>;
   /** The status its SCHEDULE execution had at the last change seen (see onChanged). */
   executionStatus?: string;
+  /** Team mode: another node holds its SCHEDULE execution, and fires it; `s` is as last read. */
+  remote?: boolean;
+  /** A claim of its due slot is on its way (fire). */
+  claiming?: boolean;
+  /** Counts this node's changes (save): a read of the store that began before one is older. */
+  version: number;
 }
 
 const TIMING_FIELDS = ['kind', 'interval', 'unit', 'time', 'cron', 'timezone'] as const;
@@ -67,6 +108,7 @@ export function publicSchedule(s: StoredSchedule): ScheduleRecord {
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
+  private syncTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: SchedulerOptions) {
     super();
@@ -99,30 +141,119 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.opts.clock.now();
   }
 
-  /** Load the schedules and take up the enabled ones (after the engine restored executions). */
+  /**
+   * Load the schedules and take up the enabled ones (after the engine restored executions):
+   * resolves once the slots missed while the runner was down are made up (or found fired).
+   */
   async start(): Promise<void> {
-    for (const s of await this.opts.store.listSchedules()) {
-      let timing: Timing;
-      try {
-        timing = compileTiming(s);
-      } catch (err) {
-        this.opts.log(`schedule ${s.id} (${s.name}) cannot be loaded: ${(err as Error).message}`);
-        continue;
-      }
-      const e: Entry = {
-        s,
-        timing,
-        running: new Set(),
-        executionStatus: s.execution_id ? this.executions.activeRecord(s.execution_id)?.status : undefined,
-      };
-      this.entries.set(s.id, e);
-      if (s.enabled) this.takeUp(e);
+    const stored = await this.opts.store.listSchedules();
+    const held = await this.claimHeld(stored);
+    const takingUp: Array<Promise<void>> = [];
+    for (const s of stored) {
+      const e = this.load(s);
+      if (!e) continue;
+      if (s.execution_id && held.has(s.execution_id)) e.remote = true;
+      else if (s.enabled) takingUp.push(this.takeUp(e));
     }
+    await Promise.all(takingUp);
+    if (this.opts.store.claimSchedules) this.syncLater();
+  }
+
+  /** An entry for a stored schedule; undefined (logged) when its timing cannot be read. */
+  private load(s: StoredSchedule): Entry | undefined {
+    let timing: Timing;
+    try {
+      timing = compileTiming(s);
+    } catch (err) {
+      this.opts.log(`schedule ${s.id} (${s.name}) cannot be loaded: ${(err as Error).message}`);
+      return undefined;
+    }
+    const e: Entry = {
+      s,
+      timing,
+      running: new Set(),
+      executionStatus: s.execution_id ? this.executions.activeRecord(s.execution_id)?.status : undefined,
+      version: 0,
+    };
+    this.entries.set(s.id, e);
+    return e;
+  }
+
+  /**
+   * Team mode: of the SCHEDULE executions of `schedules` that this node does not hold, takes on
+   * those no node holds (Engine.adopt) and answers the ids another node holds.
+   */
+  private async claimHeld(schedules: readonly StoredSchedule[]): Promise<Set<string>> {
+    const ids = schedules
+      .map((s) => s.execution_id)
+      .filter((id): id is string => !!id && !this.executions.activeRecord(id));
+    const found = ids.length ? await this.opts.store.claimSchedules?.(ids) : undefined;
+    if (!found) return new Set();
+    if (found.claimed.length) await this.executions.adopt(found.claimed);
+    return new Set(found.held);
+  }
+
+  private syncLater(): void {
+    if (this.stopped) return;
+    this.syncTimer = setTimeout(() => {
+      this.sync()
+        .catch((err: Error) => this.opts.log(`reading the schedules of other nodes failed: ${err.message}`))
+        .finally(() => this.syncLater());
+    }, this.opts.syncMs ?? SYNC_MS);
+    this.syncTimer.unref();
+  }
+
+  /**
+   * Team mode: the schedules as the store has them now. Those this node does not hold (their
+   * SCHEDULE execution is not active here) are refreshed — added, changed, removed, and announced
+   * as this node's own changes are — unless this node changed them while the read was on its
+   * way; the SCHEDULE executions no node holds any more (their node was lost) are claimed, and
+   * their schedules taken up here.
+   */
+  private async sync(): Promise<void> {
+    const before = new Map([...this.entries].map(([id, e]) => [id, e.version]));
+    const stored = await this.opts.store.listSchedules();
+    if (this.stopped) return;
+    const unchanged = (e: Entry) => before.get(e.s.id) === e.version && !this.holdsHere(e);
+    const ids = new Set(stored.map((s) => s.id));
+    for (const [id, e] of this.entries) {
+      if (ids.has(id) || !unchanged(e)) continue;
+      e.cancel?.();
+      this.entries.delete(id);
+      this.emit('schedule', 'deleted', publicSchedule(e.s));
+    }
+    for (const s of stored) {
+      const e = this.entries.get(s.id);
+      if (e ? !unchanged(e) || JSON.stringify(e.s) === JSON.stringify(s) : before.has(s.id)) continue;
+      e?.cancel?.();
+      if (e) this.entries.delete(s.id);
+      if (this.load(s)) this.emit('schedule', e ? 'updated' : 'created', publicSchedule(s));
+    }
+    const others = [...this.entries.values()].filter((e) => !this.holdsHere(e));
+    const held = await this.claimHeld(others.map((e) => e.s));
+    if (this.stopped) return;
+    for (const e of others) {
+      if (this.entries.get(e.s.id) !== e) continue;
+      e.remote = !!e.s.execution_id && held.has(e.s.execution_id);
+      if (!this.holdsHere(e)) continue;
+      // Claimed just now: its node was lost.
+      const id = e.s.execution_id!;
+      this.opts.log(`schedule ${e.s.id} (${e.s.name}): taken over from a lost runner node`);
+      this.executions.logSystem(id, 'taken over by this runner node: the node that held it was lost');
+      e.executionStatus = this.executions.activeRecord(id)?.status;
+      if (e.s.enabled) await this.takeUp(e);
+    }
+  }
+
+  /** Whether this node holds the schedule's SCHEDULE execution (and so fires it). */
+  private holdsHere(e: Entry): boolean {
+    return !!e.s.execution_id && !!this.executions.activeRecord(e.s.execution_id);
   }
 
   /** Stop firing (the runner is stopping); the schedules stay enabled for the next start. */
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.syncTimer);
     for (const e of this.entries.values()) e.cancel?.();
   }
 
@@ -182,7 +313,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       updated_at: ts,
       anchor_at: null,
     };
-    const e: Entry = { s, timing, running: new Set() };
+    const e: Entry = { s, timing, running: new Set(), version: 0 };
     this.entries.set(s.id, e);
     if (s.inputs) this.opts.store.putScheduleInputs(s.id, s.inputs);
     if (body.enabled) this.enable(e);
@@ -192,7 +323,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   update(id: string, patch: UpdateScheduleBody): ScheduleRecord {
-    const e = this.entry(id);
+    const e = this.changeable(id);
     const s = e.s;
     if (patch.flow_name !== undefined) this.checkFlow(patch.flow_name);
     const timingChanged = TIMING_FIELDS.some((f) => patch[f] !== undefined);
@@ -243,7 +374,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** Remove the schedule; its executions stay, with their schedule_id, as history. */
   delete(id: string): ScheduleRecord {
-    const e = this.entry(id);
+    const e = this.changeable(id);
     if (e.s.enabled) this.disable(e, 'schedule deleted', true);
     else {
       // Disabled, its execution waits paused: the history ends with the schedule.
@@ -257,11 +388,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return publicSchedule(e.s);
   }
 
-  /** Start a run now, whatever the timing says (not counted toward max_iterations). */
-  runNow(id: string): ExecutionRecord {
-    const e = this.entry(id);
+  /**
+   * Start a run now, whatever the timing says (not counted toward max_iterations); `user` asked
+   * for it (started_by; default "local").
+   */
+  runNow(id: string, user = LOCAL_USER): ExecutionRecord {
+    const e = this.changeable(id);
     // Under its SCHEDULE execution even while disabled (it waits paused): one history.
-    const rec = this.startRun(e, this.execution(e)?.id);
+    const rec = this.startRun(e, this.execution(e)?.id, user);
     e.s.last_fire_at = iso(this.now);
     this.save(e);
     this.showStatus(e);
@@ -273,7 +407,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * SCHEDULE run resumed through the runs API) and becomes its execution again.
    */
   enableWith(id: string, reuse: string): ScheduleRecord {
-    const e = this.entry(id);
+    const e = this.changeable(id);
     if (e.s.enabled) throw new Conflict(`schedule ${id} is already enabled`);
     e.s.execution_id = reuse;
     this.enable(e);
@@ -286,6 +420,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private entry(id: string): Entry {
     const e = this.entries.get(id);
     if (!e) throw new NotFound(`no schedule with id ${id}`);
+    return e;
+  }
+
+  /** The schedule, if this node may change it: not while another node holds (and fires) it. */
+  private changeable(id: string): Entry {
+    const e = this.entry(id);
+    if (e.remote) {
+      throw new Conflict(
+        `schedule ${id} is run by another runner node (it holds its execution ${e.s.execution_id}): change it, or run it now, through that node`,
+      );
+    }
     return e;
   }
 
@@ -331,6 +476,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         is_productive: s.is_productive,
         priority: s.priority,
         schedule_id: s.id,
+        started_by: `schedule ${s.name}`,
       },
       { status: 'SCHEDULED', started_at: wallNow() },
     );
@@ -377,26 +523,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     else if (a.status !== 'PAUSED') this.executions.setVirtual(a.id, { status: 'PAUSED', message });
   }
 
-  /** After a restart: find the SCHEDULE execution again and make up a missed firing, once. */
-  private takeUp(e: Entry): void {
+  /**
+   * After a restart (or a lost node's schedule claimed): find the SCHEDULE execution again and
+   * make up a missed firing, once; resolves when that slot was claimed and run (or found fired).
+   */
+  private async takeUp(e: Entry): Promise<void> {
     const s = e.s;
+    e.remote = false;
     const a = this.execution(e);
     if (!a) this.openExecution(e);
     else {
       for (const c of this.executions.activeChildren(a.id)) e.running.add(c.id);
     }
     const due = s.next_fire_at ? Date.parse(s.next_fire_at) : null;
-    if (due !== null && due <= this.now) {
-      const exec = this.execution(e);
-      if (exec) {
-        this.executions.logSystem(
-          exec.id,
-          `the run due at ${s.next_fire_at} was missed while the runner was down; it runs once now`,
-        );
-      }
-      this.fire(e);
-      return;
-    }
+    if (due !== null && due <= this.now) return this.fire(e, true);
     if (due === null && !this.exhausted(s)) s.next_fire_at = this.nextTime(e, this.now);
     this.arm(e);
     this.showStatus(e);
@@ -408,16 +548,49 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     e.cancel?.();
     e.cancel = undefined;
     if (this.stopped || !e.s.enabled || !e.s.next_fire_at) return;
-    e.cancel = this.opts.clock.setTimer(() => this.fire(e), Date.parse(e.s.next_fire_at) - this.now);
+    e.cancel = this.opts.clock.setTimer(() => void this.fire(e), Date.parse(e.s.next_fire_at) - this.now);
   }
 
-  private fire(e: Entry): void {
+  /** Whether `e` fires its due slot here: this node's, enabled, with a slot, and not stopping. */
+  private firesHere(e: Entry): boolean {
+    const s = e.s;
+    return !this.stopped && !e.remote && s.enabled && !!s.next_fire_at && this.entries.get(s.id) === e;
+  }
+
+  /**
+   * The slot is due: claim it (Store.claimFiring), then run it (fired). `missed`: it passed while
+   * the runner was down (takeUp).
+   */
+  private async fire(e: Entry, missed = false): Promise<void> {
     e.cancel = undefined;
     const s = e.s;
-    if (this.stopped || !s.enabled || !s.next_fire_at || this.entries.get(s.id) !== e) return;
+    // A claim on its way answers for this slot (a change meanwhile re-armed the timer).
+    if (!this.firesHere(e) || e.claiming) return;
+    const due = s.next_fire_at!;
+    if (this.now < Date.parse(due)) return this.arm(e); // woke early: long waits are split
+    e.claiming = true;
+    let claimed: boolean;
+    try {
+      claimed = await this.opts.store.claimFiring(s.id, Date.parse(due));
+    } catch (err) {
+      if (!this.firesHere(e) || s.next_fire_at !== due) return;
+      // The slot stays due: it runs late, once, as a timer that fired late would.
+      this.opts.log(
+        `schedule ${s.id} (${s.name}): claiming its run due at ${due} failed (tried again in ${CLAIM_RETRY_MS / 1000} s): ${(err as Error).message}`,
+      );
+      e.cancel = this.opts.clock.setTimer(() => void this.fire(e, missed), CLAIM_RETRY_MS);
+      return;
+    } finally {
+      e.claiming = false;
+    }
+    // Disabled, changed, deleted or stopped while the claim was on its way: that firing is off.
+    if (!this.firesHere(e) || s.next_fire_at !== due) return;
+    this.fired(e, due, claimed, missed);
+  }
+
+  private fired(e: Entry, due: string, claimed: boolean, missed: boolean): void {
+    const s = e.s;
     const t = this.now;
-    const due = s.next_fire_at;
-    if (t < Date.parse(due)) return this.arm(e); // woke early: long waits are split
     let a = this.execution(e);
     if (!a) {
       this.openExecution(e);
@@ -425,6 +598,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     // Strictly after now: slots that passed meanwhile are not made up.
     s.next_fire_at = this.nextTime(e, t);
+    if (!claimed) {
+      // Another node fired it (two held the schedule: they started together, or this one's view
+      // was old). Not saved: that node wrote the schedule as it fired.
+      this.executions.logSystem(a.id, `the run due at ${due} was started by another runner node`);
+      this.arm(e);
+      this.showStatus(e);
+      return;
+    }
+    if (missed) {
+      this.executions.logSystem(
+        a.id,
+        `the run due at ${due} was missed while the runner was down; it runs once now`,
+      );
+    }
     let skipped: string | undefined;
     if (a.status === 'PAUSED') skipped = 'the schedule execution is paused';
     else if (s.overlap === 'skip' && e.running.size > 0) {
@@ -433,7 +620,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (skipped) {
       this.executions.logSystem(a.id, `skipped the run due at ${due}: ${skipped}`);
     } else {
-      this.startRun(e, a.id);
+      const run = this.startRun(e, a.id, `schedule ${s.name}`);
+      this.executions.logSystem(run.id, `run of schedule ${s.name} due at ${due}`);
       s.iterations++;
       s.last_fire_at = iso(t);
       if (this.exhausted(s)) s.next_fire_at = null;
@@ -444,8 +632,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.save(e);
   }
 
-  /** A run of the schedule, below its SCHEDULE execution `parentId` if it is enabled. */
-  private startRun(e: Entry, parentId: string | undefined): ExecutionRecord {
+  /**
+   * A run of the schedule, below its SCHEDULE execution `parentId` if it is enabled; `startedBy`:
+   * "schedule <name>" for a firing, the user for "run now".
+   */
+  private startRun(e: Entry, parentId: string | undefined, startedBy: string): ExecutionRecord {
     const s = e.s;
     const spec = {
       flow_name: s.flow_name,
@@ -453,6 +644,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       priority: s.priority,
       max_runtime_minutes: s.max_runtime_minutes,
       schedule_id: s.id,
+      started_by: startedBy,
     };
     let rec: ExecutionRecord;
     if (s.inputs) {
@@ -513,6 +705,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private save(e: Entry): void {
+    e.version++;
     e.s.updated_at = wallNow();
     this.opts.store.putSchedule(e.s);
     this.emit('schedule', 'updated', publicSchedule(e.s));
