@@ -221,6 +221,28 @@ export async function endServed(s: ServedRunner, signal: NodeJS.Signals): Promis
   await exited;
 }
 
+/** A node of a cluster on PostgreSQL `url`: `flows serve` on its own data folder (which names it). */
+export function serveNode(opts: {
+  url: string;
+  flows: string;
+  data: string;
+  concurrency: number;
+}): Promise<ServedRunner> {
+  return serveRunner([
+    '--flows',
+    opts.flows,
+    '--data',
+    opts.data,
+    '--database',
+    opts.url,
+    '--concurrency',
+    String(opts.concurrency),
+  ]);
+}
+
+/** The name a node on `data` has in the cluster (`host:dataDir`, as `flows serve` names it). */
+export const nodeName = (data: string): string => `${os.hostname()}:${path.resolve(data)}`;
+
 /** Starts `flows serve --port 0 …args` as its own process and waits for its ready line. */
 export async function serveRunner(args: string[]): Promise<ServedRunner> {
   const child = spawn(process.execPath, [RUNNER_JS, 'serve', '--port', '0', ...args], {

@@ -5,15 +5,14 @@
  * the lease, and takes on (claims and runs) what the dead node had queued.
  */
 import assert from 'node:assert/strict';
-import os from 'node:os';
-import path from 'node:path';
 import { LEASE_MS, REAP_MS } from '../../runner/src/store/postgresNodes';
 import { ownerOf, sql, usePostgres } from '../support/postgres';
 import { until } from '../support/until';
 import {
   FIXTURE_FLOWS,
   endServed,
-  serveRunner,
+  serveNode,
+  nodeName,
   servedExecution,
   servedStatusIs,
   tempDir,
@@ -33,18 +32,9 @@ describe('flows serve: several nodes on one PostgreSQL database', function () {
 
   /** A node (its data folder names it: `host:dataDir`); again with the same `data` = its restart. */
   async function node(url: string, data = tempDir()): Promise<Node> {
-    const s = await serveRunner([
-      '--flows',
-      FIXTURE_FLOWS,
-      '--data',
-      data,
-      '--database',
-      url,
-      '--concurrency',
-      '1',
-    ]);
+    const s = await serveNode({ url, flows: FIXTURE_FLOWS, data, concurrency: 1 });
     started.push(s);
-    return { name: `${os.hostname()}:${path.resolve(data)}`, data, s };
+    return { name: nodeName(data), data, s };
   }
   afterEach(async () => {
     await Promise.all(started.splice(0).map((s) => endServed(s, 'SIGKILL')));

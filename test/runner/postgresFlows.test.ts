@@ -11,7 +11,7 @@ import path from 'node:path';
 import { flowHash } from '../../runner-client/flowDeploy';
 import { ownerOf, usePostgres } from '../support/postgres';
 import { until } from '../support/until';
-import { endServed, serveRunner, tempDir, type ServedRunner } from './harness';
+import { endServed, serveNode, tempDir, type ServedRunner } from './harness';
 
 const PARENT =
   'def handler(system, this, inputs):\n' +
@@ -30,16 +30,7 @@ describe('flow records on several nodes of one PostgreSQL database', function ()
 
   async function node(url: string, data: string, concurrency: number): Promise<ServedRunner> {
     const flows = tempDir('flows-empty-');
-    const s = await serveRunner([
-      '--flows',
-      flows,
-      '--data',
-      data,
-      '--database',
-      url,
-      '--concurrency',
-      String(concurrency),
-    ]);
+    const s = await serveNode({ url, flows, data, concurrency });
     started.push(s);
     return s;
   }

@@ -23,7 +23,7 @@ import { until } from '../support/until';
 import {
   flowsFolder,
   endServed,
-  serveRunner,
+  serveNode,
   servedExecution,
   servedStatusIs,
   tempDir,
@@ -98,16 +98,7 @@ describe('flows serve: nodes on one PostgreSQL database act as one cluster (LIST
     const saved = { ...process.env };
     Object.assign(process.env, env);
     try {
-      const s = await serveRunner([
-        '--flows',
-        flows,
-        '--data',
-        data,
-        '--database',
-        url,
-        '--concurrency',
-        '1',
-      ]);
+      const s = await serveNode({ url, flows, data, concurrency: 1 });
       started.push(s);
       return { name: `${os.hostname()}:${path.resolve(data)}`, s };
     } finally {

@@ -9,12 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { LEASE_MS, REAP_MS } from '../../runner/src/store/postgresNodes';
 import { sql, usePostgres } from '../support/postgres';
 import { until } from '../support/until';
-import { endServed, serveRunner, tempDir, type ServedRunner } from './harness';
+import { endServed, serveNode, nodeName, tempDir, type ServedRunner } from './harness';
 
 const TOP_LEVEL = Number(process.env.FLOWS_TEST_SCALE_TOP ?? 4_950);
 /** Of the top-level executions, this many start CHILDREN children each (5,040 in all). */
@@ -68,18 +67,9 @@ def handler(system, this):
     const nodes = await Promise.all(
       [0, 1, 2].map(async () => {
         const data = tempDir();
-        const s = await serveRunner([
-          '--flows',
-          flows,
-          '--data',
-          data,
-          '--database',
-          url,
-          '--concurrency',
-          '4',
-        ]);
+        const s = await serveNode({ url, flows, data, concurrency: 4 });
         started.push(s);
-        return { name: `${os.hostname()}:${path.resolve(data)}`, s, alive: true };
+        return { name: nodeName(data), s, alive: true };
       }),
     );
     const victim = nodes[2];
