@@ -38,8 +38,15 @@ Usage:
       in a fresh process (--isolation process; so do flows with a '# flows: isolated' line).
       --database postgres://USER:PASSWORD@HOST:5432/DB (or $FLOWS_DATABASE) keeps executions,
       logs, schedules and records in PostgreSQL instead of the SQLite file in --data (the
-      default); the schema is created or upgraded at start. Team mode (several nodes on one
-      database) is a preview: see the README.
+      default); the schema is created or upgraded at start. Team mode (a preview, see the
+      README): every node gets the same --database and a --data folder of its own (which names
+      the node), e.g. three nodes on one host:
+        flows serve --database URL --data /srv/flows/n1 --port 8765 --host 0.0.0.0 --tls-cert C --tls-key K
+        flows serve --database URL --data /srv/flows/n2 --port 8766 --host 0.0.0.0 --tls-cert C --tls-key K
+        flows serve --database URL --data /srv/flows/n3 --port 8767 --host 0.0.0.0 --tls-cert C --tls-key K
+      Give each person a token (flows token create NAME --database URL); in VS Code, "Flows:
+      Connect to a Team Runner…" takes any node's URL and that token, and "Flows: Deploy Folder
+      to Team Runner" (or flows deploy) stores the folder's flows for every node.
       --host ADDR listens there instead of 127.0.0.1. Beyond loopback it needs --tls-cert and
       --tls-key (PEM files: HTTPS and WSS) or --insecure-behind-proxy (a TLS proxy in front is
       the only way in). --public-host names the Host clients send (a DNS name, a proxy's), so
