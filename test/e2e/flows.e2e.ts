@@ -20,6 +20,7 @@ import {
   type CodeServer,
 } from './codeServer';
 import { SHOTS_DIR, Workbench } from './workbench';
+import { findPostgres, postgresRequired, sql, startPostgres, type PostgresServer } from '../support/postgres';
 
 const EXAMPLES = path.resolve(__dirname, '../../examples');
 /** The runner as the CLI (`flows serve`), the way a user starts one in a terminal. */
@@ -94,6 +95,49 @@ function runnerPid(stateDir: string): number | undefined {
       return Number(entry);
   }
   return undefined;
+}
+
+/** A runner started with `flows serve`, until stop(). */
+interface ServedRunner {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A team's runner, as a terminal starts it: `flows serve` on a flows folder and a data folder of
+ * its own, with its own token (and, given `database`, on PostgreSQL). Its URL is the one the JSON
+ * line it prints when ready names.
+ */
+async function serveRunner(opts: {
+  flows: string;
+  data: string;
+  token: string;
+  database?: string;
+}): Promise<ServedRunner> {
+  const args = ['serve', '--flows', opts.flows, '--data', opts.data, '--token', opts.token, '--port', '0'];
+  if (opts.database) args.push('--database', opts.database);
+  const serve = spawn(process.execPath, [RUNNER_JS, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => serve.once('exit', resolve));
+  const stop = async () => {
+    if (serve.exitCode === null && serve.signalCode === null) serve.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      serve.stdout.on('data', (chunk: Buffer) => {
+        const line = chunk
+          .toString()
+          .split('\n')
+          .find((l) => l.includes('"ready"'));
+        if (line) resolve((JSON.parse(line) as { url: string }).url);
+      });
+      serve.once('exit', (code) => reject(new Error(`flows serve exited with ${code}`)));
+    });
+    return { url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 describe('Flows for VS Code, in code-server', function () {
@@ -578,23 +622,8 @@ describe('Flows for VS Code, in code-server', function () {
       "def handler(system, this):\n    return 'from the team'\n",
     );
     const token = 'team-token-4f2a9c';
-    const serve = spawn(
-      process.execPath,
-      [RUNNER_JS, 'serve', '--flows', teamFlows, '--data', teamData, '--port', '0', '--token', token],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    const { url, stop } = await serveRunner({ flows: teamFlows, data: teamData, token });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        serve.stdout.on('data', (chunk: Buffer) => {
-          const line = chunk
-            .toString()
-            .split('\n')
-            .find((l) => l.includes('"ready"'));
-          if (line) resolve((JSON.parse(line) as { url: string }).url);
-        });
-        serve.once('exit', (code) => reject(new Error(`flows serve exited with ${code}`)));
-      });
       // Something ran there before this window connected: the tree shows the team's history.
       const created = await fetch(`${url}/api/latest/execution`, {
         method: 'POST',
@@ -640,8 +669,96 @@ describe('Flows for VS Code, in code-server', function () {
       await wb.command('Flows: Disconnect from the Team Runner').catch(() => undefined);
       throw err;
     } finally {
-      serve.kill('SIGTERM');
-      await exited;
+      await stop();
+    }
+  });
+
+  it('runs a flow on a team runner on PostgreSQL, deployed from the folder, and finds it in the database', async function () {
+    this.timeout(180_000);
+    const found = findPostgres();
+    if ('missing' in found) {
+      if (postgresRequired) throw new Error(`FLOWS_TEST_POSTGRES_REQUIRED is set, but ${found.missing}`);
+      log(`skipped: ${found.missing}`);
+      this.skip();
+    }
+    let postgres: PostgresServer | undefined;
+    let runner: ServedRunner | undefined;
+    try {
+      postgres = await startPostgres(found.bin);
+      const database = await postgres.createDatabase();
+      // A node of a team's cluster: its executions in PostgreSQL, and an empty flows folder, so
+      // what it runs can only come from the flows deployed to the database.
+      const emptyFlows = fs.mkdtempSync(path.join(stateDir, 'pg-flows-'));
+      const data = fs.mkdtempSync(path.join(stateDir, 'pg-data-'));
+      const token = 'pg-team-token-81d7e3';
+      runner = await serveRunner({ database, flows: emptyFlows, data, token });
+      const host = new URL(runner.url).host;
+
+      await wb.openViewContainer('Flows');
+      await wb.openFile('order-pipeline.py');
+      await wb.command('Flows: Connect to a Team Runner…');
+      await wb.answerInput(runner.url);
+      await wb.quickInput().getByText('Connect to a Team Runner (2/2)').waitFor();
+      await wb.answerInput(token);
+      await page.locator('.statusbar-item[aria-label^="Team runner at"]', { hasText: host }).waitFor();
+      const executions = wb.pane('Executions');
+      // A new database: none of the bundled runner's history is in the tree.
+      await executions.getByText('No executions yet').waitFor();
+
+      // Run deploys the folder's flows first; the children (checks/…) resolve against the
+      // flow records, since the node's own folder has none.
+      await wb.codeLens('Run').click();
+      await wb.answerInput('{"order_id": 42}');
+      const top = wb.rowNamed(executions, 'order-pipeline');
+      await wb.waitForLabel(top, /succeeded/);
+      for (const child of ['checks/validate-address', 'checks/check-stock', 'checks/fraud-score', 'SQLITE'])
+        await wb.row(executions, child).first().waitFor();
+      await wb.notification(/order-pipeline succeeded/).waitFor();
+      await wb.shot('team-runner-postgres-run');
+
+      // The run is in PostgreSQL, with its children: owned by the node that ran it, started by
+      // the user of the token VS Code connected with.
+      const rows = await sql(
+        database,
+        `SELECT id, status, message, owner, started_by FROM executions
+          WHERE flow_name = 'order-pipeline' AND parent_execution_id IS NULL`,
+      );
+      assert.equal(rows.length, 1, JSON.stringify(rows));
+      assert.equal(rows[0].status, 'SUCCEEDED', JSON.stringify(rows[0]));
+      assert.equal(rows[0].message, 'order 42 is ready to ship');
+      assert.ok(rows[0].owner, 'the execution names the node that ran it');
+      assert.equal(rows[0].started_by, 'local', "started with the node's own token");
+      const children = await sql(
+        database,
+        'SELECT flow_name, connector_type, status FROM executions WHERE parent_execution_id = $1 ORDER BY flow_name',
+        [rows[0].id],
+      );
+      assert.deepEqual(
+        children.map((c) => `${c.flow_name ?? c.connector_type} ${c.status}`),
+        [
+          'checks/check-stock SUCCEEDED',
+          'checks/fraud-score SUCCEEDED',
+          'checks/validate-address SUCCEEDED',
+          'SQLITE SUCCEEDED',
+        ],
+      );
+      // What ran came from the database: the folder's flows are deployed there, and the
+      // node's own folder is still empty.
+      const deployed = (await sql(database, 'SELECT name FROM flows')).map((r) => r.name);
+      for (const name of ['order-pipeline', 'checks/check-stock', 'hello'])
+        assert.ok(deployed.includes(name), `${name} deployed (have: ${deployed.join(', ')})`);
+      assert.deepEqual(fs.readdirSync(emptyFlows), []);
+
+      await wb.command('Flows: Disconnect from the Team Runner');
+      await page.locator('.statusbar-item[aria-label^="Bundled runner"]').waitFor();
+    } catch (err) {
+      // Failed half-way: the steps after this one need the bundled runner back.
+      await page.keyboard.press('Escape');
+      await wb.command('Flows: Disconnect from the Team Runner').catch(() => undefined);
+      throw err;
+    } finally {
+      await runner?.stop();
+      await postgres?.stop();
     }
   });
 
