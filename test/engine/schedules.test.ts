@@ -118,6 +118,50 @@ describe('engine: schedules on the executions service', () => {
     scheduler.stop();
   });
 
+  it('goes on with a new timing given while a slot was being claimed, whose timer came due meanwhile', async () => {
+    const store = new MemoryStore();
+    const pending: Array<() => void> = [];
+    const claimFiring = store.claimFiring.bind(store);
+    // A slow database: each claim waits until the test lets it through.
+    store.claimFiring = (id, slot) =>
+      new Promise((resolve) => pending.push(() => resolve(claimFiring(id, slot))));
+    const t = make({ flows: ['tick'], store });
+    const clock = new ManualClock(T0);
+    const scheduler = schedulerOn(t, clock);
+    const schedule = scheduler.create(
+      CreateScheduleBody.parse({ kind: 'interval', interval: 1, unit: 'minutes', flow_name: 'tick' }),
+    );
+    clock.advance(60_000);
+    assert.equal(pending.length, 1, 'the first slot is being claimed');
+    const changed = scheduler.update(schedule.id, { interval: 2 });
+    assert.equal(changed.next_fire_at, new Date(T0 + 3 * 60_000).toISOString());
+    clock.advance(2 * 60_000); // its timer comes due while the claim is still on its way
+    assert.equal(pending.length, 1, 'one claim at a time');
+    pending.shift()!(); // the old slot's claim ends: its firing is off, the new slot is armed
+    await until(
+      async () => clock.nextTimer(),
+      (at) => at !== undefined,
+      'the new slot armed',
+    );
+    clock.advance(0);
+    await until(
+      async () => pending.length,
+      (n) => n === 1,
+      'the new slot claimed',
+    );
+    pending.shift()!();
+    const run = await t.seen(
+      (r) => r.parent_execution_id === schedule.execution_id && r.status === 'SUCCEEDED',
+    );
+    assert.equal(scheduler.get(schedule.id).iterations, 1);
+    assert.equal((await t.list({ parent_execution_id: schedule.execution_id! })).length, 1);
+    assert.deepEqual(
+      (await store.getLog(run.id, 0, 1)).map((l) => l.text),
+      [`run of schedule ${schedule.name} due at ${new Date(T0 + 3 * 60_000).toISOString()}`],
+    );
+    scheduler.stop();
+  });
+
   it('refuses a schedule of a flow that does not exist, naming flow_name', () => {
     const t = make();
     const scheduler = schedulerOn(t, new ManualClock(T0));

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { CACHE_MS } from '../../runner/src/http/userTokens';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
 import { until } from '../support/until';
 import { endServed, FIXTURE_FLOWS, runCli, serveRunner, tempDir, type ServedRunner } from './harness';
@@ -153,12 +154,17 @@ describe('flows token and started_by (SQLite)', function () {
 
     const revoked = await runCli(['token', 'revoke', 'ann', '--data', data]);
     assert.equal(revoked.status, 0, revoked.stderr);
-    const after = await until(
-      () => as(runner, token, 'GET', '/api/latest/execution?limit=1'),
-      (r) => r.status === 401,
-      'the revoked token to be refused',
-      3_000,
+    // A lookup is believed for CACHE_MS at most: a request sent after that is refused.
+    const revokedAt = Date.now();
+    await until(
+      async () => Date.now(),
+      (t) => t > revokedAt + CACHE_MS,
+      'the cache time to pass',
+      5_000,
+      20,
     );
+    const after = await as(runner, token, 'GET', '/api/latest/execution?limit=1');
+    assert.equal(after.status, 401);
     assert.equal(after.body.message, 'wrong token');
     assert.equal(await wsWith(runner, token), 401);
     await closed; // the open WebSocket was cut too (its token is looked up again every second)

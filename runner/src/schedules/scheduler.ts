@@ -147,7 +147,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async start(): Promise<void> {
     const stored = await this.opts.store.listSchedules();
-    const held = await this.claimHeld(stored);
+    const { held } = await this.claimHeld(stored);
     const takingUp: Array<Promise<void>> = [];
     for (const s of stored) {
       const e = this.load(s);
@@ -181,16 +181,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /**
    * Team mode: of the SCHEDULE executions of `schedules` that this node does not hold, takes on
-   * those no node holds (Engine.adopt) and answers the ids another node holds.
+   * those no node holds (Engine.adopt: `claimed`) and answers the ids another node holds (`held`).
    */
-  private async claimHeld(schedules: readonly StoredSchedule[]): Promise<Set<string>> {
+  private async claimHeld(
+    schedules: readonly StoredSchedule[],
+  ): Promise<{ held: Set<string>; claimed: Set<string> }> {
     const ids = schedules
       .map((s) => s.execution_id)
       .filter((id): id is string => !!id && !this.executions.activeRecord(id));
     const found = ids.length ? await this.opts.store.claimSchedules?.(ids) : undefined;
-    if (!found) return new Set();
+    if (!found) return { held: new Set(), claimed: new Set() };
     if (found.claimed.length) await this.executions.adopt(found.claimed);
-    return new Set(found.held);
+    return { held: new Set(found.held), claimed: new Set(found.claimed.map((r) => r.id)) };
   }
 
   private syncLater(): void {
@@ -230,14 +232,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       if (this.load(s)) this.emit('schedule', e ? 'updated' : 'created', publicSchedule(s));
     }
     const others = [...this.entries.values()].filter((e) => !this.holdsHere(e));
-    const held = await this.claimHeld(others.map((e) => e.s));
+    const versions = new Map(others.map((e) => [e, e.version]));
+    const { held, claimed } = await this.claimHeld(others.map((e) => e.s));
     if (this.stopped) return;
     for (const e of others) {
-      if (this.entries.get(e.s.id) !== e) continue;
-      e.remote = !!e.s.execution_id && held.has(e.s.execution_id);
-      if (!this.holdsHere(e)) continue;
+      // Gone, or changed here (enabled: now held here) while the claim was on its way.
+      if (this.entries.get(e.s.id) !== e || e.version !== versions.get(e)) continue;
+      const id = e.s.execution_id;
+      e.remote = !!id && held.has(id);
+      if (!id || !claimed.has(id) || !this.holdsHere(e)) continue;
       // Claimed just now: its node was lost.
-      const id = e.s.execution_id!;
       this.opts.log(`schedule ${e.s.id} (${e.s.name}): taken over from a lost runner node`);
       this.executions.logSystem(id, 'taken over by this runner node: the node that held it was lost');
       e.executionStatus = this.executions.activeRecord(id)?.status;
@@ -573,7 +577,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     try {
       claimed = await this.opts.store.claimFiring(s.id, Date.parse(due));
     } catch (err) {
-      if (!this.firesHere(e) || s.next_fire_at !== due) return;
+      if (!this.firesHere(e)) return;
+      if (s.next_fire_at !== due) return this.arm(e);
       // The slot stays due: it runs late, once, as a timer that fired late would.
       this.opts.log(
         `schedule ${s.id} (${s.name}): claiming its run due at ${due} failed (tried again in ${CLAIM_RETRY_MS / 1000} s): ${(err as Error).message}`,
@@ -583,8 +588,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     } finally {
       e.claiming = false;
     }
-    // Disabled, changed, deleted or stopped while the claim was on its way: that firing is off.
-    if (!this.firesHere(e) || s.next_fire_at !== due) return;
+    // Disabled, deleted or stopped while the claim was on its way: that firing is off. Given a
+    // new timing meanwhile: off too, and its next slot is armed here (a timer that came due
+    // while the claim was on its way found it claiming, and left the arming to it).
+    if (!this.firesHere(e)) return;
+    if (s.next_fire_at !== due) return this.arm(e);
     this.fired(e, due, claimed, missed);
   }
 
