@@ -11,20 +11,11 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { LEASE_MS, REAP_MS } from '../../runner/src/store/postgresNodes';
-import { CACHE_MS } from '../../runner/src/http/userTokens';
 import { SYNC_MS } from '../../runner/src/schedules/scheduler';
 import { ownerOf, sql, usePostgres } from '../support/postgres';
 import { until } from '../support/until';
+import { pastTokenCache, requestAs } from '../support/userTokens';
 import { endServed, FIXTURE_FLOWS, runCli, serveRunner, tempDir, type ServedRunner } from './harness';
-
-const as = async (s: ServedRunner, token: string, method: string, urlPath: string, body?: unknown) => {
-  const res = await fetch(`${s.ready.url}${urlPath}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-};
 
 describe('flows serve: team mode on one PostgreSQL database (schedules, users)', function () {
   this.timeout(300_000);
@@ -187,7 +178,7 @@ describe('flows serve: team mode on one PostgreSQL database (schedules, users)',
     const a = await node(url);
     const b = await node(url);
     for (const n of [a, b]) {
-      const res = await as(n.s, token, 'POST', '/api/latest/execution', {
+      const res = await requestAs(n.s, token, 'POST', '/api/latest/execution', {
         flow_name: 'child-echo',
         input_value: { n: 1 },
       });
@@ -221,16 +212,9 @@ describe('flows serve: team mode on one PostgreSQL database (schedules, users)',
     assert.equal(revoked.status, 0, revoked.stderr);
     // Every lookup made before the revocation is believed for CACHE_MS at most: a request sent
     // after that is refused on every node, however busy the machine.
-    const revokedAt = Date.now();
-    await until(
-      async () => Date.now(),
-      (t) => t > revokedAt + CACHE_MS,
-      'the cache time to pass',
-      5_000,
-      20,
-    );
+    await pastTokenCache(Date.now()); // the revocation is committed by now
     for (const n of [a, b]) {
-      const refused = await as(n.s, token, 'GET', '/api/latest/execution?limit=1');
+      const refused = await requestAs(n.s, token, 'GET', '/api/latest/execution?limit=1');
       assert.equal(refused.status, 401, `${n.name} refuses the revoked token`);
       assert.equal(refused.body.message, 'wrong token');
     }

@@ -9,26 +9,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { CACHE_MS } from '../../runner/src/http/userTokens';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
 import { until } from '../support/until';
+import { pastTokenCache, requestAs } from '../support/userTokens';
 import { endServed, FIXTURE_FLOWS, runCli, serveRunner, tempDir, type ServedRunner } from './harness';
-
-/** A request with `token` (the harness's api() uses the runner's own). */
-async function as(
-  s: ServedRunner,
-  token: string,
-  method: string,
-  urlPath: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${s.ready.url}${urlPath}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 /** Whether a WebSocket with `token` is let in (its hello arrives) or refused (the status). */
 function wsWith(s: ServedRunner, token: string): Promise<'hello' | number> {
@@ -63,11 +47,13 @@ describe('flows token and started_by (SQLite)', function () {
     assert.match(created.stderr, /shown only this once/);
 
     // A flow with children: every execution of the tree is ann's.
-    const made = await as(runner, token, 'POST', '/api/latest/execution', { flow_name: 'parent-async' });
+    const made = await requestAs(runner, token, 'POST', '/api/latest/execution', {
+      flow_name: 'parent-async',
+    });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     assert.equal(made.body.started_by, 'ann');
     await until(
-      async () => (await as(runner, token, 'GET', `/api/latest/execution/${made.body.id}`)).body,
+      async () => (await requestAs(runner, token, 'GET', `/api/latest/execution/${made.body.id}`)).body,
       (e) => e.status === 'SUCCEEDED',
       'the parent to succeed',
     );
@@ -84,7 +70,9 @@ describe('flows token and started_by (SQLite)', function () {
       input_value: { n: 1 },
     });
     assert.equal(mine.body.started_by, 'local');
-    const live = await as(runner, token, 'POST', '/v1/actions/child-echo/run/live', { input: { n: 2 } });
+    const live = await requestAs(runner, token, 'POST', '/v1/actions/child-echo/run/live', {
+      input: { n: 2 },
+    });
     assert.equal(live.status, 200, JSON.stringify(live.body));
     assert.equal((await runner.api('GET', `/api/latest/execution/${live.body.uid}`)).body.started_by, 'ann');
 
@@ -102,7 +90,7 @@ describe('flows token and started_by (SQLite)', function () {
       (await runner.api('GET', `/api/latest/execution/${called.execution_id}`)).body.started_by,
       'webhook orders',
     );
-    const sched = await as(runner, token, 'POST', '/api/latest/schedule', {
+    const sched = await requestAs(runner, token, 'POST', '/api/latest/schedule', {
       name: 'nightly',
       flow_name: 'child-echo',
       kind: 'interval',
@@ -124,7 +112,7 @@ describe('flows token and started_by (SQLite)', function () {
       (await runner.api('GET', `/api/latest/execution/${sched.body.execution_id}`)).body.started_by,
       'schedule nightly',
     );
-    const now = await as(runner, token, 'POST', `/api/latest/schedule/${sched.body.id}/run`);
+    const now = await requestAs(runner, token, 'POST', `/api/latest/schedule/${sched.body.id}/run`);
     assert.equal(now.status, 201, JSON.stringify(now.body));
     assert.equal(now.body.started_by, 'ann');
     assert.equal(await wsWith(runner, token), 'hello');
@@ -136,7 +124,7 @@ describe('flows token and started_by (SQLite)', function () {
     const closed = new Promise((r) => open.once('close', r));
 
     // A user's token starts executions; it does not manage tokens.
-    const refused = await as(runner, token, 'POST', '/api/latest/token', { name: 'eve' });
+    const refused = await requestAs(runner, token, 'POST', '/api/latest/token', { name: 'eve' });
     assert.equal(refused.status, 403);
     assert.match(refused.body.message, /runner's own token/);
 
@@ -155,15 +143,8 @@ describe('flows token and started_by (SQLite)', function () {
     const revoked = await runCli(['token', 'revoke', 'ann', '--data', data]);
     assert.equal(revoked.status, 0, revoked.stderr);
     // A lookup is believed for CACHE_MS at most: a request sent after that is refused.
-    const revokedAt = Date.now();
-    await until(
-      async () => Date.now(),
-      (t) => t > revokedAt + CACHE_MS,
-      'the cache time to pass',
-      5_000,
-      20,
-    );
-    const after = await as(runner, token, 'GET', '/api/latest/execution?limit=1');
+    await pastTokenCache(Date.now()); // the revocation is committed by now
+    const after = await requestAs(runner, token, 'GET', '/api/latest/execution?limit=1');
     assert.equal(after.status, 401);
     assert.equal(after.body.message, 'wrong token');
     assert.equal(await wsWith(runner, token), 401);
