@@ -8,14 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import { LEASE_MS, REAP_MS } from '../../runner/src/store/postgresNodes';
 import { SYNC_MS } from '../../runner/src/schedules/scheduler';
 import { ownerOf, sql, usePostgres } from '../support/postgres';
 import { until } from '../support/until';
 import { pastTokenCache, requestAs } from '../support/userTokens';
-import { endServed, FIXTURE_FLOWS, runCli, serveRunner, tempDir, type ServedRunner } from './harness';
+import { endServed, FIXTURE_FLOWS, nodeName, runCli, serveNode, tempDir, type ServedRunner } from './harness';
 
 describe('flows serve: team mode on one PostgreSQL database (schedules, users)', function () {
   this.timeout(300_000);
@@ -26,9 +24,9 @@ describe('flows serve: team mode on one PostgreSQL database (schedules, users)',
     url: string,
     data = tempDir(),
   ): Promise<{ name: string; data: string; s: ServedRunner }> {
-    const s = await serveRunner(['--flows', FIXTURE_FLOWS, '--data', data, '--database', url]);
+    const s = await serveNode({ url, flows: FIXTURE_FLOWS, data, concurrency: 8 });
     started.push(s);
-    return { name: `${os.hostname()}:${path.resolve(data)}`, data, s };
+    return { name: nodeName(data), data, s };
   }
   afterEach(async () => {
     await Promise.all(started.splice(0).map((s) => endServed(s, 'SIGKILL')));
