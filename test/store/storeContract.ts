@@ -1326,6 +1326,20 @@ export function storeContract(
         await s.durable();
         await s.committed();
       });
+
+      it('commits what is written after a flush that had nothing to write', async () => {
+        // The flush's commit round finds nothing queued (PostgresStore's pump once stayed
+        // "running" after such a round, and never committed again: a node under load hung).
+        await s.flush();
+        await new Promise((r) => setImmediate(r));
+        s.putExecution(exec('after'));
+        let timer: NodeJS.Timeout | undefined;
+        const stuck = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the write was never committed')), 5_000);
+        });
+        await Promise.race([s.durable(), stuck]).finally(() => clearTimeout(timer));
+        assert.equal((await s.getExecution('after'))?.id, 'after');
+      });
     });
 
     if (opts.restarts) {

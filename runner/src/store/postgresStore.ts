@@ -502,37 +502,42 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** Commits until nothing is queued; one at a time (the next group gathers meanwhile). */
+  /**
+   * Commits until nothing is queued; one at a time (the next group gathers meanwhile). `pumping`
+   * is cleared in a callback of its own, which runs after it is assigned: a pump that finds
+   * nothing to do ends within the call, and clearing it there, before `??=` assigned its settled
+   * promise, left that promise in place for good — no write was ever committed again.
+   */
   private pump(): Promise<void> {
-    this.pumping ??= (async () => {
-      try {
-        let attempt = 0;
-        while (this.hasWork()) {
-          const batch = this.take();
-          try {
-            await this.commit(batch);
-            attempt = 0;
-            this.committedBatch(batch);
-          } catch (err) {
-            this.inflight = undefined;
-            if (isRetryable(err, this.writerBroken) && !(this.closed && attempt > 3)) {
-              // Back in the queue, under what was written since; the waiters keep waiting.
-              this.pending = batch.writes.under(this.pending);
-              this.log(`PostgreSQL commit failed, trying again: ${(err as Error).message}`);
-              await this.reconnect(attempt++);
-              continue;
-            }
-            this.failedBatch(batch, err);
-          }
-          this.settle();
-          await this.maybeCompact();
-        }
-      } finally {
-        this.pumping = undefined;
-        this.settle();
-      }
-    })();
+    this.pumping ??= this.commitQueued().finally(() => {
+      this.pumping = undefined;
+      this.settle();
+    });
     return this.pumping;
+  }
+
+  private async commitQueued(): Promise<void> {
+    let attempt = 0;
+    while (this.hasWork()) {
+      const batch = this.take();
+      try {
+        await this.commit(batch);
+        attempt = 0;
+        this.committedBatch(batch);
+      } catch (err) {
+        this.inflight = undefined;
+        if (isRetryable(err, this.writerBroken) && !(this.closed && attempt > 3)) {
+          // Back in the queue, under what was written since; the waiters keep waiting.
+          this.pending = batch.writes.under(this.pending);
+          this.log(`PostgreSQL commit failed, trying again: ${(err as Error).message}`);
+          await this.reconnect(attempt++);
+          continue;
+        }
+        this.failedBatch(batch, err);
+      }
+      this.settle();
+      await this.maybeCompact();
+    }
   }
 
   /** The next group: every queued write and the next chunk of bulk rows. */
