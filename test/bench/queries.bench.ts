@@ -25,7 +25,7 @@ import { Engine } from '../../runner/src/engine/engine';
 import { startRunner } from '../../runner/src/runner';
 import { ListCache } from '../../runner/src/store/listCache';
 import { SqliteStore } from '../../runner/src/store/sqliteStore';
-import { figure, ms, percentile, target } from './stats';
+import { figure, machineCpu, ms, percentile, target } from './stats';
 
 const ROWS = Number(process.env.FLOWS_BENCH_QUERY_ROWS ?? 1_000_000);
 const SAMPLES = 40;
@@ -615,19 +615,6 @@ function runnerCpu(): number {
     return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ 100
   } catch {
     return 0;
-  }
-}
-
-/** Busy and total CPU time of the whole machine, in ticks (Linux /proc/stat; zeros elsewhere). */
-function machineCpu(): { busy: number; total: number } {
-  try {
-    const [, ...f] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-    const n = f.map(Number);
-    const idle = n[3] + n[4];
-    const total = n.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return { busy: 0, total: 1 };
   }
 }
 
