@@ -112,10 +112,15 @@ export async function startFlow(
 export async function follow(ctx: Ctx, conn: RunnerConnection, started: ExecutionRecord): Promise<void> {
   const title = `${started.is_productive ? 'Running' : 'Trying'} ${started.name}`;
   let latest = started;
-  const end = waitForEnd(ctx, conn, started, (rec) => (latest = rec));
+  // One wait for the end; the progress notification, once shown, hears its changes too.
+  let report = (_rec: ExecutionRecord): void => undefined;
+  const end = waitForEnd(ctx, conn, started, (rec) => {
+    latest = rec;
+    report(rec);
+  });
   let timer: NodeJS.Timeout | undefined;
   const quick = await Promise.race([
-    end.then((rec) => rec),
+    end,
     new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PROGRESS_AFTER_MS))),
   ]).finally(() => clearTimeout(timer));
   const ended =
@@ -126,8 +131,9 @@ export async function follow(ctx: Ctx, conn: RunnerConnection, started: Executio
         token.onCancellationRequested(() => {
           conn.api.act(started.id, 'cancel').catch(() => undefined);
         });
-        progress.report({ message: statusVerb(latest.status) });
-        return waitForEnd(ctx, conn, started, (rec) => progress.report({ message: statusVerb(rec.status) }));
+        report = (rec) => progress.report({ message: statusVerb(rec.status) });
+        report(latest);
+        return end;
       },
     ));
   await tellEnded(ctx, ended);

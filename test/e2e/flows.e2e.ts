@@ -20,7 +20,7 @@ import {
   type CodeServer,
 } from './codeServer';
 import { SHOTS_DIR, Workbench } from './workbench';
-import { findPostgres, postgresRequired, sql, startPostgres, type PostgresServer } from '../support/postgres';
+import { postgresBinOrSkip, sql, startPostgres, type PostgresServer } from '../support/postgres';
 
 const EXAMPLES = path.resolve(__dirname, '../../examples');
 /** The runner as the CLI (`flows serve`), the way a user starts one in a terminal. */
@@ -675,16 +675,11 @@ describe('Flows for VS Code, in code-server', function () {
 
   it('runs a flow on a team runner on PostgreSQL, deployed from the folder, and finds it in the database', async function () {
     this.timeout(180_000);
-    const found = findPostgres();
-    if ('missing' in found) {
-      if (postgresRequired) throw new Error(`FLOWS_TEST_POSTGRES_REQUIRED is set, but ${found.missing}`);
-      log(`skipped: ${found.missing}`);
-      this.skip();
-    }
+    const bin = postgresBinOrSkip(this, log);
     let postgres: PostgresServer | undefined;
     let runner: ServedRunner | undefined;
     try {
-      postgres = await startPostgres(found.bin);
+      postgres = await startPostgres(bin);
       const database = await postgres.createDatabase();
       // A node of a team's cluster: its executions in PostgreSQL, and an empty flows folder, so
       // what it runs can only come from the flows deployed to the database.

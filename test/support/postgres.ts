@@ -159,21 +159,29 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
 }
 
 /**
- * A server for the tests of the calling describe(): started before them, stopped after. Where
- * PostgreSQL is missing they are skipped (this.skip(): not counted as passing) with the reason
- * printed, or fail when FLOWS_TEST_POSTGRES_REQUIRED says it must be there.
+ * PostgreSQL's bin folder; where it is missing, the running test (or hook) is skipped with the
+ * reason printed (this.skip(): not counted as passing), or fails when
+ * FLOWS_TEST_POSTGRES_REQUIRED says it must be there.
+ */
+export function postgresBinOrSkip(ctx: Mocha.Context, log: (line: string) => void = console.log): string {
+  const found = findPostgres();
+  if ('missing' in found) {
+    if (postgresRequired) throw new Error(`FLOWS_TEST_POSTGRES_REQUIRED is set, but ${found.missing}`);
+    log(`    skipped: ${found.missing}`);
+    ctx.skip();
+  }
+  return found.bin;
+}
+
+/**
+ * A server for the tests of the calling describe(): started before them, stopped after (skipped
+ * or failed where PostgreSQL is missing, see postgresBinOrSkip).
  */
 export function usePostgres(): () => PostgresServer {
   let server: PostgresServer | undefined;
   before(async function () {
     this.timeout(60_000);
-    const found = findPostgres();
-    if ('missing' in found) {
-      if (postgresRequired) throw new Error(`FLOWS_TEST_POSTGRES_REQUIRED is set, but ${found.missing}`);
-      console.log(`    skipped: ${found.missing}`);
-      this.skip();
-    }
-    server = await startPostgres(found.bin);
+    server = await startPostgres(postgresBinOrSkip(this));
   });
   after(async () => {
     await server?.stop();

@@ -41,7 +41,6 @@ interface FieldFilter {
 interface Entry {
   filters: FieldFilter[];
   page?: JsonPage;
-  bytes: number;
   /** The store's answer on its way (identical lists asked meanwhile share it). */
   pending?: Promise<JsonPage>;
   /** A write dropped it while its answer was on the way: that answer is not kept. */
@@ -125,7 +124,7 @@ export class ListCache {
       return known.page ?? known.pending!;
     }
     this.misses++;
-    const entry: Entry = { filters: filtersOf(q), bytes: 0 };
+    const entry: Entry = { filters: filtersOf(q) };
     const pending = read();
     entry.pending = pending;
     this.entries.delete(key);
@@ -143,7 +142,6 @@ export class ListCache {
         if (this.entries.get(key) === entry) this.entries.delete(key);
       } else {
         entry.page = page;
-        entry.bytes = bytes;
       }
       return page;
     } catch (err) {
